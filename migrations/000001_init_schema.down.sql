@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS push_tokens;
+DROP TABLE IF EXISTS attachments;
+DROP TABLE IF EXISTS user_blocks;
+DROP TABLE IF EXISTS message_reactions;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS conversation_participants;
+DROP TABLE IF EXISTS conversations;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS users;

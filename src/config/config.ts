@@ -1,0 +1,163 @@
+/**
+ * The one configuration schema. Every key has an environment name, a type, a default
+ * and one line of documentation; README.md's configuration table is checked against
+ * this list by a test. Defaults give a working single node with nothing installed.
+ *
+ * `loadConfig` reads the environment once and reports every bad key at once.
+ */
+
+export const DEFAULT_JWT_SECRET = 'natter-development-secret-do-not-use-in-production';
+
+type Parser<T> = (raw: string) => T;
+
+interface KeySpec<T> {
+  env: string;
+  doc: string;
+  /** Default as written in the environment (and shown in the README); undefined = unset. */
+  default: string | undefined;
+  parse: Parser<T>;
+}
+
+function key<T>(env: string, defaultValue: string | undefined, parse: Parser<T>, doc: string): KeySpec<T> {
+  return { env, doc, default: defaultValue, parse };
+}
+
+class ConfigValueError extends Error {}
+const bad = (message: string): never => {
+  throw new ConfigValueError(message);
+};
+
+const str: Parser<string> = (raw) => raw;
+
+const int = (min: number, max: number): Parser<number> => (raw) => {
+  if (!/^-?\d+$/.test(raw.trim())) return bad(`must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) return bad(`must be between ${min} and ${max}, got ${n}`);
+  return n;
+};
+
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return bad(`must be true or false, got "${raw}"`);
+};
+
+const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw) => {
+  if ((values as string[]).includes(raw)) return raw as T;
+  return bad(`must be one of ${values.join(', ')}, got "${raw}"`);
+};
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "900", "15m", "12h", "30d" → seconds. */
+export const durationSeconds: Parser<number> = (raw) => {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!m) return bad(`must be a duration like 900, 15m, 12h or 30d, got "${raw}"`);
+  const seconds = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
+  if (seconds <= 0) return bad('must be greater than zero');
+  return seconds;
+};
+
+/** "1048576", "512kb", "1mb" → bytes. */
+const bytes: Parser<number> = (raw) => {
+  const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw.trim());
+  if (!m) return bad(`must be a size like 65536, 64kb or 1mb, got "${raw}"`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  const n = Number(m[1]) * factor;
+  if (n <= 0) return bad('must be greater than zero');
+  return n;
+};
+
+const postgresUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return bad('must be a URL like postgres://user:password@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return bad(`must use the postgres:// scheme, got "${url.protocol}"`);
+  }
+  return raw;
+};
+
+const origins: Parser<string[] | true> = (raw) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0 || list.includes('*')) return true;
+  for (const origin of list) {
+    try {
+      new URL(origin);
+    } catch {
+      bad(`must be * or a comma-separated list of origins like https://app.example.com, got "${origin}"`);
+    }
+  }
+  return list;
+};
+
+export const CONFIG_SCHEMA = {
+  env: key('NODE_ENV', 'development', oneOf('development', 'production', 'test'),
+    'Run mode; `production` refuses the default JWT secret.'),
+  host: key('HOST', '0.0.0.0', str, 'Address the HTTP server binds to.'),
+  port: key('PORT', '8080', int(0, 65535), 'HTTP port (0 picks a free one).'),
+  databaseUrl: key('DATABASE_URL', undefined, (raw) => (raw === '' ? undefined : postgresUrl(raw)),
+    'PostgreSQL connection URL. Unset: embedded PGlite database under DATA_DIR.'),
+  dataDir: key('DATA_DIR', './data', str, 'Folder for the embedded database (and local files later).'),
+  dbPoolSize: key('DB_POOL_SIZE', '10', int(1, 500), 'PostgreSQL connection pool size per node.'),
+  migrateOnStart: key('MIGRATE_ON_START', 'true', bool, 'Apply pending migrations when the server starts.'),
+  jwtSecret: key('JWT_SECRET', DEFAULT_JWT_SECRET, (raw) => (raw.length >= 32 ? raw : bad('must be at least 32 characters')),
+    'HS256 key for access tokens (32+ characters). Must be set in production.'),
+  accessTokenTtl: key('ACCESS_TOKEN_TTL', '15m', durationSeconds, 'Lifetime of an access token (e.g. 15m, 1h, 24h).'),
+  refreshTokenTtl: key('REFRESH_TOKEN_TTL', '30d', durationSeconds, 'Lifetime of a session and its refresh token.'),
+  logLevel: key('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    'Log level (structured JSON logs on stdout).'),
+  corsOrigins: key('CORS_ORIGINS', '*', origins, 'Allowed browser origins: * or a comma-separated list.'),
+  bodyLimit: key('BODY_LIMIT', '1mb', bytes, 'Largest accepted request body.'),
+  trustProxy: key('TRUST_PROXY', 'false', bool, 'Trust X-Forwarded-* headers (set behind a load balancer).'),
+  passwordMinLength: key('PASSWORD_MIN_LENGTH', '8', int(6, 128), 'Shortest accepted password.'),
+  authRateLimit: key('AUTH_RATE_LIMIT', '20', int(0, 100000),
+    'Register/login/refresh attempts per minute per IP address (0 disables).'),
+  shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
+} as const;
+
+type Schema = typeof CONFIG_SCHEMA;
+export type Config = { readonly [K in keyof Schema]: ReturnType<Schema[K]['parse']> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Builds the configuration from an environment map (process.env in main, a literal in
+ * tests) plus overrides. Throws ConfigError listing every bad key.
+ */
+export function loadConfig(env: Record<string, string | undefined>, overrides: Partial<Config> = {}): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(CONFIG_SCHEMA) as [string, KeySpec<unknown>][]) {
+    if (name in overrides) {
+      out[name] = (overrides as Record<string, unknown>)[name];
+      continue;
+    }
+    const raw = env[spec.env] ?? spec.default;
+    if (raw === undefined) {
+      out[name] = undefined;
+      continue;
+    }
+    try {
+      out[name] = spec.parse(raw);
+    } catch (err) {
+      if (!(err instanceof ConfigValueError)) throw err;
+      problems.push(`${spec.env} ${err.message}`);
+    }
+  }
+  if (problems.length === 0 && out.env === 'production' && out.jwtSecret === DEFAULT_JWT_SECRET) {
+    problems.push('JWT_SECRET must be set to your own secret when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out) as Config;
+}

@@ -1,0 +1,38 @@
+/**
+ * The one error vocabulary. Services throw AppError; each transport maps the code once
+ * (HTTP: src/http/errors.ts). Every code is documented in docs/errors.md, and a test
+ * fails when one is missing there.
+ */
+export const ERROR_CODES = [
+  'validation_failed',
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'invalid_credentials',
+  'invalid_refresh_token',
+  'forbidden',
+  'not_found',
+  'route_not_found',
+  'email_taken',
+  'username_taken',
+  'rate_limited',
+  'not_ready',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra machine-readable detail (e.g. the offending field). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);

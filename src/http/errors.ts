@@ -1,0 +1,97 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode } from '../domain/errors.js';
+
+/** The one AppError → HTTP mapping. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  invalid_json: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  invalid_refresh_token: 401,
+  forbidden: 403,
+  not_found: 404,
+  route_not_found: 404,
+  email_taken: 409,
+  username_taken: 409,
+  rate_limited: 429,
+  not_ready: 503,
+  internal: 500,
+};
+
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** "body/email must match format" → { field: 'email', message: 'email must be a valid email address' }. */
+function describeValidation(issue: ValidationIssue, context: string): { field: string; message: string } {
+  const pathParts = issue.instancePath.split('/').filter(Boolean);
+  if (issue.keyword === 'required') pathParts.push(String(issue.params.missingProperty));
+  const field = pathParts.join('.') || context;
+  switch (issue.keyword) {
+    case 'required':
+      return { field, message: `${field} is required` };
+    case 'format':
+      return { field, message: `${field} must be a valid ${String(issue.params.format).replace('-', ' ')}` };
+    case 'pattern':
+      return { field, message: `${field} has characters or a length that are not allowed` };
+    case 'type':
+      return { field, message: `${field} must be ${String(issue.params.type).replace(',', ' or ')}` };
+    default:
+      return { field, message: `${field} ${issue.message ?? 'is not valid'}` };
+  }
+}
+
+function toAppError(err: FastifyError | AppError | Error, log: FastifyRequest['log']): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
+  if (fe.validation && fe.validation.length > 0) {
+    const { field, message } = describeValidation(fe.validation[0]!, fe.validationContext ?? 'body');
+    return new AppError('validation_failed', message, { field });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('invalid_json', 'Request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'Request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send the request body as application/json');
+  }
+  if (err instanceof SyntaxError && fe.statusCode === 400) {
+    return new AppError('invalid_json', 'Request body is not valid JSON');
+  }
+  if (fe.statusCode === 429) return new AppError('rate_limited', 'Too many requests; slow down and retry later');
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError('validation_failed', fe.message);
+  }
+  log.error({ err }, 'unhandled error');
+  return new AppError('internal', 'Internal server error');
+}
+
+export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
+  const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
+  return reply
+    .code(HTTP_STATUS[err.code])
+    .type('application/json')
+    .send({ error: err.message, code: err.code, ...(field ? { field } : {}) });
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const appError = toAppError(err, request.log);
+    if (appError.code === 'rate_limited' && err.statusCode === 429) {
+      const headers = (err as { headers?: Record<string, string> }).headers;
+      if (headers) reply.headers(headers);
+    }
+    return sendError(reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new AppError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { createApp, MIGRATIONS_DIR } from './app.js';
+import { samplePlan, SAMPLE_PASSWORD } from './cli/seed-data.js';
+import { hashPassword } from './services/passwords.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { openDatabase, type Database } from './store/database.js';
+import { createMigration, MigrationError, Migrator } from './store/migrator.js';
+import { applySeed, dropSchema } from './store/seed.repository.js';
+
+const USAGE = `usage: natter [command]
+
+  serve                    start the server (the default)
+  migrate up [N]           apply all (or the next N) pending migrations
+  migrate down [N|all]     roll back the last N migrations (default 1), or all
+  migrate goto V           migrate up or down to version V (0 = empty)
+  migrate version          print the current version (and whether it is dirty)
+  migrate force V          record version V as current and clean, running nothing
+  migrate create NAME      write an empty NNNNNN_NAME.up.sql / .down.sql pair
+  seed                     add sample users and conversations (idempotent)
+  db reset                 drop everything, then apply all migrations
+
+Configuration comes from the environment and ./.env (see README.md).`;
+
+class UsageError extends Error {}
+
+function intArg(raw: string | undefined, what: string): number {
+  if (raw === undefined || !/^\d+$/.test(raw)) throw new UsageError(`${what} must be a whole number`);
+  return Number(raw);
+}
+
+async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function migrate(config: Config, args: string[]): Promise<void> {
+  const [command, arg] = args;
+  if (command === 'create') {
+    if (!arg) throw new UsageError('migrate create needs a NAME');
+    for (const file of createMigration(MIGRATIONS_DIR, arg)) console.log(file);
+    return;
+  }
+  await withDatabase(config, async (database) => {
+    const migrator = new Migrator(database, MIGRATIONS_DIR);
+    switch (command) {
+      case 'up': {
+        const done = await migrator.up(arg === undefined ? undefined : intArg(arg, 'N'));
+        console.log(done.length ? `applied ${done.join(', ')}` : 'no change');
+        break;
+      }
+      case 'down': {
+        const steps = arg === 'all' ? undefined : arg === undefined ? 1 : intArg(arg, 'N');
+        const done = await migrator.down(steps);
+        console.log(done.length ? `rolled back ${done.join(', ')}` : 'no change');
+        break;
+      }
+      case 'goto':
+        await migrator.goto(intArg(arg, 'V'));
+        break;
+      case 'force':
+        await migrator.force(intArg(arg, 'V'));
+        break;
+      case 'version':
+        break;
+      default:
+        throw new UsageError(`unknown migrate command "${command ?? ''}"`);
+    }
+    const state = await migrator.state();
+    console.log(state.version === null ? 'version: none' : `version: ${state.version}${state.dirty ? ' (dirty)' : ''}`);
+  });
+}
+
+async function serve(config: Config): Promise<void> {
+  const app = await createApp(config);
+  const log = app.server.log;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeout * 1000);
+    timer.unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await app.listen();
+  log.info(
+    { database: app.database.kind === 'pglite' ? `embedded (${config.dataDir})` : 'postgres' },
+    'natter is ready',
+  );
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const [command = 'serve', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  const config = loadConfig(process.env);
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'migrate':
+      return migrate(config, rest);
+    case 'seed':
+      await withDatabase(config, async (database) => {
+        await new Migrator(database, MIGRATIONS_DIR).up();
+        const passwordHash = await hashPassword(SAMPLE_PASSWORD);
+        const added = await applySeed(database.db, samplePlan(passwordHash));
+        console.log(
+          `seeded: ${added.users} users, ${added.conversations} conversations, ${added.messages} messages added ` +
+            `(sample password: ${SAMPLE_PASSWORD})`,
+        );
+      });
+      return;
+    case 'db':
+      if (rest[0] !== 'reset') throw new UsageError('the db command takes: reset');
+      if (config.env === 'production' && !rest.includes('--yes')) {
+        throw new UsageError('refusing to reset a production database without --yes');
+      }
+      await withDatabase(config, async (database) => {
+        await dropSchema(database.db);
+        const done = await new Migrator(database, MIGRATIONS_DIR).up();
+        console.log(`database reset; applied ${done.join(', ') || 'nothing'}`);
+      });
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+  else if (err instanceof ConfigError || err instanceof MigrationError) console.error(err.message);
+  else console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../domain/errors.js';
+import { normalizeEmail, type Me } from '../domain/users.js';
+import type { Db } from '../store/database.js';
+import {
+  findSession,
+  insertSession,
+  isSessionActive,
+  revokeSession,
+  rotateRefreshHash,
+} from '../store/sessions.repository.js';
+import { findUserById, findUserByLogin, insertUser } from '../store/users.repository.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { AccessClaims, TokenSigner } from './tokens.js';
+import { toMe, uniqueViolationToAppError } from './users.js';
+
+/** What register, login and refresh answer (the seed's shape plus refresh_token). */
+export interface AuthResult {
+  token: string;
+  refresh_token: string;
+  user: Me;
+}
+
+export interface Registration {
+  username: string;
+  email: string;
+  password: string;
+  phone?: string | null;
+  avatar?: string | null;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
+
+/**
+ * Refresh tokens are `<session id>.<32 random bytes>`; only a SHA-256 of the secret part
+ * is stored. Each refresh rotates the secret; presenting the previous one again is
+ * taken as theft and revokes the session.
+ */
+function newRefreshSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function parseRefreshToken(token: string): { sessionId: string; secret: string } | null {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const sessionId = token.slice(0, dot);
+  if (!/^[0-9a-f-]{36}$/.test(sessionId)) return null;
+  return { sessionId, secret: token.slice(dot + 1) };
+}
+
+function sameHash(a: string, b: string | null): boolean {
+  if (b === null || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+// Verifying against this keeps a login for an unknown account as slow as a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+export class AccountsService {
+  constructor(
+    private readonly db: Db,
+    private readonly signer: TokenSigner,
+    private readonly refreshTtlSeconds: number,
+  ) {}
+
+  /** Creates the account and its first session. Throws email_taken / username_taken. */
+  async register(input: Registration, userAgent: string | null): Promise<AuthResult> {
+    const passwordHash = await hashPassword(input.password);
+    let row;
+    try {
+      row = await insertUser(this.db, {
+        username: input.username.trim(),
+        email: normalizeEmail(input.email),
+        passwordHash,
+        phone: input.phone?.trim() || null,
+        avatar: input.avatar?.trim() || null,
+      });
+    } catch (err) {
+      uniqueViolationToAppError(err);
+    }
+    return { ...(await this.openSession(row.id, userAgent)), user: toMe(row) };
+  }
+
+  /** `login` is an email or a username. Same answer for unknown account and wrong password. */
+  async login(login: string, password: string, userAgent: string | null): Promise<AuthResult> {
+    const row = await findUserByLogin(this.db, login.trim());
+    if (!row) {
+      dummyHash ??= hashPassword('natter-timing-equaliser');
+      await verifyPassword(await dummyHash, password);
+      throw new AppError('invalid_credentials', 'Invalid email or password');
+    }
+    const ok = await verifyPassword(row.password_hash, password);
+    if (!ok) throw new AppError('invalid_credentials', 'Invalid email or password');
+    return { ...(await this.openSession(row.id, userAgent)), user: toMe(row) };
+  }
+
+  /**
+   * Exchanges a refresh token for a new access token and a new refresh token. The old
+   * refresh token stops working; reusing it revokes the whole session.
+   */
+  async refresh(refreshToken: string): Promise<AuthResult> {
+    const invalid = () => new AppError('invalid_refresh_token', 'Refresh token is invalid or expired');
+    const parsed = parseRefreshToken(refreshToken);
+    if (!parsed) throw invalid();
+    const session = await findSession(this.db, parsed.sessionId);
+    if (!session || session.revoked_at || session.expires_at <= new Date()) throw invalid();
+    const presented = sha256(parsed.secret);
+    if (!sameHash(presented, session.refresh_hash)) {
+      if (sameHash(presented, session.previous_hash)) await revokeSession(this.db, session.id);
+      throw invalid();
+    }
+    const secret = newRefreshSecret();
+    const rotated = await rotateRefreshHash(this.db, session.id, presented, sha256(secret), this.expiry());
+    if (!rotated) throw invalid();
+    return this.issue(session.user_id, session.id, secret);
+  }
+
+  /** Revokes the session behind an access token; its access tokens stop working at once. */
+  async logout(claims: AccessClaims): Promise<void> {
+    await revokeSession(this.db, claims.sessionId);
+  }
+
+  /**
+   * Resolves an access token to its claims, checking that the session is still live.
+   * Throws AppError('unauthorized').
+   */
+  async authenticate(token: string): Promise<AccessClaims> {
+    const claims = await this.signer.verify(token);
+    if (!(await isSessionActive(this.db, claims.sessionId, claims.userId))) {
+      throw new AppError('unauthorized', 'Session has ended; log in again');
+    }
+    return claims;
+  }
+
+  private expiry(): Date {
+    return new Date(Date.now() + this.refreshTtlSeconds * 1000);
+  }
+
+  private async openSession(userId: number, userAgent: string | null) {
+    const sessionId = randomUUID();
+    const secret = newRefreshSecret();
+    await insertSession(this.db, {
+      id: sessionId,
+      userId,
+      refreshHash: sha256(secret),
+      userAgent: userAgent?.slice(0, 512) ?? null,
+      expiresAt: this.expiry(),
+    });
+    return {
+      token: await this.signer.sign({ userId, sessionId }),
+      refresh_token: `${sessionId}.${secret}`,
+    };
+  }
+
+  private async issue(userId: number, sessionId: string, secret: string): Promise<AuthResult> {
+    const row = await findUserById(this.db, userId);
+    if (!row) throw new AppError('invalid_refresh_token', 'Refresh token is invalid or expired');
+    return {
+      token: await this.signer.sign({ userId, sessionId }),
+      refresh_token: `${sessionId}.${secret}`,
+      user: toMe(row),
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import type { Me, User } from '../domain/users.js';
+import { AppError, notFound } from '../domain/errors.js';
+import type { Db } from '../store/database.js';
+import {
+  findUserById,
+  listUsers,
+  UniqueViolation,
+  updateUser,
+  type UserRow,
+} from '../store/users.repository.js';
+
+/** Rows never leave the services: this is the one row → wire conversion for users. */
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    phone: row.phone,
+    avatar: row.avatar,
+    status: row.status,
+    last_seen: row.last_seen.toISOString(),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function toMe(row: UserRow): Me {
+  return {
+    ...toUser(row),
+    last_seen_visibility: row.last_seen_visibility,
+    share_read_receipts: row.share_read_receipts,
+  };
+}
+
+export function uniqueViolationToAppError(err: unknown): never {
+  if (err instanceof UniqueViolation) {
+    throw err.field === 'email'
+      ? new AppError('email_taken', 'Email is already registered', { field: 'email' })
+      : new AppError('username_taken', 'Username is already taken', { field: 'username' });
+  }
+  throw err;
+}
+
+export type ProfileChanges = Partial<
+  Pick<Me, 'username' | 'phone' | 'avatar' | 'last_seen_visibility' | 'share_read_receipts'>
+>;
+
+export interface UserPage {
+  users: User[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+export class UsersService {
+  constructor(private readonly db: Db) {}
+
+  async me(userId: number): Promise<Me> {
+    const row = await findUserById(this.db, userId);
+    // The session check passed, so only a deleted account gets here.
+    if (!row) throw new AppError('unauthorized', 'Account no longer exists');
+    return toMe(row);
+  }
+
+  async get(userId: number): Promise<User> {
+    const row = await findUserById(this.db, userId);
+    if (!row) throw notFound('User');
+    return toUser(row);
+  }
+
+  /** Applies the given fields only; `null` clears phone or avatar. */
+  async update(userId: number, changes: ProfileChanges): Promise<Me> {
+    if (Object.keys(changes).length === 0) return this.me(userId);
+    const clean = { ...changes };
+    if (clean.phone !== undefined && clean.phone !== null && clean.phone.trim() === '') clean.phone = null;
+    if (clean.avatar !== undefined && clean.avatar !== null && clean.avatar.trim() === '') clean.avatar = null;
+    let row: UserRow | undefined;
+    try {
+      row = await updateUser(this.db, userId, clean);
+    } catch (err) {
+      uniqueViolationToAppError(err);
+    }
+    if (!row) throw new AppError('unauthorized', 'Account no longer exists');
+    return toMe(row);
+  }
+
+  /** Everyone but the caller, by id; cursor is opaque to clients. */
+  async list(callerId: number, opts: { search?: string; limit: number; cursor?: string }): Promise<UserPage> {
+    const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
+    const rows = await listUsers(this.db, {
+      excludeId: callerId,
+      search: opts.search?.trim() || undefined,
+      afterId,
+      limit: opts.limit + 1,
+    });
+    const page = rows.slice(0, opts.limit);
+    const more = rows.length > opts.limit;
+    return { users: page.map(toUser), next_cursor: more ? encodeCursor(page.at(-1)!.id) : null };
+  }
+}
+
+const encodeCursor = (id: number) => Buffer.from(`u:${id}`).toString('base64url');
+
+function decodeCursor(cursor: string): number {
+  const m = /^u:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
+  return Number(m[1]);
+}

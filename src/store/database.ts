@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { DB } from './schema.js';
+
+export type Db = Kysely<DB>;
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs a multi-statement SQL script (a migration file) on one connection. */
+  runScript(db: Kysely<any>, script: string): Promise<void>;
+  /** True when a trivial query succeeds. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; undefined selects the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  /** Folder for PGlite's files; `memory://` keeps it in memory. */
+  dataDir: string;
+  poolSize: number;
+  /** PGlite only: start from this data-dir dump (a migrated template) instead of initdb. */
+  pgliteTemplate?: Blob;
+}
+
+const INT8_OID = 20;
+
+/**
+ * bigint columns (ids, seq) come back as JS numbers on both drivers: ids stay far below
+ * 2^53, and clients written for the seed expect integers, not strings.
+ */
+const parseInt8 = (value: string) => Number(value);
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts);
+}
+
+function openPostgres(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client that loses its server must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    runScript,
+    ping: () => ping(db),
+    close: () => db.destroy(),
+  };
+}
+
+async function openPglite(opts: DatabaseOptions): Promise<Database> {
+  const inMemory = opts.dataDir.startsWith('memory://');
+  const dataDir = inMemory ? opts.dataDir : path.resolve(opts.dataDir, 'pglite');
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const pglite = await PGlite.create({
+    dataDir,
+    parsers: { [INT8_OID]: parseInt8 },
+    ...(opts.pgliteTemplate ? { loadDataDir: opts.pgliteTemplate } : {}),
+  });
+  // PGlite's query() uses the extended protocol (one statement); a parameterless query
+  // goes through exec() instead so scripts behave as on PostgreSQL's simple protocol.
+  const client = {
+    query: async (text: string, params: unknown[]) => {
+      if (params.length > 0) return pglite.query(text, params);
+      const results = await pglite.exec(text);
+      return results[results.length - 1] ?? { rows: [], fields: [], affectedRows: 0 };
+    },
+    close: () => pglite.close(),
+  };
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(client as unknown as PGlite) });
+  return {
+    db,
+    kind: 'pglite',
+    runScript,
+    ping: () => ping(db),
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * A query without parameters goes over the simple protocol (pg does so itself; the PGlite
+ * client above routes it to exec), which runs several statements in one go, as
+ * golang-migrate does.
+ */
+async function runScript(conn: Kysely<any>, script: string): Promise<void> {
+  await sql.raw(script).execute(conn);
+}
+
+async function ping(db: Db): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,63 @@
+import { sql, type Selectable } from 'kysely';
+import type { Db } from './database.js';
+import type { SessionsTable } from './schema.js';
+
+export type SessionRow = Selectable<SessionsTable>;
+
+export async function insertSession(
+  db: Db,
+  s: { id: string; userId: number; refreshHash: string; userAgent: string | null; expiresAt: Date },
+): Promise<void> {
+  await db
+    .insertInto('sessions')
+    .values({
+      id: s.id,
+      user_id: s.userId,
+      refresh_hash: s.refreshHash,
+      user_agent: s.userAgent,
+      expires_at: s.expiresAt,
+    })
+    .execute();
+}
+
+export async function findSession(db: Db, id: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The session is live: exists, not revoked, not expired. */
+export async function isSessionActive(db: Db, id: string, userId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Replaces the refresh hash only if it is still `expectedHash` (compare-and-set), so two
+ * concurrent refreshes with one token cannot both succeed. Returns false when it lost.
+ */
+export async function rotateRefreshHash(
+  db: Db,
+  id: string,
+  expectedHash: string,
+  newHash: string,
+  expiresAt: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ refresh_hash: newHash, previous_hash: expectedHash, refreshed_at: sql`now()`, expires_at: expiresAt })
+    .where('id', '=', id)
+    .where('refresh_hash', '=', expectedHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function revokeSession(db: Db, id: string): Promise<void> {
+  await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+}
