@@ -16,6 +16,8 @@ export interface Database {
   /** True when a trivial query succeeds. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /** PGlite only: the whole data dir as a tarball (backups, test templates). */
+  snapshot?(): Promise<Blob>;
 }
 
 export interface DatabaseOptions {
@@ -87,6 +89,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
     runScript,
     ping: () => ping(db),
     close: () => db.destroy(),
+    snapshot: () => pglite.dumpDataDir('none'),
   };
 }
 

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { testDatabaseUrl, urlForDatabase, withAdmin } from './postgres.js';
+
+/**
+ * A fresh database for one test file, cloned from the run's template: fully migrated by
+ * default, or `empty` (nothing applied) for migration tests. Closing it drops it.
+ */
+export async function testDatabase(which: 'migrated' | 'empty' = 'migrated'): Promise<Database> {
+  const templates = inject('dbTemplates');
+  const template = templates[which];
+  if (templates.kind === 'pglite') {
+    return openDatabase({
+      databaseUrl: undefined,
+      dataDir: 'memory://',
+      poolSize: 1,
+      pgliteTemplate: new Blob([readFileSync(template)]),
+    });
+  }
+  const url = testDatabaseUrl()!;
+  const suffix = templates.migrated.replace('natter_tpl_', '');
+  const name = `natter_t${randomBytes(4).toString('hex')}_${suffix}`;
+  await withAdmin(url, (admin) => admin.query(`create database ${name} template ${template}`));
+  const database = await openDatabase({ databaseUrl: urlForDatabase(url, name), dataDir: '', poolSize: 5 });
+  return {
+    ...database,
+    close: async () => {
+      await database.close();
+      await withAdmin(url, (admin) => admin.query(`drop database if exists ${name} with (force)`));
+    },
+  };
+}
+
+export const testConfig = (overrides: Partial<Config> = {}): Config =>
+  loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      migrateOnStart: false,
+      authRateLimit: 0,
+      jwtSecret: 'test-secret-that-is-long-enough-for-hs256!',
+      ...overrides,
+    },
+  );
+
+export interface Reply<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  /** Sent as-is instead of JSON-encoding `body`. */
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestApp {
+  app: App;
+  url: string;
+  request<T = any>(method: string, path: string, opts?: RequestOptions): Promise<Reply<T>>;
+  close(): Promise<void>;
+}
+
+/** Starts the real app on an ephemeral port over a fresh database; talk to it over HTTP. */
+export async function startApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const database = await testDatabase();
+  const app = await createApp(testConfig(overrides), { database });
+  const url = await app.listen();
+  return {
+    app,
+    url,
+    async request(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      let body: string | undefined;
+      if (opts.raw !== undefined) body = opts.raw;
+      else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${url}${path}`, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, headers: res.headers, body: parsed as any };
+    },
+    close: () => app.close(),
+  };
+}
+
+let counter = 0;
+
+/** Registers a user with unique name and email; returns the auth reply. */
+export async function registerUser(
+  t: TestApp,
+  fields: Partial<{ username: string; email: string; password: string; phone: string }> = {},
+) {
+  const n = `${process.pid}${++counter}${randomBytes(2).toString('hex')}`;
+  const body = { username: `user${n}`, email: `user${n}@example.com`, password: 'password123', ...fields };
+  const res = await t.request('POST', '/api/v1/auth/register', { body });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { token: string; refresh_token: string; user: { id: number; username: string; email: string } };
+}

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { CONFIG_SCHEMA } from '../../src/config/config.js';
+import { ERROR_CODES } from '../../src/domain/errors.js';
+import { HTTP_STATUS } from '../../src/http/errors.js';
+
+const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
+
+test('every error code is documented in docs/errors.md with its HTTP status', () => {
+  const doc = read('docs/errors.md');
+  for (const code of ERROR_CODES) {
+    expect(doc, `docs/errors.md lacks ${code}`).toMatch(new RegExp(`\\| \`${code}\` \\| ${HTTP_STATUS[code]} \\|`));
+  }
+});
+
+test('every configuration key is in the README table with its default', () => {
+  const readme = read('README.md');
+  for (const spec of Object.values(CONFIG_SCHEMA)) {
+    expect(readme, `README lacks ${spec.env}`).toContain(`| \`${spec.env}\` |`);
+    if (spec.default !== undefined && spec.env !== 'JWT_SECRET') {
+      expect(readme, `README shows another default for ${spec.env}`).toContain(`| \`${spec.env}\` | \`${spec.default}\` |`);
+    }
+  }
+});
