@@ -148,8 +148,10 @@ export class Migrator {
 
   private async apply(conn: Kysely<any>, file: MigrationFile, direction: 'up' | 'down'): Promise<void> {
     const script = readFileSync(direction === 'up' ? file.upPath : file.downPath, 'utf8');
-    const index = this.files.indexOf(file);
-    const after = direction === 'up' ? file.version : (this.files[index - 1]?.version ?? null);
+    const previous = this.files[this.files.indexOf(file) - 1]?.version ?? null;
+    const after = direction === 'up' ? file.version : previous;
+    // The transaction rolls back on failure, so the schema is still where it was before the file.
+    const before = direction === 'up' ? previous : file.version;
     await writeState(conn, file.version, true);
     try {
       await conn.transaction().execute(async (trx) => {
@@ -160,7 +162,7 @@ export class Migrator {
       throw new MigrationError(
         `migration ${file.version}_${file.name} (${direction}) failed: ${(err as Error).message}. ` +
           `The database is marked dirty at version ${file.version}; nothing of this file was applied. ` +
-          `Fix the file, then run \`natter migrate force ${after ?? 0}\` and try again.`,
+          `Fix the file, then run \`natter migrate force ${before ?? 0}\` and try again.`,
       );
     }
   }
