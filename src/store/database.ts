@@ -31,12 +31,20 @@ export interface DatabaseOptions {
 }
 
 const INT8_OID = 20;
+const INT8_ARRAY_OID = 1016;
 
 /**
  * bigint columns (ids, seq) come back as JS numbers on both drivers: ids stay far below
  * 2^53, and clients written for the seed expect integers, not strings.
  */
 const parseInt8 = (value: string) => Number(value);
+
+type Nested = string | null | Nested[];
+const toNumbers = (value: Nested): unknown =>
+  value === null ? null : Array.isArray(value) ? value.map(toNumbers) : Number(value);
+/** bigint[] (array_agg of ids): pg's own parser yields strings; PGlite's applies parseInt8 per element. */
+const parseInt8Array = (value: string) =>
+  toNumbers((pg.types.getTypeParser(INT8_ARRAY_OID, 'text') as (raw: string) => Nested)(value));
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts);
@@ -48,7 +56,11 @@ function openPostgres(url: string, poolSize: number): Database {
     max: poolSize,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? parseInt8
+          : oid === INT8_ARRAY_OID
+            ? parseInt8Array
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
