@@ -83,17 +83,35 @@ const postgresUrl: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * Each origin is normalised to what a browser sends in its Origin header (lower-case host,
+ * no trailing slash), because CORS compares the strings exactly: `https://App.example.com/`
+ * would otherwise never match, and `localhost:3000` (a valid URL with scheme "localhost:")
+ * would silently block every browser.
+ */
 const origins: Parser<string[] | true> = (raw) => {
   const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 0 || list.includes('*')) return true;
-  for (const origin of list) {
+  return list.map((origin) => {
+    let url: URL | undefined;
     try {
-      new URL(origin);
+      url = new URL(origin);
     } catch {
-      bad(`must be * or a comma-separated list of origins like https://app.example.com, got "${origin}"`);
+      // reported below
     }
-  }
-  return list;
+    if (
+      !url ||
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.pathname !== '/' ||
+      url.search !== '' ||
+      url.hash !== '' ||
+      url.username !== '' ||
+      url.password !== ''
+    ) {
+      return bad(`must be * or a comma-separated list of origins like https://app.example.com, got "${origin}"`);
+    }
+    return url.origin;
+  });
 };
 
 export const CONFIG_SCHEMA = {
@@ -155,7 +173,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       problems.push(`${spec.env} ${err.message}`);
     }
   }
-  if (problems.length === 0 && out.env === 'production' && out.jwtSecret === DEFAULT_JWT_SECRET) {
+  // Checked even when other keys are bad, so one start-up lists every problem.
+  if (out.env === 'production' && out.jwtSecret === DEFAULT_JWT_SECRET) {
     problems.push('JWT_SECRET must be set to your own secret when NODE_ENV=production');
   }
   if (problems.length > 0) throw new ConfigError(problems);

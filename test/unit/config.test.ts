@@ -1,0 +1,184 @@
+import { describe, expect, test } from 'vitest';
+import { CONFIG_SCHEMA, ConfigError, DEFAULT_JWT_SECRET, durationSeconds, loadConfig } from '../../src/config/config.js';
+
+const SECRET = 'a-secret-that-is-at-least-32-characters-long';
+
+/** The ConfigError thrown for `env`, or a failure when none is thrown. */
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('defaults', () => {
+  test('an empty environment gives a working single node', () => {
+    expect(loadConfig({})).toEqual({
+      env: 'development',
+      host: '0.0.0.0',
+      port: 8080,
+      databaseUrl: undefined,
+      dataDir: './data',
+      dbPoolSize: 10,
+      migrateOnStart: true,
+      jwtSecret: DEFAULT_JWT_SECRET,
+      accessTokenTtl: 15 * 60,
+      refreshTokenTtl: 30 * 86400,
+      logLevel: 'info',
+      corsOrigins: true,
+      bodyLimit: 1024 * 1024,
+      trustProxy: false,
+      passwordMinLength: 8,
+      authRateLimit: 20,
+      shutdownTimeout: 10,
+    });
+  });
+
+  test('the result is frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  test('every key has an env name, one line of doc, and a default that parses', () => {
+    const envNames = new Set<string>();
+    for (const [name, spec] of Object.entries(CONFIG_SCHEMA)) {
+      expect(spec.env, name).toMatch(/^[A-Z][A-Z0-9_]*$/);
+      expect(envNames.has(spec.env), `${spec.env} used twice`).toBe(false);
+      envNames.add(spec.env);
+      expect(spec.doc.length, name).toBeGreaterThan(10);
+      expect(spec.doc, name).not.toContain('\n');
+      if (spec.default !== undefined) expect(() => spec.parse(spec.default!), name).not.toThrow();
+    }
+  });
+
+  test('overrides win over the environment and are not parsed', () => {
+    const config = loadConfig({ PORT: 'abc' }, { port: 0, logLevel: 'silent' });
+    expect(config.port).toBe(0);
+    expect(config.logLevel).toBe('silent');
+  });
+});
+
+describe('values', () => {
+  test('durations: plain seconds or with a unit', () => {
+    expect(durationSeconds('900')).toBe(900);
+    expect(durationSeconds('15m')).toBe(900);
+    expect(durationSeconds('12h')).toBe(12 * 3600);
+    expect(durationSeconds('30d')).toBe(30 * 86400);
+    expect(durationSeconds('10s')).toBe(10);
+    expect(durationSeconds('1.5h')).toBe(5400);
+    expect(durationSeconds('500ms')).toBe(0.5);
+    expect(durationSeconds(' 15m ')).toBe(900);
+    const config = loadConfig({ ACCESS_TOKEN_TTL: '1h', REFRESH_TOKEN_TTL: '7d', SHUTDOWN_TIMEOUT: '30' });
+    expect([config.accessTokenTtl, config.refreshTokenTtl, config.shutdownTimeout]).toEqual([3600, 7 * 86400, 30]);
+    for (const bad of ['', 'abc', '15 minutes', '15y', '-5m', '0', '0s', 'm']) {
+      expect(() => durationSeconds(bad), bad).toThrow();
+      expect(problemsOf({ ACCESS_TOKEN_TTL: bad }), bad).toEqual([expect.stringMatching(/^ACCESS_TOKEN_TTL /)]);
+    }
+  });
+
+  test('sizes: bytes, kb and mb (1024-based)', () => {
+    const size = (raw: string) => loadConfig({ BODY_LIMIT: raw }).bodyLimit;
+    expect(size('65536')).toBe(65536);
+    expect(size('64kb')).toBe(65536);
+    expect(size('64KiB')).toBe(65536);
+    expect(size('1mb')).toBe(1048576);
+    expect(size('2MB')).toBe(2 * 1048576);
+    expect(size('512 b')).toBe(512);
+    for (const bad of ['', '0', '1.5mb', '1gb', 'big', '-1']) {
+      expect(problemsOf({ BODY_LIMIT: bad }), bad).toEqual([expect.stringMatching(/^BODY_LIMIT must/)]);
+    }
+  });
+
+  test('CORS origins: * or a comma-separated list', () => {
+    const cors = (raw: string) => loadConfig({ CORS_ORIGINS: raw }).corsOrigins;
+    expect(cors('*')).toBe(true);
+    expect(cors('https://a.example.com,*')).toBe(true);
+    expect(cors('https://app.example.com')).toEqual(['https://app.example.com']);
+    expect(cors(' https://app.example.com , http://localhost:5173 ,')).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(problemsOf({ CORS_ORIGINS: 'https://ok.example.com,not an origin' })).toEqual([
+      expect.stringMatching(/^CORS_ORIGINS must be \* or a comma-separated list of origins.*"not an origin"/),
+    ]);
+  });
+
+  test('CORS origins are compared as browsers send them: scheme://host[:port], nothing more', () => {
+    const cors = (raw: string) => loadConfig({ CORS_ORIGINS: raw }).corsOrigins;
+    // A browser's Origin header has no trailing slash and a lower-case host.
+    expect(cors('https://App.Example.com/')).toEqual(['https://app.example.com']);
+    expect(cors('http://localhost:5173/')).toEqual(['http://localhost:5173']);
+    // These parse as URLs but can never equal an Origin header, so they would silently block everyone.
+    for (const bad of ['localhost:3000', 'app.example.com:443', 'https://app.example.com/path', 'ftp://files.example.com']) {
+      expect(problemsOf({ CORS_ORIGINS: bad }), bad).toEqual([expect.stringMatching(/^CORS_ORIGINS /)]);
+    }
+  });
+
+  test('DATABASE_URL: unset or empty selects PGlite; otherwise a postgres:// URL', () => {
+    expect(loadConfig({}).databaseUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/natter' }).databaseUrl).toBe('postgres://u:p@db:5432/natter');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/natter' }).databaseUrl).toBe('postgresql://db/natter');
+    expect(problemsOf({ DATABASE_URL: 'mysql://db/natter' })).toEqual([expect.stringMatching(/^DATABASE_URL must use the postgres:\/\/ scheme/)]);
+    expect(problemsOf({ DATABASE_URL: 'db:5432' })).toEqual([expect.stringMatching(/^DATABASE_URL /)]);
+    expect(problemsOf({ DATABASE_URL: 'not a url' })).toEqual([expect.stringMatching(/^DATABASE_URL must be a URL/)]);
+  });
+
+  test('integers, booleans and enumerations', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ PORT: '65535' }).port).toBe(65535);
+    for (const bad of ['abc', '65536', '-1', '80.5', '']) {
+      expect(problemsOf({ PORT: bad }), bad).toEqual([expect.stringMatching(/^PORT must be/)]);
+    }
+    expect(problemsOf({ DB_POOL_SIZE: '0' })).toEqual(['DB_POOL_SIZE must be between 1 and 500, got 0']);
+    for (const [raw, value] of [['yes', true], ['ON', true], ['1', true], ['false', false], ['no', false], ['0', false]] as const) {
+      expect(loadConfig({ TRUST_PROXY: raw }).trustProxy, raw).toBe(value);
+    }
+    expect(problemsOf({ MIGRATE_ON_START: 'maybe' })).toEqual(['MIGRATE_ON_START must be true or false, got "maybe"']);
+    expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(problemsOf({ LOG_LEVEL: 'loud' })).toEqual([expect.stringMatching(/^LOG_LEVEL must be one of fatal, error/)]);
+    expect(problemsOf({ NODE_ENV: 'staging' })).toEqual([expect.stringMatching(/^NODE_ENV must be one of development, production, test/)]);
+  });
+
+  test('JWT_SECRET needs 32 characters, and production needs your own', () => {
+    expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET must be at least 32 characters']);
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'JWT_SECRET must be set to your own secret when NODE_ENV=production',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEFAULT_JWT_SECRET })).toHaveLength(1);
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET });
+    expect(config.env).toBe('production');
+    expect(config.jwtSecret).toBe(SECRET);
+  });
+});
+
+describe('every bad key is reported at once', () => {
+  test('all parse problems in one ConfigError, one line each', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc', JWT_SECRET: 'short', LOG_LEVEL: 'loud', BODY_LIMIT: 'big', CORS_ORIGINS: 'nope', HOST: '127.0.0.1' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['BODY_LIMIT', 'CORS_ORIGINS', 'JWT_SECRET', 'LOG_LEVEL', 'PORT']);
+    expect(message.split('\n')).toEqual(['Invalid configuration:', ...problems.map((p) => `  - ${p}`)]);
+    expect(message).toContain('PORT must be an integer, got "abc"');
+    expect(message).toContain('JWT_SECRET must be at least 32 characters');
+  });
+
+  test('the production secret check is reported together with the other problems', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', PORT: 'abc' });
+    expect(problems).toEqual([
+      'PORT must be an integer, got "abc"',
+      'JWT_SECRET must be set to your own secret when NODE_ENV=production',
+    ]);
+  });
+});
