@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
+import { isUuid } from '../domain/ids.js';
 import { normalizeEmail, type Me } from '../domain/users.js';
 import type { Db } from '../store/database.js';
 import {
@@ -44,7 +45,7 @@ function parseRefreshToken(token: string): { sessionId: string; secret: string }
   const dot = token.indexOf('.');
   if (dot <= 0) return null;
   const sessionId = token.slice(0, dot);
-  if (!/^[0-9a-f-]{36}$/.test(sessionId)) return null;
+  if (!isUuid(sessionId)) return null;
   return { sessionId, secret: token.slice(dot + 1) };
 }
 

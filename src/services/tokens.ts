@@ -1,5 +1,6 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../domain/errors.js';
+import { isUuid } from '../domain/ids.js';
 
 /** The claims natter puts in an access token. */
 export interface AccessClaims {
@@ -35,7 +36,9 @@ export class TokenSigner {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       const userId = Number(payload.sub);
-      if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string') throw new Error('claims');
+      if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || !isUuid(payload.sid)) {
+        throw new Error('claims');
+      }
       return { userId, sessionId: payload.sid };
     } catch (err) {
       const expired = err instanceof joseErrors.JWTExpired;
