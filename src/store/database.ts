@@ -44,7 +44,7 @@ const toNumbers = (value: Nested): unknown =>
   value === null ? null : Array.isArray(value) ? value.map(toNumbers) : Number(value);
 /** bigint[] (array_agg of ids): pg's own parser yields strings; PGlite's applies parseInt8 per element. */
 const parseInt8Array = (value: string) =>
-  toNumbers((pg.types.getTypeParser(INT8_ARRAY_OID, 'text') as (raw: string) => Nested)(value));
+  toNumbers((pg.types.getTypeParser as (oid: number, format: 'text') => (raw: string) => Nested)(INT8_ARRAY_OID, 'text')(value));
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts);
