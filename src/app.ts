@@ -1,9 +1,16 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory.js';
 import type { Config } from './config/config.js';
-import { buildServer, type AppServer } from './http/server.js';
+import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
+import { Gateway } from './realtime/gateway.js';
 import { AccountsService } from './services/accounts.js';
+import { ConversationsService } from './services/conversations.js';
+import { MessagesService } from './services/messages.js';
+import { MemoryPresenceStore, PresenceService } from './services/presence.js';
 import { TokenSigner } from './services/tokens.js';
+import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
 import { Migrator } from './store/migrator.js';
@@ -15,9 +22,14 @@ export interface App {
   readonly config: Config;
   readonly server: AppServer;
   readonly database: Database;
+  readonly bus: Bus;
+  readonly gateway: Gateway;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:8080). */
   listen(): Promise<string>;
-  /** Stops accepting, finishes in-flight requests, then closes the database. Idempotent. */
+  /**
+   * Stops accepting, closes sockets (1001), finishes in-flight requests, then closes the
+   * bus and the database. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -34,30 +46,60 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const database =
     opts.database ??
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
+  const bus: Bus = new MemoryBus();
   try {
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
+    const { db } = database;
 
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl);
-    const services = {
-      accounts: new AccountsService(database.db, signer, config.refreshTokenTtl),
-      users: new UsersService(database.db),
-    };
-    const server = await buildServer({ config, services, readiness: () => database.ping() });
+    const accounts = new AccountsService(db, signer, config.refreshTokenTtl, bus);
+    const users = new UsersService(db);
+    const conversations = new ConversationsService(db);
+    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes);
+    const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
+    const presence = new PresenceService(db, bus, new MemoryPresenceStore());
+
+    let gateway!: Gateway;
+    const server = await buildServer({
+      config,
+      services: { accounts, users, conversations, messages },
+      readiness: () => database.ping(),
+      realtime: async (api) => {
+        gateway = new Gateway(
+          { accounts, messages, typing, presence, bus, log: api.log },
+          {
+            maxPayloadBytes: config.wsMaxPayload,
+            maxBufferedBytes: config.wsSendBuffer,
+            framesPerSecond: config.wsRateLimit,
+            pingIntervalMs: config.wsPingInterval * 1000,
+          },
+        );
+        await gateway.register(api, '/ws');
+      },
+    });
 
     let closing: Promise<void> | undefined;
     return {
       config,
       server,
       database,
+      bus,
+      gateway,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: () =>
         (closing ??= (async () => {
+          await gateway.close();
           await server.close();
+          typing.close();
+          await bus.close();
           await database.close();
         })()),
     };
   } catch (err) {
+    await bus.close();
     await database.close();
     throw err;
   }
 }
+
+export { API_PREFIX };

@@ -136,6 +136,13 @@ export const CONFIG_SCHEMA = {
   passwordMinLength: key('PASSWORD_MIN_LENGTH', '8', int(6, 128), 'Shortest accepted password.'),
   authRateLimit: key('AUTH_RATE_LIMIT', '20', int(0, 100000),
     'Register/login/refresh attempts per minute per IP address (0 disables).'),
+  messageMaxBytes: key('MESSAGE_MAX_BYTES', '16kb', bytes, 'Largest message content (UTF-8 bytes); larger is refused, never cut.'),
+  wsMaxPayload: key('WS_MAX_PAYLOAD', '256kb', bytes, 'Largest WebSocket frame; a larger one closes the socket (1009).'),
+  wsSendBuffer: key('WS_SEND_BUFFER', '1mb', bytes,
+    'Bytes a socket may have waiting to be sent before it is closed as a slow consumer (4008).'),
+  wsPingInterval: key('WS_PING_INTERVAL', '30s', durationSeconds, 'How often the server pings sockets; a silent one is dropped.'),
+  wsRateLimit: key('WS_RATE_LIMIT', '50', int(1, 100000), 'Client frames per second per socket (bursts of twice that).'),
+  typingTimeout: key('TYPING_TIMEOUT', '5s', durationSeconds, 'A typing indicator without a repeat expires after this.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

@@ -6,6 +6,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
   invalid_json: 400,
   payload_too_large: 413,
+  message_too_large: 413,
   unsupported_media_type: 415,
   unauthorized: 401,
   invalid_credentials: 401,

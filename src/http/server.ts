@@ -14,10 +14,14 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { AccountsService } from '../services/accounts.js';
+import type { ConversationsService } from '../services/conversations.js';
+import type { MessagesService } from '../services/messages.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
+import { CHAT_SCHEMAS } from './chat-schemas.js';
 import { authRoutes } from './routes/auth.js';
+import { conversationRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody, MeSchema, UserSchema } from './schemas.js';
@@ -33,6 +37,8 @@ export type AppServer = FastifyInstance<
 export interface Services {
   accounts: AccountsService;
   users: UsersService;
+  conversations: ConversationsService;
+  messages: MessagesService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -61,6 +67,8 @@ export async function buildServer(opts: {
   config: Config;
   services: Services;
   readiness: () => Promise<boolean>;
+  /** Registers the WebSocket gateway under the API prefix. */
+  realtime?: (api: AppServer) => Promise<void>;
 }): Promise<AppServer> {
   const { config } = opts;
   const app: AppServer = Fastify({
@@ -103,6 +111,7 @@ export async function buildServer(opts: {
   app.addSchema(ErrorBody);
   app.addSchema(UserSchema);
   app.addSchema(MeSchema);
+  for (const schema of CHAT_SCHEMAS) app.addSchema(schema);
 
   await app.register(cors, {
     origin: config.corsOrigins,
@@ -139,6 +148,8 @@ export async function buildServer(opts: {
     async (api) => {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
+      conversationRoutes(api, ctx);
+      if (opts.realtime) await opts.realtime(api);
     },
     { prefix: API_PREFIX },
   );

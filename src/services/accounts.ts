@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { userChannel, type Bus } from '../bus/bus.js';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
 import { normalizeEmail, type Me } from '../domain/users.js';
@@ -62,6 +63,8 @@ export class AccountsService {
     private readonly db: Db,
     private readonly signer: TokenSigner,
     private readonly refreshTtlSeconds: number,
+    /** Told about every revoked session, so its open sockets close everywhere. */
+    private readonly bus?: Bus,
   ) {}
 
   /** Creates the account and its first session. Throws email_taken / username_taken. */
@@ -107,7 +110,7 @@ export class AccountsService {
     if (!session || session.revoked_at || session.expires_at <= new Date()) throw invalid();
     const presented = sha256(parsed.secret);
     if (!sameHash(presented, session.refresh_hash)) {
-      if (sameHash(presented, session.previous_hash)) await revokeSession(this.db, session.id);
+      if (sameHash(presented, session.previous_hash)) await this.revoke(session.user_id, session.id);
       throw invalid();
     }
     const secret = newRefreshSecret();
@@ -118,7 +121,13 @@ export class AccountsService {
 
   /** Revokes the session behind an access token; its access tokens stop working at once. */
   async logout(claims: AccessClaims): Promise<void> {
-    await revokeSession(this.db, claims.sessionId);
+    await this.revoke(claims.userId, claims.sessionId);
+  }
+
+  /** Revokes in the database first, then tells every node to close the session's sockets. */
+  private async revoke(userId: number, sessionId: string): Promise<void> {
+    await revokeSession(this.db, sessionId);
+    await this.bus?.publish(userChannel(userId), { kind: 'session_revoked', sessionId });
   }
 
   /**

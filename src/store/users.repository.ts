@@ -92,3 +92,18 @@ export async function listUsers(
   }
   return q.orderBy('id').limit(opts.limit).execute();
 }
+
+export async function findUsersByIds(db: Db, ids: number[]): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Records a presence transition: online, or offline with last_seen = now. */
+export async function setPresence(db: Db, id: number, status: 'online' | 'offline'): Promise<UserRow | undefined> {
+  return db
+    .updateTable('users')
+    .set(status === 'online' ? { status } : { status, last_seen: sql`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}

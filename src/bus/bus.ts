@@ -1,0 +1,24 @@
+/**
+ * Publish/subscribe between the services and every node's gateway.
+ *
+ * Guarantee: at most once, in publish order per channel and publisher. The bus carries
+ * hints; the database is the log. A subscriber that misses an event (a dropped message,
+ * a node restart) recovers through history and `seq`, never through the bus.
+ *
+ * Channels are per user (`user:<id>`), so a node subscribes only for the users it serves.
+ */
+export interface Bus {
+  publish(channel: string, event: BusEvent): Promise<void>;
+  /** Handler runs for every event published on `channel` after the returned promise resolves. */
+  subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** What travels on a user's channel. Frames are serialised once, before publishing. */
+export type BusEvent =
+  /** A ready-made server frame (JSON text) for every socket of the user. */
+  | { kind: 'frame'; frame: string }
+  /** The session ended (logout, revocation): close that session's sockets. */
+  | { kind: 'session_revoked'; sessionId: string };
+
+export const userChannel = (userId: number) => `user:${userId}`;

@@ -1,0 +1,35 @@
+import type { Bus, BusEvent } from './bus.js';
+
+/**
+ * The one-node bus: subscribers in this process. Events are delivered on a later
+ * microtask, in publish order, never inside the publisher's call stack.
+ */
+export class MemoryBus implements Bus {
+  private readonly channels = new Map<string, Set<(event: BusEvent) => void>>();
+  private closed = false;
+
+  async publish(channel: string, event: BusEvent): Promise<void> {
+    if (this.closed) return;
+    const handlers = this.channels.get(channel);
+    if (!handlers || handlers.size === 0) return;
+    const snapshot = [...handlers];
+    queueMicrotask(() => {
+      for (const handler of snapshot) handler(event);
+    });
+  }
+
+  async subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>> {
+    let handlers = this.channels.get(channel);
+    if (!handlers) this.channels.set(channel, (handlers = new Set()));
+    handlers.add(handler);
+    return async () => {
+      handlers.delete(handler);
+      if (handlers.size === 0 && this.channels.get(channel) === handlers) this.channels.delete(channel);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,68 @@
+import { Type } from 'typebox';
+import { MESSAGE_TYPES } from '../domain/conversations.js';
+
+/** Wire schemas for conversations and messages (registered by id, used via Type.Ref). */
+
+const DateTime = Type.String({ format: 'date-time' });
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
+
+export const MessageSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    conversation_id: Type.Integer(),
+    seq: Type.Integer({ description: 'Position in the conversation: 1, 2, 3 … without gaps.' }),
+    sender_id: NullableInt,
+    sender: Type.Union([Type.Ref('User'), Type.Null()]),
+    content: Type.String(),
+    type: Type.Union(MESSAGE_TYPES.map((t) => Type.Literal(t))),
+    status: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read')], {
+      description: 'As seen by the requester.',
+    }),
+    media_url: NullableString,
+    reply_to_id: NullableInt,
+    client_id: NullableString,
+    edited_at: NullableDateTime,
+    deleted_at: NullableDateTime,
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { $id: 'Message', title: 'Message' },
+);
+
+const ParticipantSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    username: Type.String(),
+    email: Type.String(),
+    phone: NullableString,
+    avatar: NullableString,
+    status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    last_seen: DateTime,
+    created_at: DateTime,
+    updated_at: DateTime,
+    role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
+  },
+  { $id: 'Participant', title: 'Participant' },
+);
+
+export const ConversationSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+    name: NullableString,
+    avatar: NullableString,
+    created_by: NullableInt,
+    last_seq: Type.Integer({ description: 'seq of the latest message (0: none yet).' }),
+    unread_count: Type.Integer(),
+    participants: Type.Array(Type.Ref('Participant')),
+    messages: Type.Array(Type.Ref('Message'), { description: 'The latest message, as a list of at most one.' }),
+    last_message_at: NullableDateTime,
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { $id: 'Conversation', title: 'Conversation' },
+);
+
+export const CHAT_SCHEMAS = [MessageSchema, ParticipantSchema, ConversationSchema];

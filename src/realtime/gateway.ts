@@ -1,0 +1,231 @@
+import websocket from '@fastify/websocket';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import { userChannel, type Bus, type BusEvent } from '../bus/bus.js';
+import { AppError } from '../domain/errors.js';
+import type { AccountsService } from '../services/accounts.js';
+import type { MessagesService } from '../services/messages.js';
+import type { PresenceService } from '../services/presence.js';
+import type { TypingService } from '../services/typing.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+import { CLOSE, parseFrame, type ClientFrame } from './protocol.js';
+
+export interface GatewayOptions extends ConnectionLimits {
+  maxPayloadBytes: number;
+  pingIntervalMs: number;
+}
+
+export interface GatewayDeps {
+  accounts: AccountsService;
+  messages: MessagesService;
+  typing: TypingService;
+  presence: PresenceService;
+  bus: Bus;
+  log: FastifyBaseLogger;
+}
+
+// Frames a connection may have waiting behind the one being handled.
+const MAX_PENDING_FRAMES = 256;
+
+/**
+ * The WebSocket gateway at /api/v1/ws. It authenticates the upgrade, keeps this node's
+ * sockets by user, subscribes to the bus channel of every user it serves, turns client
+ * frames into service calls and writes bus events to the user's sockets.
+ */
+export class Gateway {
+  private readonly byUser = new Map<number, Set<Connection>>();
+  private readonly unsubscribe = new Map<number, Promise<() => Promise<void>>>();
+  /** One per open socket: settles when its close has been fully processed. */
+  private readonly released = new Set<Promise<void>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly deps: GatewayDeps,
+    private readonly opts: GatewayOptions,
+  ) {}
+
+  /** Number of open sockets on this node. */
+  get connectionCount(): number {
+    let n = 0;
+    for (const set of this.byUser.values()) n += set.size;
+    return n;
+  }
+
+  async register(app: FastifyInstance, path: string): Promise<void> {
+    await app.register(websocket, { options: { maxPayload: this.opts.maxPayloadBytes } });
+    app.get(
+      path,
+      {
+        websocket: true,
+        schema: { hide: true },
+        preValidation: async (request: FastifyRequest) => {
+          const token = upgradeToken(request);
+          if (!token) throw new AppError('unauthorized', 'Missing token: pass ?token= or Authorization: Bearer');
+          request.auth = await this.deps.accounts.authenticate(token);
+        },
+      },
+      (socket, request) => {
+        const auth = request.auth!;
+        this.accept(socket, auth.userId, auth.sessionId);
+      },
+    );
+    this.heartbeat = setInterval(() => this.beat(), this.opts.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Closes every socket with 1001 and waits (bounded) for their presence updates. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    for (const set of this.byUser.values()) {
+      for (const conn of set) conn.close(CLOSE.GOING_AWAY, 'server shutting down');
+    }
+    await Promise.race([Promise.allSettled([...this.released]), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+
+  private accept(socket: WebSocket, userId: number, sessionId: string): void {
+    const conn = new Connection(socket, userId, sessionId, this.opts);
+    if (this.closed) {
+      conn.close(CLOSE.GOING_AWAY, 'server shutting down');
+      return;
+    }
+    let set = this.byUser.get(userId);
+    if (!set) this.byUser.set(userId, (set = new Set()));
+    set.add(conn);
+    const subscribed = this.subscribeUser(userId);
+
+    socket.on('pong', () => {
+      conn.alive = true;
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      conn.alive = true;
+      if (isBinary) {
+        conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
+        return;
+      }
+      this.receive(conn, data.toString());
+    });
+    socket.on('error', (err) => this.deps.log.debug({ err, userId }, 'websocket error'));
+    const released = new Promise<void>((resolve) => {
+      socket.once('close', () => void this.release(conn).finally(resolve));
+    });
+    this.released.add(released);
+    void released.finally(() => this.released.delete(released));
+
+    void subscribed
+      .then(() => this.deps.presence.connected(userId))
+      .then(() => conn.sendFrame({ type: 'connected', user_id: userId }))
+      .catch((err: unknown) => this.deps.log.error({ err, userId }, 'websocket setup failed'));
+  }
+
+  private async release(conn: Connection): Promise<void> {
+    const set = this.byUser.get(conn.userId);
+    set?.delete(conn);
+    if (set && set.size === 0) {
+      this.byUser.delete(conn.userId);
+      const unsubscribe = this.unsubscribe.get(conn.userId);
+      this.unsubscribe.delete(conn.userId);
+      if (unsubscribe) await (await unsubscribe)();
+      await this.deps.typing.stopAll(conn.userId).catch(() => {});
+    }
+    try {
+      await this.deps.presence.disconnected(conn.userId);
+    } catch (err) {
+      this.deps.log.error({ err, userId: conn.userId }, 'presence update failed');
+    }
+  }
+
+  private subscribeUser(userId: number): Promise<unknown> {
+    let sub = this.unsubscribe.get(userId);
+    if (!sub) {
+      sub = this.deps.bus.subscribe(userChannel(userId), (event) => this.deliver(userId, event));
+      this.unsubscribe.set(userId, sub);
+    }
+    return sub;
+  }
+
+  private deliver(userId: number, event: BusEvent): void {
+    const set = this.byUser.get(userId);
+    if (!set) return;
+    for (const conn of set) {
+      if (event.kind === 'frame') conn.send(event.frame);
+      else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {
+        conn.close(CLOSE.SESSION_ENDED, 'session ended');
+      }
+    }
+  }
+
+  private receive(conn: Connection, text: string): void {
+    if (!conn.takeToken()) {
+      conn.sendFrame({ type: 'error', error: 'Too many frames; slow down', code: 'rate_limited' });
+      return;
+    }
+    const parsed = parseFrame(text);
+    if (!parsed.ok) {
+      conn.sendFrame({ type: 'error', error: parsed.error, code: parsed.code, ...clientIdOf(parsed.clientId) });
+      return;
+    }
+    const accepted = conn.enqueue(() => this.handle(conn, parsed.frame), MAX_PENDING_FRAMES);
+    if (!accepted) conn.close(CLOSE.RATE_LIMITED, 'too many frames waiting');
+  }
+
+  private async handle(conn: Connection, frame: ClientFrame): Promise<void> {
+    const clientId = frame.type === 'message' ? (frame.client_id ?? undefined) : undefined;
+    try {
+      switch (frame.type) {
+        case 'ping':
+          conn.sendFrame({ type: 'pong' });
+          return;
+        case 'typing':
+          await this.deps.typing.typing(conn.userId, frame.conversation_id, frame.is_typing ?? true);
+          return;
+        case 'message': {
+          const { message, created } = await this.deps.messages.send(conn.userId, {
+            conversationId: frame.conversation_id,
+            content: frame.content,
+            type: frame.message_type,
+            clientId: frame.client_id,
+            replyToId: frame.reply_to_id,
+            mediaUrl: frame.media_url,
+          });
+          // A new message reaches this socket through the bus with everyone else's copy;
+          // a repeated client_id is answered here, to this socket only.
+          if (!created) conn.sendFrame({ type: 'new_message', message });
+          return;
+        }
+      }
+    } catch (err) {
+      if (err instanceof AppError) {
+        conn.sendFrame({ type: 'error', error: err.message, code: err.code, ...clientIdOf(clientId) });
+      } else {
+        this.deps.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
+        conn.sendFrame({ type: 'error', error: 'Internal server error', code: 'internal', ...clientIdOf(clientId) });
+      }
+    }
+  }
+
+  private beat(): void {
+    for (const set of this.byUser.values()) {
+      for (const conn of set) {
+        if (!conn.alive) {
+          conn.socket.terminate();
+          continue;
+        }
+        conn.alive = false;
+        conn.socket.ping();
+      }
+    }
+  }
+}
+
+const clientIdOf = (clientId: string | undefined) => (clientId === undefined ? {} : { client_id: clientId });
+
+/** `?token=` (browsers, the seed's Flutter client) or `Authorization: Bearer`. */
+function upgradeToken(request: FastifyRequest): string | null {
+  const query = request.query as Record<string, unknown> | undefined;
+  if (typeof query?.token === 'string' && query.token !== '') return query.token;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  return m ? m[1]! : null;
+}

@@ -1,0 +1,124 @@
+import { MESSAGE_TYPES, type Message, type MessageType } from '../domain/conversations.js';
+import { AppError } from '../domain/errors.js';
+import { userChannel, type Bus } from '../bus/bus.js';
+import type { Db } from '../store/database.js';
+import { memberIds, participantsOf } from '../store/conversations.repository.js';
+import { findInConversation, insertMessage, listPage } from '../store/messages.repository.js';
+import { findUserById, findUsersByIds } from '../store/users.repository.js';
+import { messageStatus, statusView, toMessage, type ConversationsService } from './conversations.js';
+
+export interface SendInput {
+  conversationId: number;
+  content?: string | null;
+  type?: string | null;
+  clientId?: string | null;
+  replyToId?: number | null;
+  mediaUrl?: string | null;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  has_more: boolean;
+}
+
+/**
+ * Sending and reading messages. WebSocket `message` frames and
+ * `POST /conversations/:id/messages` both call `send`, the one path for a message.
+ */
+export class MessagesService {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly conversations: ConversationsService,
+    private readonly maxContentBytes: number,
+  ) {}
+
+  /**
+   * validate → membership → commit (assigning seq) → publish `new_message` to every
+   * socket of every participant, the sender's included.
+   *
+   * Resolves once the message is committed; nothing is published before that. With a
+   * `clientId` the same sender sending again gets the stored message back with
+   * `created: false`, and nothing is stored or published twice.
+   * Throws validation_failed, not_found (not a member, or no such conversation).
+   */
+  async send(senderId: number, input: SendInput): Promise<{ message: Message; created: boolean }> {
+    const fields = this.validate(input);
+    await this.conversations.requireMember(senderId, input.conversationId);
+    if (fields.replyToId !== null) {
+      const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
+      if (!target) {
+        throw new AppError('validation_failed', 'reply_to_id must be a message of this conversation', {
+          field: 'reply_to_id',
+        });
+      }
+    }
+    const { row, created } = await insertMessage(this.db, {
+      conversationId: input.conversationId,
+      senderId,
+      ...fields,
+    });
+    const sender = await findUserById(this.db, senderId);
+    if (!created) {
+      const [participants] = [await participantsOf(this.db, [row.conversation_id])];
+      return { message: toMessage(row, sender, messageStatus(row, statusView(senderId, participants))), created };
+    }
+    const message = toMessage(row, sender, 'sent');
+    await this.publishToMembers(row.conversation_id, JSON.stringify({ type: 'new_message', message }));
+    return { message, created };
+  }
+
+  /** A page of history, oldest first (see listPage for the paging rules). */
+  async history(
+    callerId: number,
+    conversationId: number,
+    opts: { limit: number; beforeSeq?: number; afterSeq?: number },
+  ): Promise<HistoryPage> {
+    await this.conversations.requireMember(callerId, conversationId);
+    const [{ rows, hasMore }, participants] = await Promise.all([
+      listPage(this.db, conversationId, opts),
+      participantsOf(this.db, [conversationId]),
+    ]);
+    const users = new Map(participants.map((p) => [p.id, p as Parameters<typeof toMessage>[1]]));
+    const missing = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null && !users.has(id));
+    for (const u of await findUsersByIds(this.db, missing)) users.set(u.id, u);
+    const view = statusView(callerId, participants);
+    return {
+      messages: rows.map((r) => toMessage(r, r.sender_id === null ? undefined : users.get(r.sender_id), messageStatus(r, view))),
+      has_more: hasMore,
+    };
+  }
+
+  /** Publishes one serialised frame to every participant's channel. */
+  async publishToMembers(conversationId: number, frame: string, exceptUserId?: number): Promise<void> {
+    const ids = await memberIds(this.db, conversationId);
+    await Promise.all(
+      ids.filter((id) => id !== exceptUserId).map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })),
+    );
+  }
+
+  private validate(input: SendInput) {
+    const type = (input.type ?? 'text') as MessageType;
+    if (!MESSAGE_TYPES.includes(type)) {
+      throw new AppError('validation_failed', `type must be one of ${MESSAGE_TYPES.join(', ')}`, { field: 'type' });
+    }
+    const content = input.content ?? '';
+    if (Buffer.byteLength(content, 'utf8') > this.maxContentBytes) {
+      throw new AppError('message_too_large', `content is larger than ${this.maxContentBytes} bytes`, {
+        field: 'content',
+      });
+    }
+    const mediaUrl = input.mediaUrl?.trim() || null;
+    if (type === 'text' && content.trim() === '') {
+      throw new AppError('validation_failed', 'content is required for a text message', { field: 'content' });
+    }
+    if (type !== 'text' && mediaUrl === null) {
+      throw new AppError('validation_failed', `media_url is required for a ${type} message`, { field: 'media_url' });
+    }
+    const clientId = input.clientId ?? null;
+    if (clientId !== null && (clientId.length === 0 || clientId.length > 128)) {
+      throw new AppError('validation_failed', 'client_id must be 1 to 128 characters', { field: 'client_id' });
+    }
+    return { type, content, mediaUrl, clientId, replyToId: input.replyToId ?? null };
+  }
+}

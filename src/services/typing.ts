@@ -1,0 +1,57 @@
+import type { ConversationsService } from './conversations.js';
+import type { MessagesService } from './messages.js';
+
+/**
+ * Typing indicators. Each `typing` frame is forwarded to the other participants; a user
+ * who stops sending them is reported as no longer typing after `ttlMs`.
+ * Holds one timer per (conversation, user) currently typing.
+ */
+export class TypingService {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesService,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Throws not_found unless the user is a member of the conversation. */
+  async typing(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
+    await this.conversations.requireMember(userId, conversationId);
+    const key = `${conversationId}:${userId}`;
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    if (isTyping) {
+      const timer = setTimeout(() => {
+        this.timers.delete(key);
+        void this.announce(userId, conversationId, false).catch(() => {});
+      }, this.ttlMs);
+      timer.unref();
+      this.timers.set(key, timer);
+    }
+    await this.announce(userId, conversationId, isTyping);
+  }
+
+  /** A user's last socket closed: whatever they were typing, they stopped. */
+  async stopAll(userId: number): Promise<void> {
+    const suffix = `:${userId}`;
+    const keys = [...this.timers.keys()].filter((k) => k.endsWith(suffix));
+    await Promise.all(
+      keys.map((key) => {
+        clearTimeout(this.timers.get(key));
+        this.timers.delete(key);
+        return this.announce(userId, Number(key.split(':')[0]), false);
+      }),
+    );
+  }
+
+  close(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private announce(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
+    const frame = JSON.stringify({ type: 'typing', conversation_id: conversationId, user_id: userId, is_typing: isTyping });
+    return this.messages.publishToMembers(conversationId, frame, userId);
+  }
+}

@@ -1,0 +1,194 @@
+import { sql, type Selectable } from 'kysely';
+import type { Db } from './database.js';
+import type { ConversationsTable } from './schema.js';
+import type { UserRow } from './users.repository.js';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+
+/** A conversation seen by one member: the row plus that member's pointers. */
+export interface MemberConversationRow extends ConversationRow {
+  last_read_seq: number;
+  last_delivered_seq: number;
+  role: 'owner' | 'admin' | 'member';
+}
+
+export interface ParticipantRow extends UserRow {
+  conversation_id: number;
+  role: 'owner' | 'admin' | 'member';
+  last_read_seq: number;
+  last_delivered_seq: number;
+}
+
+/** Users among `ids` that exist. */
+export async function existingUserIds(db: Db, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('users').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Creates the direct conversation for `key` with both users, or returns the one that
+ * exists. Safe under concurrent calls: the unique direct_key decides the winner.
+ */
+export async function findOrCreateDirect(
+  db: Db,
+  key: string,
+  creatorId: number,
+  otherId: number,
+): Promise<{ id: number; created: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('conversations')
+      .values({ type: 'direct', direct_key: key, created_by: creatorId })
+      .onConflict((oc) => oc.column('direct_key').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) {
+      const existing = await trx
+        .selectFrom('conversations')
+        .select('id')
+        .where('direct_key', '=', key)
+        .executeTakeFirstOrThrow();
+      return { id: existing.id, created: false };
+    }
+    await trx
+      .insertInto('conversation_participants')
+      .values([
+        { conversation_id: inserted.id, user_id: creatorId, role: 'member' },
+        { conversation_id: inserted.id, user_id: otherId, role: 'member' },
+      ])
+      .execute();
+    return { id: inserted.id, created: true };
+  });
+}
+
+/** Creates a group with the owner and members in one transaction. */
+export async function createGroup(
+  db: Db,
+  g: { name: string; avatar: string | null; ownerId: number; memberIds: number[] },
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .insertInto('conversations')
+      .values({ type: 'group', name: g.name, avatar: g.avatar, created_by: g.ownerId })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('conversation_participants')
+      .values([
+        { conversation_id: id, user_id: g.ownerId, role: 'owner' },
+        ...g.memberIds.map((userId) => ({ conversation_id: id, user_id: userId, role: 'member' as const })),
+      ])
+      .execute();
+    return id;
+  });
+}
+
+const memberColumns = [
+  'c.id',
+  'c.type',
+  'c.name',
+  'c.avatar',
+  'c.created_by',
+  'c.direct_key',
+  'c.last_seq',
+  'c.last_message_at',
+  'c.created_at',
+  'c.updated_at',
+  'p.last_read_seq',
+  'p.last_delivered_seq',
+  'p.role',
+] as const;
+
+/** The conversation if `userId` is a member; undefined for "missing" and "not yours" alike. */
+export async function findForMember(db: Db, conversationId: number, userId: number): Promise<MemberConversationRow | undefined> {
+  return db
+    .selectFrom('conversations as c')
+    .innerJoin('conversation_participants as p', 'p.conversation_id', 'c.id')
+    .select(memberColumns)
+    .where('c.id', '=', conversationId)
+    .where('p.user_id', '=', userId)
+    .executeTakeFirst();
+}
+
+const activity = sql<Date>`coalesce(c.last_message_at, c.created_at)`;
+
+/**
+ * The member's conversations, most recent activity first (ties by id), starting after
+ * the (activity, id) cursor.
+ */
+export async function listForMember(
+  db: Db,
+  userId: number,
+  opts: { limit: number; after?: { at: Date; id: number } },
+): Promise<(MemberConversationRow & { activity_at: Date })[]> {
+  let q = db
+    .selectFrom('conversations as c')
+    .innerJoin('conversation_participants as p', 'p.conversation_id', 'c.id')
+    .select([...memberColumns, activity.as('activity_at')])
+    .where('p.user_id', '=', userId);
+  if (opts.after) {
+    const { at, id } = opts.after;
+    q = q.where(sql<boolean>`(${activity}, c.id) < (${at}, ${id})`);
+  }
+  return q.orderBy(activity, 'desc').orderBy('c.id', 'desc').limit(opts.limit).execute();
+}
+
+/** Participants of the given conversations, with their user rows, by join order. */
+export async function participantsOf(db: Db, conversationIds: number[]): Promise<ParticipantRow[]> {
+  if (conversationIds.length === 0) return [];
+  return db
+    .selectFrom('conversation_participants as p')
+    .innerJoin('users as u', 'u.id', 'p.user_id')
+    .selectAll('u')
+    .select(['p.conversation_id', 'p.role', 'p.last_read_seq', 'p.last_delivered_seq'])
+    .where('p.conversation_id', 'in', conversationIds)
+    .orderBy('p.conversation_id')
+    .orderBy('p.joined_at')
+    .orderBy('u.id')
+    .execute();
+}
+
+export async function memberIds(db: Db, conversationId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('conversation_participants')
+    .select('user_id')
+    .where('conversation_id', '=', conversationId)
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+/** Everyone who shares at least one conversation with `userId` (not the user). */
+export async function contactIds(db: Db, userId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('conversation_participants as other')
+    .innerJoin('conversation_participants as mine', 'mine.conversation_id', 'other.conversation_id')
+    .select('other.user_id')
+    .distinct()
+    .where('mine.user_id', '=', userId)
+    .where('other.user_id', '<>', userId)
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+/**
+ * Unread messages per conversation for `userId`: after their last_read_seq, not their
+ * own, not deleted.
+ */
+export async function unreadCounts(db: Db, userId: number, conversationIds: number[]): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  if (conversationIds.length === 0) return counts;
+  const rows = await db
+    .selectFrom('conversation_participants as p')
+    .innerJoin('messages as m', 'm.conversation_id', 'p.conversation_id')
+    .select(['p.conversation_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('p.user_id', '=', userId)
+    .where('p.conversation_id', 'in', conversationIds)
+    .whereRef('m.seq', '>', 'p.last_read_seq')
+    .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
+    .where('m.deleted_at', 'is', null)
+    .groupBy('p.conversation_id')
+    .execute();
+  for (const r of rows) counts.set(r.conversation_id, Number(r.n));
+  return counts;
+}
