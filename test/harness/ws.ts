@@ -1,0 +1,118 @@
+import WebSocket from 'ws';
+import type { TestApp } from './app.js';
+
+export type Frame = Record<string, any> & { type: string };
+
+/**
+ * A real WebSocket client for tests. It records every frame; `next` waits for the first
+ * not-yet-taken frame matching a predicate, so tests read frames in order without races.
+ */
+export class WsClient {
+  readonly frames: Frame[] = [];
+  private taken = new Set<number>();
+  private waiters: (() => void)[] = [];
+  closeCode: number | undefined;
+  readonly closed: Promise<number>;
+
+  constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame);
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', (code) => {
+        this.closeCode = code;
+        this.wake();
+        resolve(code);
+      });
+    });
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Waits for the next untaken frame that matches; throws after `timeoutMs`. */
+  async next(match: (f: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.frames.findIndex((f, idx) => !this.taken.has(idx) && match(f));
+      if (i >= 0) {
+        this.taken.add(i);
+        return this.frames[i]!;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  nextOfType(type: string, timeoutMs?: number): Promise<Frame> {
+    return this.next((f) => f.type === type, timeoutMs);
+  }
+
+  /** All frames of a type received so far (taken or not). */
+  all(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  /** Resolves after `ms` if no untaken frame matched meanwhile; throws if one did. */
+  async expectNone(match: (f: Frame) => boolean, ms = 300): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+    const found = this.frames.find((f, idx) => !this.taken.has(idx) && match(f));
+    if (found) throw new Error(`unexpected frame ${JSON.stringify(found)}`);
+  }
+
+  close(): Promise<number> {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close();
+    return this.closed;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+export const wsUrl = (t: TestApp, token?: string) =>
+  `${t.url.replace(/^http/, 'ws')}/api/v1/ws${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
+
+/** Opens a socket with `?token=` and waits until the server says it is live (`connected`). */
+export async function connect(t: TestApp, token: string, opts: { header?: boolean } = {}): Promise<WsClient> {
+  const socket = opts.header
+    ? new WebSocket(wsUrl(t), { headers: { authorization: `Bearer ${token}` } })
+    : new WebSocket(wsUrl(t, token));
+  const client = new WsClient(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  await client.nextOfType('connected');
+  return client;
+}
+
+/** Tries an upgrade expected to fail; resolves to the HTTP status the server answered. */
+export function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('open', () => {
+      socket.close();
+      reject(new Error('upgrade was accepted'));
+    });
+    socket.once('error', () => {});
+  });
+}
