@@ -6,6 +6,8 @@
 export const ERROR_CODES = [
   'validation_failed',
   'invalid_json',
+  'invalid_frame',
+  'unknown_type',
   'payload_too_large',
   'message_too_large',
   'unsupported_media_type',

@@ -5,6 +5,8 @@ import { AppError, type ErrorCode } from '../domain/errors.js';
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
   invalid_json: 400,
+  invalid_frame: 400,
+  unknown_type: 400,
   payload_too_large: 413,
   message_too_large: 413,
   unsupported_media_type: 415,

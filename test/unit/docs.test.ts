@@ -22,3 +22,15 @@ test('every configuration key is in the README table with its default', () => {
     }
   }
 });
+
+test('docs/protocol.md lists every close code and every WebSocket error code it names exists', async () => {
+  const { CLOSE } = await import('../../src/realtime/protocol.js');
+  const doc = read('docs/protocol.md');
+  for (const [name, code] of Object.entries(CLOSE)) {
+    expect(doc, `docs/protocol.md lacks close code ${name}`).toMatch(new RegExp(`\\| ${code} \\|`));
+  }
+  const section = doc.slice(doc.indexOf('## 4.'), doc.indexOf('## 5.'));
+  const named = [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+  expect(named.length).toBeGreaterThan(5);
+  for (const code of named) expect(ERROR_CODES).toContain(code);
+});
