@@ -13,12 +13,14 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import type { Config } from '../config/config.js';
+import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { MessagesService } from '../services/messages.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
+import { guardPathAndQuery, reviveSafeJson } from './input-guards.js';
 import { CHAT_SCHEMAS } from './chat-schemas.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -90,6 +92,7 @@ export async function buildServer(opts: {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandlers(app);
+  app.addHook('preHandler', guardPathAndQuery);
 
   // Clients written for the seed send `Content-Type: application/json` with an empty
   // body on logout; treat that as "no body" rather than malformed JSON.
@@ -98,8 +101,9 @@ export async function buildServer(opts: {
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
-    } catch {
+      done(null, JSON.parse(text, reviveSafeJson));
+    } catch (parseError) {
+      if (parseError instanceof AppError) return done(parseError, undefined);
       const err = Object.assign(new Error('Request body is not valid JSON'), {
         statusCode: 400,
         code: 'FST_ERR_CTP_INVALID_JSON_BODY',

@@ -69,10 +69,15 @@ export class UsersService {
 
   /** Applies the given fields only; `null` clears phone or avatar. */
   async update(userId: number, changes: ProfileChanges): Promise<Me> {
-    if (Object.keys(changes).length === 0) return this.me(userId);
-    const clean = { ...changes };
-    if (clean.phone !== undefined && clean.phone !== null && clean.phone.trim() === '') clean.phone = null;
-    if (clean.avatar !== undefined && clean.avatar !== null && clean.avatar.trim() === '') clean.avatar = null;
+    // Copy the profile fields one by one: the request body may carry anything else
+    // (email, password_hash, id, status...), and none of that may reach the row.
+    const clean: ProfileChanges = {};
+    if (changes.username !== undefined) clean.username = changes.username;
+    if (changes.phone !== undefined) clean.phone = changes.phone?.trim() || null;
+    if (changes.avatar !== undefined) clean.avatar = changes.avatar?.trim() || null;
+    if (changes.last_seen_visibility !== undefined) clean.last_seen_visibility = changes.last_seen_visibility;
+    if (changes.share_read_receipts !== undefined) clean.share_read_receipts = changes.share_read_receipts;
+    if (Object.keys(clean).length === 0) return this.me(userId);
     let row: UserRow | undefined;
     try {
       row = await updateUser(this.db, userId, clean);
@@ -102,6 +107,8 @@ const encodeCursor = (id: number) => Buffer.from(`u:${id}`).toString('base64url'
 
 function decodeCursor(cursor: string): number {
   const m = /^u:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
-  return Number(m[1]);
+  const id = m ? Number(m[1]) : NaN;
+  // A number past 2^53 would reach SQL as "1e+46" and fail the query.
+  if (!Number.isSafeInteger(id)) throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
+  return id;
 }

@@ -65,7 +65,15 @@ export async function updateUser(
   try {
     return await db
       .updateTable('users')
-      .set({ ...changes, updated_at: sql`now()` })
+      // Named columns only, whatever else the object carries at run time.
+      .set({
+        username: changes.username,
+        phone: changes.phone,
+        avatar: changes.avatar,
+        last_seen_visibility: changes.last_seen_visibility,
+        share_read_receipts: changes.share_read_receipts,
+        updated_at: sql`now()`,
+      })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();

@@ -77,7 +77,8 @@ export function userRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['users'],
         summary: 'One user',
         security,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        // Ids beyond 2^53 cannot be a user (and would fail the bigint query): refuse them here.
+        params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
         response: { 200: Type.Object({ user: Type.Ref('User') }), ...errorResponses(400, 401, 404) },
       },
     },
