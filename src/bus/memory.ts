@@ -2,7 +2,8 @@ import type { Bus, BusEvent } from './bus.js';
 
 /**
  * The one-node bus: subscribers in this process. Events are delivered on a later
- * microtask, in publish order, never inside the publisher's call stack.
+ * microtask, in publish order, never inside the publisher's call stack. A handler that
+ * unsubscribed, or a bus that closed, before that microtask runs gets nothing.
  */
 export class MemoryBus implements Bus {
   private readonly channels = new Map<string, Set<(event: BusEvent) => void>>();
@@ -14,7 +15,9 @@ export class MemoryBus implements Bus {
     if (!handlers || handlers.size === 0) return;
     const snapshot = [...handlers];
     queueMicrotask(() => {
-      for (const handler of snapshot) handler(event);
+      // Checked at delivery, not at publish: unsubscribe and close are final.
+      if (this.closed) return;
+      for (const handler of snapshot) if (handlers.has(handler)) handler(event);
     });
   }
 
