@@ -32,7 +32,8 @@ export function statusView(requesterId: number, participants: ParticipantRow[]):
   return {
     requesterId,
     myReadSeq: me?.last_read_seq ?? 0,
-    othersMinReadSeq: Math.min(...others.map((p) => p.last_read_seq)),
+    // Someone who keeps read receipts private never shows as having read anything.
+    othersMinReadSeq: Math.min(...others.map((p) => (p.share_read_receipts ? p.last_read_seq : 0))),
     othersMinDeliveredSeq: Math.min(...others.map((p) => p.last_delivered_seq)),
     hasOthers: others.length > 0,
   };
@@ -129,7 +130,7 @@ export class ConversationsService {
     const last = page.at(-1);
     return {
       conversations: await this.assemble(callerId, page),
-      next_cursor: rows.length > opts.limit && last ? encodeCursor(last.activity_at, last.id) : null,
+      next_cursor: rows.length > opts.limit && last ? encodeCursor(last.activity_us, last.id) : null,
     };
   }
 
@@ -194,13 +195,15 @@ export class ConversationsService {
   }
 }
 
-const encodeCursor = (at: Date, id: number) => Buffer.from(`c:${at.toISOString()}:${id}`).toString('base64url');
+/** Opaque to clients: `c:<activity in epoch microseconds>:<id>`, base64url. */
+const encodeCursor = (atMicros: number, id: number) => Buffer.from(`c:${atMicros}:${id}`).toString('base64url');
 
-function decodeCursor(cursor: string): { at: Date; id: number } {
+function decodeCursor(cursor: string): { atMicros: number; id: number } {
   const m = /^c:(.+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  const at = m ? new Date(m[1]!) : undefined;
-  if (!m || !at || Number.isNaN(at.getTime())) {
+  // Cursors handed out before microsecond precision held an ISO time; still accept them.
+  const atMicros = !m ? NaN : /^\d+$/.test(m[1]!) ? Number(m[1]) : new Date(m[1]!).getTime() * 1000;
+  if (!m || !Number.isSafeInteger(atMicros) || !Number.isSafeInteger(Number(m[2]))) {
     throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
   }
-  return { at, id: Number(m[2]) };
+  return { atMicros, id: Number(m[2]) };
 }

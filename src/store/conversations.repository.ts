@@ -112,24 +112,30 @@ export async function findForMember(db: Db, conversationId: number, userId: numb
 }
 
 const activity = sql<Date>`coalesce(c.last_message_at, c.created_at)`;
+/** The activity time in whole microseconds since the epoch: a Date would drop the microseconds. */
+const activityMicros = sql<number>`(extract(epoch from coalesce(c.last_message_at, c.created_at)) * 1000000)::bigint`;
 
 /**
  * The member's conversations, most recent activity first (ties by id), starting after
- * the (activity, id) cursor.
+ * the (activity, id) cursor. The cursor carries microseconds, the precision PostgreSQL
+ * stores: rounded to milliseconds it would skip conversations active within the same
+ * millisecond as the last one of the previous page.
  */
 export async function listForMember(
   db: Db,
   userId: number,
-  opts: { limit: number; after?: { at: Date; id: number } },
-): Promise<(MemberConversationRow & { activity_at: Date })[]> {
+  opts: { limit: number; after?: { atMicros: number; id: number } },
+): Promise<(MemberConversationRow & { activity_us: number })[]> {
   let q = db
     .selectFrom('conversations as c')
     .innerJoin('conversation_participants as p', 'p.conversation_id', 'c.id')
-    .select([...memberColumns, activity.as('activity_at')])
+    .select([...memberColumns, activityMicros.as('activity_us')])
     .where('p.user_id', '=', userId);
   if (opts.after) {
-    const { at, id } = opts.after;
-    q = q.where(sql<boolean>`(${activity}, c.id) < (${at}, ${id})`);
+    const { atMicros, id } = opts.after;
+    q = q.where(
+      sql<boolean>`(${activity}, c.id) < (timestamptz 'epoch' + ${String(atMicros)}::bigint * interval '1 microsecond', ${id})`,
+    );
   }
   return q.orderBy(activity, 'desc').orderBy('c.id', 'desc').limit(opts.limit).execute();
 }
