@@ -9,6 +9,7 @@ import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
 import { MessagesService } from './services/messages.js';
 import { MemoryPresenceStore, PresenceService } from './services/presence.js';
+import { ReceiptsService } from './services/receipts.js';
 import { TokenSigner } from './services/tokens.js';
 import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
@@ -56,13 +57,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const users = new UsersService(db);
     const conversations = new ConversationsService(db);
     const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes);
+    const receipts = new ReceiptsService(db, bus, conversations);
     const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
     const presence = new PresenceService(db, bus, new MemoryPresenceStore());
 
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages },
+      services: { accounts, users, conversations, messages, receipts },
       readiness: () => database.ping(),
       realtime: async (api) => {
         gateway = new Gateway(

@@ -17,6 +17,7 @@ import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { MessagesService } from '../services/messages.js';
+import type { ReceiptsService } from '../services/receipts.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -24,6 +25,7 @@ import { guardPathAndQuery, reviveSafeJson } from './input-guards.js';
 import { CHAT_SCHEMAS } from './chat-schemas.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { receiptRoutes } from './routes/receipts.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody, MeSchema, UserSchema } from './schemas.js';
@@ -41,6 +43,7 @@ export interface Services {
   users: UsersService;
   conversations: ConversationsService;
   messages: MessagesService;
+  receipts: ReceiptsService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -153,6 +156,7 @@ export async function buildServer(opts: {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
+      receiptRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);
     },
     { prefix: API_PREFIX },
