@@ -38,6 +38,41 @@ async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>)
   }
 }
 
+/**
+ * Checks a migrate command's arguments and returns what to do with the migrator, so a
+ * usage error is reported before any database is opened (or an embedded one created).
+ */
+function migrateAction(command: string | undefined, arg: string | undefined): (m: Migrator) => Promise<string | undefined> {
+  switch (command) {
+    case 'up': {
+      const steps = arg === undefined ? undefined : intArg(arg, 'N');
+      return async (m) => {
+        const done = await m.up(steps);
+        return done.length ? `applied ${done.join(', ')}` : 'no change';
+      };
+    }
+    case 'down': {
+      const steps = arg === 'all' ? undefined : arg === undefined ? 1 : intArg(arg, 'N');
+      return async (m) => {
+        const done = await m.down(steps);
+        return done.length ? `rolled back ${done.join(', ')}` : 'no change';
+      };
+    }
+    case 'goto': {
+      const version = intArg(arg, 'V');
+      return async (m) => void (await m.goto(version));
+    }
+    case 'force': {
+      const version = intArg(arg, 'V');
+      return async (m) => void (await m.force(version));
+    }
+    case 'version':
+      return async () => undefined;
+    default:
+      throw new UsageError(`unknown migrate command "${command ?? ''}"`);
+  }
+}
+
 async function migrate(config: Config, args: string[]): Promise<void> {
   const [command, arg] = args;
   if (command === 'create') {
@@ -45,31 +80,11 @@ async function migrate(config: Config, args: string[]): Promise<void> {
     for (const file of createMigration(MIGRATIONS_DIR, arg)) console.log(file);
     return;
   }
+  const action = migrateAction(command, arg);
   await withDatabase(config, async (database) => {
     const migrator = new Migrator(database, MIGRATIONS_DIR);
-    switch (command) {
-      case 'up': {
-        const done = await migrator.up(arg === undefined ? undefined : intArg(arg, 'N'));
-        console.log(done.length ? `applied ${done.join(', ')}` : 'no change');
-        break;
-      }
-      case 'down': {
-        const steps = arg === 'all' ? undefined : arg === undefined ? 1 : intArg(arg, 'N');
-        const done = await migrator.down(steps);
-        console.log(done.length ? `rolled back ${done.join(', ')}` : 'no change');
-        break;
-      }
-      case 'goto':
-        await migrator.goto(intArg(arg, 'V'));
-        break;
-      case 'force':
-        await migrator.force(intArg(arg, 'V'));
-        break;
-      case 'version':
-        break;
-      default:
-        throw new UsageError(`unknown migrate command "${command ?? ''}"`);
-    }
+    const outcome = await action(migrator);
+    if (outcome) console.log(outcome);
     const state = await migrator.state();
     console.log(state.version === null ? 'version: none' : `version: ${state.version}${state.dirty ? ' (dirty)' : ''}`);
   });

@@ -16,11 +16,16 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 
 describe('defaults', () => {
   test('an empty environment gives a working single node', () => {
-    expect(loadConfig({})).toEqual({
+    const config = loadConfig({});
+    // Every key is present; only DATABASE_URL (PGlite when unset) has no default.
+    expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
+    for (const [name, value] of Object.entries(config)) {
+      if (name !== 'databaseUrl') expect(value, name).toBeDefined();
+    }
+    expect(config).toMatchObject({
       env: 'development',
       host: '0.0.0.0',
       port: 8080,
-      databaseUrl: undefined,
       dataDir: './data',
       dbPoolSize: 10,
       migrateOnStart: true,
@@ -35,6 +40,7 @@ describe('defaults', () => {
       authRateLimit: 20,
       shutdownTimeout: 10,
     });
+    expect(config.databaseUrl).toBeUndefined();
   });
 
   test('the result is frozen', () => {
