@@ -198,3 +198,14 @@ export async function unreadCounts(db: Db, userId: number, conversationIds: numb
   for (const r of rows) counts.set(r.conversation_id, Number(r.n));
   return counts;
 }
+
+/** Every conversation of `userId` with its last_seq, by id. */
+export async function memberSeqs(db: Db, userId: number): Promise<{ id: number; last_seq: number }[]> {
+  return db
+    .selectFrom('conversation_participants as p')
+    .innerJoin('conversations as c', 'c.id', 'p.conversation_id')
+    .select(['c.id', 'c.last_seq'])
+    .where('p.user_id', '=', userId)
+    .orderBy('c.id')
+    .execute();
+}

@@ -1,0 +1,80 @@
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import { RemoteBus, type BusLogger } from './remote.js';
+
+export interface NatsBusOptions {
+  url: string;
+  /** Subject prefix (e.g. `natter`), so several deployments can share one NATS. */
+  prefix: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The bus over NATS core subjects (`<prefix>.user.<id>`); JetStream is not needed since
+ * the database is the log. The client reconnects forever with backoff and restores its
+ * subscriptions; publishing while disconnected is buffered by the client up to its
+ * reconnect buffer, then dropped.
+ */
+export class NatsBus extends RemoteBus {
+  private readonly subs = new Map<string, Subscription>();
+  private reconnecting = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: NatsBusOptions,
+    log: BusLogger,
+  ) {
+    super(log);
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') this.reconnecting = true;
+        if (status.type === 'reconnect') this.reconnecting = false;
+        log.info({ type: status.type }, 'nats bus status');
+      }
+    })().catch(() => {});
+  }
+
+  static async connect(opts: NatsBusOptions, log: BusLogger): Promise<NatsBus> {
+    const nc = await connect({
+      servers: opts.url,
+      name: 'natter',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
+    return new NatsBus(nc, opts, log);
+  }
+
+  isReady(): boolean {
+    return !this.nc.isClosed() && !this.reconnecting;
+  }
+
+  private subject(channel: string): string {
+    return `${this.opts.prefix}.${channel.replace(/:/g, '.')}`;
+  }
+
+  protected async remotePublish(channel: string, payload: string): Promise<void> {
+    this.nc.publish(this.subject(channel), encoder.encode(payload));
+  }
+
+  protected async remoteSubscribe(channel: string): Promise<void> {
+    const sub = this.nc.subscribe(this.subject(channel), {
+      callback: (err, msg) => {
+        if (!err) this.dispatch(channel, decoder.decode(msg.data));
+      },
+    });
+    this.subs.set(channel, sub);
+    // A round trip makes sure the server has the subscription before we say so.
+    await this.nc.flush();
+  }
+
+  protected async remoteUnsubscribe(channel: string): Promise<void> {
+    this.subs.get(channel)?.unsubscribe();
+    this.subs.delete(channel);
+  }
+
+  protected async shutdown(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,75 @@
+import { Redis } from 'ioredis';
+import { RemoteBus, type BusLogger } from './remote.js';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Prepended to every channel name, so several deployments can share one Redis. */
+  prefix: string;
+  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+): scales on Redis Cluster. */
+  sharded: boolean;
+}
+
+/**
+ * The bus over Redis pub/sub. One connection publishes, one subscribes; a node
+ * subscribes only to the channels of users it has sockets for. ioredis reconnects with
+ * backoff and re-subscribes by itself; while Redis is away, publishing drops events
+ * (counted, logged) instead of queueing them, and `isReady()` is false.
+ */
+export class RedisBus extends RemoteBus {
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+
+  constructor(
+    private readonly opts: RedisBusOptions,
+    log: BusLogger,
+  ) {
+    super(log);
+    const common = {
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+    };
+    this.pub = new Redis(opts.url, { ...common, enableOfflineQueue: false });
+    this.sub = new Redis(opts.url, { ...common, autoResubscribe: true });
+    for (const [name, conn] of [
+      ['publisher', this.pub],
+      ['subscriber', this.sub],
+    ] as const) {
+      conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis bus connection error'));
+      conn.on('ready', () => log.info({ connection: name }, 'redis bus connected'));
+    }
+    const onMessage = (channel: string, message: string) => this.dispatch(channel.slice(opts.prefix.length), message);
+    this.sub.on(opts.sharded ? 'smessage' : 'message', onMessage);
+  }
+
+  isReady(): boolean {
+    return this.pub.status === 'ready' && this.sub.status === 'ready';
+  }
+
+  /** Resolves once both connections are up (start-up waits for it, bounded). */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isReady() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 20));
+    return this.isReady();
+  }
+
+  protected async remotePublish(channel: string, payload: string): Promise<void> {
+    const name = this.opts.prefix + channel;
+    await (this.opts.sharded ? this.pub.spublish(name, payload) : this.pub.publish(name, payload));
+  }
+
+  protected async remoteSubscribe(channel: string): Promise<void> {
+    const name = this.opts.prefix + channel;
+    await (this.opts.sharded ? this.sub.ssubscribe(name) : this.sub.subscribe(name));
+  }
+
+  protected async remoteUnsubscribe(channel: string): Promise<void> {
+    const name = this.opts.prefix + channel;
+    await (this.opts.sharded ? this.sub.sunsubscribe(name) : this.sub.unsubscribe(name));
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.pub.disconnect();
+    this.sub.disconnect();
+  }
+}

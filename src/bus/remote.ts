@@ -1,0 +1,98 @@
+import type { Bus, BusEvent } from './bus.js';
+
+/** Bus events on the wire: one marker character, then the frame text or session id. */
+export function encodeEvent(event: BusEvent): string {
+  return event.kind === 'frame' ? `f${event.frame}` : `r${event.sessionId}`;
+}
+
+export function decodeEvent(payload: string): BusEvent | undefined {
+  const body = payload.slice(1);
+  switch (payload[0]) {
+    case 'f':
+      return { kind: 'frame', frame: body };
+    case 'r':
+      return { kind: 'session_revoked', sessionId: body };
+    default:
+      return undefined;
+  }
+}
+
+export interface BusLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * What the Redis and NATS buses share: local handlers per channel, one remote
+ * subscription per channel while any local handler wants it, and publishing that never
+ * throws (the bus is at most once; a lost event is repaired by sync, and a send that has
+ * committed must not fail because the bus is down).
+ */
+export abstract class RemoteBus implements Bus {
+  private readonly handlers = new Map<string, Set<(event: BusEvent) => void>>();
+  /** Remote (un)subscriptions per channel, chained so they apply in order. */
+  private readonly pending = new Map<string, Promise<void>>();
+  protected closed = false;
+  /** Events that could not be published (bus unreachable); exposed for metrics. */
+  dropped = 0;
+
+  constructor(protected readonly log: BusLogger) {}
+
+  abstract isReady(): boolean;
+  protected abstract remotePublish(channel: string, payload: string): Promise<void>;
+  protected abstract remoteSubscribe(channel: string): Promise<void>;
+  protected abstract remoteUnsubscribe(channel: string): Promise<void>;
+  protected abstract shutdown(): Promise<void>;
+
+  async publish(channel: string, event: BusEvent): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.remotePublish(channel, encodeEvent(event));
+    } catch (err) {
+      this.dropped++;
+      this.log.warn({ err, channel }, 'bus publish failed; clients will catch up by seq');
+    }
+  }
+
+  async subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    const first = !set;
+    if (!set) this.handlers.set(channel, (set = new Set()));
+    set.add(handler);
+    if (first) await this.chain(channel, () => this.remoteSubscribe(channel));
+    else await this.pending.get(channel);
+    return async () => {
+      const current = this.handlers.get(channel);
+      if (!current?.delete(handler) || current.size > 0) return;
+      this.handlers.delete(channel);
+      if (!this.closed) await this.chain(channel, () => this.remoteUnsubscribe(channel)).catch(() => {});
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.clear();
+    await this.shutdown();
+  }
+
+  /** Called by the implementation for each message that arrives on `channel`. */
+  protected dispatch(channel: string, payload: string): void {
+    if (this.closed) return;
+    const set = this.handlers.get(channel);
+    if (!set) return;
+    const event = decodeEvent(payload);
+    if (!event) return;
+    for (const handler of [...set]) handler(event);
+  }
+
+  private chain(channel: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.pending.get(channel) ?? Promise.resolve()).then(op, op);
+    const tracked = next.catch(() => {});
+    this.pending.set(channel, tracked);
+    void tracked.finally(() => {
+      if (this.pending.get(channel) === tracked) this.pending.delete(channel);
+    });
+    return next;
+  }
+}

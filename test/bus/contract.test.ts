@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Bus, BusEvent } from '../../src/bus/bus.js';
+import { MemoryBus } from '../../src/bus/memory.js';
+import { NatsBus } from '../../src/bus/nats.js';
+import { RedisBus } from '../../src/bus/redis.js';
+
+/**
+ * One contract, every Bus: in-process, Redis (classic and sharded pub/sub) and NATS, the
+ * latter two against the real servers on this machine, each with a unique prefix.
+ */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const quiet = { warn: () => {}, info: () => {} };
+const prefix = () => `natter-test-${randomBytes(4).toString('hex')}`;
+
+/** Each factory makes one node's bus; nodes given the same prefix form one deployment. */
+const factories: Record<string, ((p: string) => Promise<Bus>) | undefined> = {
+  memory: undefined,
+  'redis pub/sub': async (p) => {
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false }, quiet);
+    expect(await bus.ready(5000)).toBe(true);
+    return bus;
+  },
+  'redis sharded pub/sub': async (p) => {
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: true }, quiet);
+    expect(await bus.ready(5000)).toBe(true);
+    return bus;
+  },
+  nats: (p) => NatsBus.connect({ url: NATS_URL, prefix: p }, quiet),
+};
+
+const frame = (n: number): BusEvent => ({ kind: 'frame', frame: JSON.stringify({ type: 'new_message', n }) });
+
+function collector() {
+  const events: BusEvent[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    events,
+    handler: (e: BusEvent) => {
+      events.push(e);
+      wake?.();
+    },
+    async until(count: number, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < count) {
+        if (Date.now() > deadline) throw new Error(`got ${events.length} of ${count} events`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 20);
+        });
+      }
+    },
+  };
+}
+
+const open: Bus[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((b) => b.close()));
+});
+
+for (const [name, node] of Object.entries(factories)) {
+  describe(`Bus contract: ${name}`, () => {
+    let deployment = prefix();
+    const make2 = async (p = (deployment = prefix())) => {
+      const bus = node ? await node(p) : new MemoryBus();
+      open.push(bus);
+      return bus;
+    };
+
+    test('delivers every event on a channel in publish order, frames byte for byte', async () => {
+      const bus = await make2();
+      const c = collector();
+      await bus.subscribe('user:1', c.handler);
+      const unicode: BusEvent = { kind: 'frame', frame: '{"type":"new_message","content":"héllo ✓ \\n 🎉"}' };
+      for (let i = 0; i < 200; i++) await bus.publish('user:1', frame(i));
+      await bus.publish('user:1', unicode);
+      await bus.publish('user:1', { kind: 'session_revoked', sessionId: 'abc-123' });
+      await c.until(202);
+      expect(c.events.slice(0, 200)).toEqual(Array.from({ length: 200 }, (_, i) => frame(i)));
+      expect(c.events[200]).toEqual(unicode);
+      expect(c.events[201]).toEqual({ kind: 'session_revoked', sessionId: 'abc-123' });
+    });
+
+    test('channels are separate, and several handlers on one channel all receive', async () => {
+      const bus = await make2();
+      const a = collector();
+      const b = collector();
+      const other = collector();
+      await bus.subscribe('user:1', a.handler);
+      await bus.subscribe('user:1', b.handler);
+      await bus.subscribe('user:2', other.handler);
+      await bus.publish('user:1', frame(1));
+      await bus.publish('user:2', frame(2));
+      await Promise.all([a.until(1), b.until(1), other.until(1)]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(a.events).toEqual([frame(1)]);
+      expect(b.events).toEqual([frame(1)]);
+      expect(other.events).toEqual([frame(2)]);
+    });
+
+    test('unsubscribe stops delivery; publishing to nobody is fine; nothing after close', async () => {
+      const bus = await make2();
+      const c = collector();
+      const off = await bus.subscribe('user:3', c.handler);
+      await bus.publish('user:3', frame(1));
+      await c.until(1);
+      await off();
+      await bus.publish('user:3', frame(2));
+      await bus.publish('user:999', frame(3));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(c.events).toEqual([frame(1)]);
+
+      const d = collector();
+      await bus.subscribe('user:4', d.handler);
+      await bus.close();
+      await bus.publish('user:4', frame(4));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(d.events).toEqual([]);
+    });
+
+    // The in-process bus is one node by definition.
+    if (node) test('events published on one node reach subscribers on another, and only there', async () => {
+      const nodeA = await make2();
+      const nodeB = await make2(deployment);
+      const otherDeployment = await make2();
+      const onB = collector();
+      const elsewhere = collector();
+      await nodeB.subscribe('user:7', onB.handler);
+      await otherDeployment.subscribe('user:7', elsewhere.handler);
+      for (let i = 0; i < 50; i++) await nodeA.publish('user:7', frame(i));
+      await onB.until(50);
+      expect(onB.events).toEqual(Array.from({ length: 50 }, (_, i) => frame(i)));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(elsewhere.events).toEqual([]);
+    });
+  });
+}
