@@ -155,6 +155,16 @@ describe('POST /conversations (direct)', () => {
     expect(await countConversations()).toBe(before);
   });
 
+  test('ids beyond any bigint → 400 validation_failed, not a server error', async () => {
+    const huge = '100000000000000000000';
+    const raw = (body: string) => t.request('POST', '/api/v1/conversations', { token: a.token, raw: body });
+    expectError(await raw(`{"type":"direct","participant_id":${huge}}`), 400, 'validation_failed');
+    expectError(await raw(`{"type":"group","name":"G","participant_ids":[${b.user.id},${huge}]}`), 400, 'validation_failed');
+    expectError(await t.request('GET', `/api/v1/conversations/${huge}`, { token: a.token }), 400, 'validation_failed');
+    const max = await create(a, { type: 'direct', participant_id: Number.MAX_SAFE_INTEGER });
+    expectError(max, 404, 'not_found');
+  });
+
   test('without a token → 401', async () => {
     const res = await t.request('POST', '/api/v1/conversations', { body: { type: 'direct', participant_id: b.user.id } });
     expectError(res, 401, 'unauthorized');

@@ -4,7 +4,13 @@ import { caller } from '../auth.js';
 import { errorResponses } from '../schemas.js';
 import type { AppServer, RouteContext } from '../server.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+/**
+ * Ids and seqs are bigint columns; a larger number would fail the query (a 500), so the
+ * schemas stop at the largest integer JSON numbers carry exactly.
+ */
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+const Id = () => Type.Integer({ minimum: 1, maximum: MAX_INT });
+const IdParams = Type.Object({ id: Id() });
 const ConversationReply = Type.Object({ conversation: Type.Ref('Conversation') });
 const MessageReply = Type.Object({ message: Type.Ref('Message') });
 
@@ -27,10 +33,10 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         security,
         body: Type.Object({
           type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
-          participant_id: Type.Optional(Type.Integer({ minimum: 1 })),
+          participant_id: Type.Optional(Id()),
           name: Type.Optional(Type.String({ maxLength: 100 })),
           avatar: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-          participant_ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 1000 })),
+          participant_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
         }),
         response: { 200: ConversationReply, 201: ConversationReply, ...errorResponses(400, 401, 404) },
       },
@@ -111,8 +117,8 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         params: IdParams,
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-          before_seq: Type.Optional(Type.Integer({ minimum: 1 })),
-          after_seq: Type.Optional(Type.Integer({ minimum: 0 })),
+          before_seq: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT })),
+          after_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT })),
         }),
         response: {
           200: Type.Object({ messages: Type.Array(Type.Ref('Message')), has_more: Type.Boolean() }),
@@ -145,7 +151,7 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
           type: Type.Optional(Type.String({ description: 'text (default), image, video, audio or file' })),
           message_type: Type.Optional(Type.String({ description: 'Alias of `type`, as in the WebSocket frame.' })),
           media_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-          reply_to_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+          reply_to_id: Type.Optional(Type.Union([Id(), Type.Null()])),
           client_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
         }),
         response: { 200: MessageReply, 201: MessageReply, ...errorResponses(400, 401, 404, 413) },
