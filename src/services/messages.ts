@@ -39,8 +39,10 @@ export class MessagesService {
    *
    * Resolves once the message is committed; nothing is published before that. With a
    * `clientId` the same sender sending again gets the stored message back with
-   * `created: false`, and nothing is stored or published twice.
-   * Throws validation_failed, not_found (not a member, or no such conversation).
+   * `created: false`, and nothing is stored or published twice; a `clientId` the sender
+   * already used in another conversation is refused (validation_failed).
+   * Throws validation_failed, message_too_large, not_found (not a member, or no such
+   * conversation).
    */
   async send(senderId: number, input: SendInput): Promise<{ message: Message; created: boolean }> {
     const fields = this.validate(input);
@@ -58,6 +60,13 @@ export class MessagesService {
       senderId,
       ...fields,
     });
+    if (!created && row.conversation_id !== input.conversationId) {
+      // The client reused its id for a different message: answering with the other
+      // conversation's message would drop this one silently.
+      throw new AppError('validation_failed', 'client_id was already used for a message in another conversation', {
+        field: 'client_id',
+      });
+    }
     const sender = await findUserById(this.db, senderId);
     if (!created) {
       const [participants] = [await participantsOf(this.db, [row.conversation_id])];
