@@ -35,11 +35,20 @@ export class Connection {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
-  /** Sends a serialised frame; false (and the socket closing) if the client is too slow. */
+  /**
+   * Sends a serialised frame; false (and the socket closing with 4008) if the client is
+   * too slow: something is still waiting to be sent and this frame would take the total
+   * past the bound. A client with nothing waiting is keeping up, so it gets the frame
+   * even when that one frame is larger than the bound.
+   */
   send(frame: string): boolean {
     if (!this.open) return false;
-    if (this.socket.bufferedAmount + Buffer.byteLength(frame) > this.limits.maxBufferedBytes) {
-      this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: send buffer full');
+    const waiting = this.socket.bufferedAmount;
+    if (waiting > 0 && waiting + Buffer.byteLength(frame) > this.limits.maxBufferedBytes) {
+      // No terminate timer: the close frame sits behind the backlog, and a client that is
+      // slow rather than gone should still read it and learn why. Nothing more is buffered
+      // for it, and the heartbeat cuts it off if it does not finish within two rounds.
+      this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: send buffer full', null);
       return false;
     }
     this.socket.send(frame);
@@ -71,11 +80,14 @@ export class Connection {
     return true;
   }
 
-  /** Closes with a code; a peer that does not complete the handshake is cut off after 2 s. */
-  close(code: number, reason: string): void {
+  /**
+   * Closes with a code; a peer that does not complete the handshake is cut off after
+   * `terminateAfterMs` (null: left to the heartbeat). Frames it sends meanwhile are ignored.
+   */
+  close(code: number, reason: string, terminateAfterMs: number | null = 2000): void {
     if (this.closing) return;
     this.closing = true;
     this.socket.close(code, reason);
-    setTimeout(() => this.socket.terminate(), 2000).unref();
+    if (terminateAfterMs !== null) setTimeout(() => this.socket.terminate(), terminateAfterMs).unref();
   }
 }

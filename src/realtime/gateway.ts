@@ -96,10 +96,13 @@ export class Gateway {
     set.add(conn);
     const subscribed = this.subscribeUser(userId);
 
+    // Once the server has closed a socket it stops listening to it, so a closing socket
+    // cannot keep itself alive and the heartbeat bounds how long it lingers.
     socket.on('pong', () => {
-      conn.alive = true;
+      if (conn.open) conn.alive = true;
     });
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (!conn.open) return;
       conn.alive = true;
       if (isBinary) {
         conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
@@ -158,11 +161,14 @@ export class Gateway {
   }
 
   private receive(conn: Connection, text: string): void {
+    // Parsed before the rate check so a dropped message's error carries its client_id:
+    // that is how the client knows which message to send again.
+    const parsed = parseFrame(text);
     if (!conn.takeToken()) {
-      conn.sendFrame({ type: 'error', error: 'Too many frames; slow down', code: 'rate_limited' });
+      const clientId = parsed.ok ? (parsed.frame.type === 'message' ? parsed.frame.client_id : undefined) : parsed.clientId;
+      conn.sendFrame({ type: 'error', error: 'Too many frames; slow down', code: 'rate_limited', ...clientIdOf(clientId ?? undefined) });
       return;
     }
-    const parsed = parseFrame(text);
     if (!parsed.ok) {
       conn.sendFrame({ type: 'error', error: parsed.error, code: parsed.code, ...clientIdOf(parsed.clientId) });
       return;

@@ -1,0 +1,156 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import type { Frame, WsClient } from '../harness/ws.js';
+import { direct, errorFrame, eventually, group, messageRows, newMessageIn, Sockets, type User } from './fixtures.js';
+
+const sockets = new Sockets();
+afterEach(() => sockets.closeAll());
+
+/** Stops reading: the kernel buffers fill and then the server's send buffer grows. */
+const pause = (ws: WsClient) => (ws.socket as any)._socket.pause();
+const resume = (ws: WsClient) => (ws.socket as any)._socket.resume();
+
+/**
+ * 16 KiB of control characters: within MESSAGE_MAX_BYTES, but JSON writes each as
+ * \u0001, so its new_message frame is about 98 KB. Few sends fill a socket's buffers.
+ */
+const BULKY = '\u0001'.repeat(16 * 1024);
+
+describe('send buffer (WS_SEND_BUFFER = 64 KiB)', () => {
+  let t: TestApp;
+  let a: User, b: User, c: User;
+  let conv: number;
+  beforeAll(async () => {
+    t = await startApp({ wsSendBuffer: 64 * 1024, wsRateLimit: 10_000 });
+    [a, b, c] = await Promise.all([registerUser(t), registerUser(t), registerUser(t)]);
+    conv = await group(t, a, [b, c]);
+  });
+  afterAll(() => t?.close());
+
+  test('a frame bigger than the whole buffer still reaches a client that keeps up', async () => {
+    const [wa, wc] = await Promise.all([sockets.connect(t, a), sockets.connect(t, c)]);
+    wa.send({ type: 'message', conversation_id: conv, content: BULKY, client_id: 'bulky-1' });
+    const got = await wc.next(newMessageIn(conv, BULKY));
+    expect(got.message.client_id).toBe('bulky-1');
+    await wa.next(newMessageIn(conv, BULKY));
+    expect(wc.closeCode).toBeUndefined();
+    expect(wa.closeCode).toBeUndefined();
+  });
+
+  test('a client that stops reading is closed with 4008 while the others get every message', async () => {
+    const [wa, wb, wc] = await Promise.all([sockets.connect(t, a), sockets.connect(t, b), sockets.connect(t, c)]);
+    const before = t.app.gateway.connectionCount;
+    pause(wb);
+
+    // ~8 MB towards b: more than loopback's kernel buffers and b's 64 KiB together.
+    const n = 80;
+    for (let i = 0; i < n; i++) wa.send({ type: 'message', conversation_id: conv, content: BULKY, client_id: `flood-${i}` });
+    for (const w of [wa, wc]) {
+      const ids = [];
+      for (let i = 0; i < n; i++) ids.push((await w.next(newMessageIn(conv), 30_000)).message.client_id);
+      expect(ids).toEqual(Array.from({ length: n }, (_, i) => `flood-${i}`));
+    }
+    expect(await messageRows(t, conv).then((rows) => rows.filter((r) => r.client_id?.startsWith('flood-')))).toHaveLength(n);
+
+    // b can still write while it does not read; the server, having closed it, ignores that.
+    wb.send({ type: 'message', conversation_id: conv, content: 'from a closed socket' });
+
+    // b comes back a few seconds later, as a phone leaving a tunnel would: it reads what
+    // was already on its way, then the close frame.
+    await new Promise((r) => setTimeout(r, 3000));
+    resume(wb);
+    expect(await wb.closed).toBe(4008);
+    const received = wb.all('new_message').length;
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(n);
+    await eventually(() => t.app.gateway.connectionCount === before - 1);
+    expect((await messageRows(t, conv)).filter((r) => r.content === 'from a closed socket')).toEqual([]);
+
+    // The others were never held up and are still live.
+    wc.send({ type: 'ping' });
+    await wc.nextOfType('pong');
+    expect(wa.closeCode).toBeUndefined();
+
+    // b reconnects and catches up from history.
+    const again = await sockets.connect(t, b);
+    expect(again.all('connected')).toHaveLength(1);
+    const history = await t.request('GET', `/api/v1/conversations/${conv}/messages?limit=100`, { token: b.token });
+    expect(history.status).toBe(200);
+    expect(history.body.messages.filter((m: any) => m.client_id?.startsWith('flood-'))).toHaveLength(n);
+  });
+});
+
+describe('heartbeat and rate limit (WS_PING_INTERVAL = 0.3 s, WS_RATE_LIMIT = 5)', () => {
+  const PING_MS = 300;
+  let t: TestApp;
+  let a: User, b: User, c: User;
+  beforeAll(async () => {
+    t = await startApp({ wsPingInterval: PING_MS / 1000, wsRateLimit: 5 });
+    [a, b, c] = await Promise.all([registerUser(t), registerUser(t), registerUser(t)]);
+    await direct(t, a, b);
+  });
+  afterAll(() => t?.close());
+
+  const statusOf = (userId: number, status: string) => (f: Frame) =>
+    f.type === 'status_change' && f.user_id === userId && f.status === status;
+
+  test('a client that answers pings stays connected', async () => {
+    const wc = await sockets.connect(t, c);
+    await wc.expectNone(() => true, PING_MS * 5);
+    expect(wc.closeCode).toBeUndefined();
+    wc.send({ type: 'ping' });
+    await wc.nextOfType('pong');
+  });
+
+  test('a client that stops answering pings is dropped and goes offline', async () => {
+    const wa = await sockets.connect(t, a);
+    const wb = await sockets.connect(t, b);
+    await wa.next(statusOf(b.user.id, 'online'));
+    const onlineSince = Date.now();
+    pause(wb);
+
+    const offline = await wa.next(statusOf(b.user.id, 'offline'), 5000);
+    // Dropped within two rounds of pings (plus scheduling slack), not at once.
+    expect(Date.now() - onlineSince).toBeGreaterThanOrEqual(PING_MS - 50);
+    const row = await t.app.database.db
+      .selectFrom('users')
+      .select(['status', 'last_seen'])
+      .where('id', '=', b.user.id)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('offline');
+    expect(row.last_seen.toISOString()).toBe(offline.last_seen);
+    expect(row.last_seen.getTime()).toBeGreaterThanOrEqual(onlineSince - 1000);
+
+    resume(wb);
+    expect(await wb.closed).toBe(1006);
+    expect(wa.closeCode).toBeUndefined();
+  });
+
+  test('frames beyond the rate get rate_limited, and the socket recovers', async () => {
+    const wc = await sockets.connect(t, c);
+    // A burst of 30 at once: the bucket holds 10.
+    for (let i = 0; i < 30; i++) wc.send({ type: 'ping' });
+    await wc.next(errorFrame('rate_limited'));
+    await eventually(() => wc.all('pong').length + wc.all('error').length === 30);
+    const pongs = wc.all('pong').length;
+    expect(pongs).toBeGreaterThanOrEqual(10);
+    expect(pongs).toBeLessThan(14);
+    expect(wc.all('error').every((f) => f.code === 'rate_limited' && typeof f.error === 'string')).toBe(true);
+
+    // A refused message is not stored; it carries its client_id back.
+    const conv = await direct(t, c, a);
+    for (let i = 0; i < 20; i++) wc.send({ type: 'message', conversation_id: conv, content: `burst ${i}`, client_id: `rl-${i}` });
+    const refused = await wc.next((f) => f.type === 'error' && f.code === 'rate_limited' && f.client_id !== undefined);
+    expect(refused.client_id).toMatch(/^rl-\d+$/);
+    await eventually(async () => wc.all('new_message').length + wc.all('error').filter((f) => f.client_id).length === 20);
+    const stored = await messageRows(t, conv);
+    expect(stored.map((r) => r.client_id).sort()).toEqual(wc.all('new_message').map((f) => f.message.client_id).sort());
+    expect(stored.some((r) => r.client_id === refused.client_id)).toBe(false);
+
+    // Once the bucket refills, frames go through again.
+    await new Promise((r) => setTimeout(r, 1000));
+    wc.send({ type: 'ping' });
+    await wc.next((f) => f.type === 'pong' && !wc.all('error').includes(f));
+    expect(wc.closeCode).toBeUndefined();
+  });
+});
