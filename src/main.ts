@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { createApp, MIGRATIONS_DIR } from './app.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { samplePlan, SAMPLE_PASSWORD } from './cli/seed-data.js';
 import { hashPassword } from './services/passwords.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
@@ -21,6 +22,12 @@ const USAGE = `usage: natter [command]
   db reset                 drop everything, then apply all migrations
 
 Configuration comes from the environment and ./.env (see README.md).`;
+
+/**
+ * migrations/ beside src/ (and dist/), as app.ts's MIGRATIONS_DIR; worked out here so the
+ * CLI commands do not load the HTTP server (about half of a CLI run's start-up).
+ */
+const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 class UsageError extends Error {}
 
@@ -91,6 +98,7 @@ async function migrate(config: Config, args: string[]): Promise<void> {
 }
 
 async function serve(config: Config): Promise<void> {
+  const { createApp } = await import('./app.js');
   const app = await createApp(config);
   const log = app.server.log;
   let stopping = false;
