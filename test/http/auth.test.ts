@@ -134,6 +134,17 @@ describe('POST /auth/register', () => {
     expect(rows).toHaveLength(1);
   });
 
+  test('concurrent registrations of one email: exactly one 201, the rest 409, one row', async () => {
+    const email = `${unique('race')}@example.com`;
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => register({ username: unique(`race${i}`), email, password: 'password123' })),
+    );
+    expect(replies.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const r of replies.filter((r) => r.status === 409)) expect(r.body.code).toBe('email_taken');
+    const rows = await t.app.database.db.selectFrom('users').select('id').where('email', '=', email).execute();
+    expect(rows).toHaveLength(1);
+  });
+
   test('duplicate username, in any letter case, is 409 username_taken', async () => {
     const username = unique('Case');
     expect((await register({ username, email: `${unique()}@example.com`, password: 'password123' })).status).toBe(201);
@@ -337,6 +348,15 @@ describe('POST /auth/refresh', () => {
     expect(row.revoked_at).not.toBeNull();
   });
 
+  test('concurrent refreshes with one token: at most one succeeds, none is a server error', async () => {
+    const reg = await registerUser(t);
+    const replies = await Promise.all(Array.from({ length: 5 }, () => refresh(reg.refresh_token)));
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(1);
+    for (const r of replies.filter((r) => r.status !== 200)) expectError(r, 401, 'invalid_refresh_token');
+    expectError(await refresh(reg.refresh_token), 401, 'invalid_refresh_token');
+  });
+
   test('stores only a hash of the refresh token', async () => {
     const reg = await registerUser(t);
     const [sessionId, secret] = reg.refresh_token.split('.') as [string, string];
@@ -471,7 +491,8 @@ describe('access tokens', () => {
 describe('token lifetimes', () => {
   let short: TestApp;
   beforeAll(async () => {
-    short = await startApp({ accessTokenTtl: 1, refreshTokenTtl: 2 });
+    // exp is whole seconds: 1.5 rounds to 2, so a fresh token is valid for at least 1s.
+    short = await startApp({ accessTokenTtl: 1.5, refreshTokenTtl: 4 });
   });
   afterAll(() => short?.close());
 
@@ -480,7 +501,7 @@ describe('token lifetimes', () => {
     expect((await short.request('GET', '/api/v1/users/me', { token: reg.token })).status).toBe(200);
     const renewed = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expect(renewed.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 3100));
     const res = await short.request('GET', '/api/v1/users/me', { token: reg.token });
     expectError(res, 401, 'unauthorized');
     expect(res.body.error).toMatch(/expired/i);
@@ -488,7 +509,7 @@ describe('token lifetimes', () => {
 
   test('a session past its lifetime refuses its refresh token', async () => {
     const reg = await registerUser(short);
-    await new Promise((r) => setTimeout(r, 2600));
+    await new Promise((r) => setTimeout(r, 4500));
     const res = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expectError(res, 401, 'invalid_refresh_token');
   });
