@@ -10,6 +10,7 @@ import { ConversationsService } from './services/conversations.js';
 import { MessagesService } from './services/messages.js';
 import { MemoryPresenceStore, PresenceService } from './services/presence.js';
 import { ReceiptsService } from './services/receipts.js';
+import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
 import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
@@ -59,7 +60,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes);
     const receipts = new ReceiptsService(db, bus, conversations);
     const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
-    const presence = new PresenceService(db, bus, new MemoryPresenceStore());
+    const presence = new PresenceService(db, bus, new MemoryPresenceStore(), config.presenceGrace * 1000);
 
     let gateway!: Gateway;
     const server = await buildServer({
@@ -68,7 +69,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       readiness: () => database.ping(),
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, typing, presence, bus, log: api.log },
+          { accounts, messages, typing, presence, receipts, sync: new SyncService(db, messages), bus, log: api.log },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,
@@ -92,6 +93,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         (closing ??= (async () => {
           await gateway.close();
           await server.close();
+          await presence.close();
           typing.close();
           await bus.close();
           await database.close();

@@ -143,6 +143,8 @@ export const CONFIG_SCHEMA = {
   wsPingInterval: key('WS_PING_INTERVAL', '30s', durationSeconds, 'How often the server pings sockets; a silent one is dropped.'),
   wsRateLimit: key('WS_RATE_LIMIT', '50', int(1, 100000), 'Client frames per second per socket (bursts of twice that).'),
   typingTimeout: key('TYPING_TIMEOUT', '5s', durationSeconds, 'A typing indicator without a repeat expires after this.'),
+  presenceGrace: key('PRESENCE_GRACE', '5s', durationSeconds,
+    'A user whose last socket closed goes offline after this, unless they reconnect (no flapping).'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

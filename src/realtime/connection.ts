@@ -21,6 +21,9 @@ export class Connection {
   private lastRefill = Date.now();
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
+  /** Live frames held back while a sync streams history (null: not syncing). */
+  private held: string[] | null = null;
+  private heldBytes = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -57,6 +60,54 @@ export class Connection {
 
   sendFrame(frame: object): boolean {
     return this.send(JSON.stringify(frame));
+  }
+
+  /**
+   * A frame from the bus. While a sync runs it is held back (bounded by the send-buffer
+   * limit: past it the client is too far behind and is closed as a slow consumer), so
+   * live frames never overtake the history being replayed.
+   */
+  deliver(frame: string): void {
+    if (this.held === null) {
+      this.send(frame);
+      return;
+    }
+    this.heldBytes += Buffer.byteLength(frame);
+    if (this.heldBytes > this.limits.maxBufferedBytes) {
+      this.held = [];
+      this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: too far behind during sync', null);
+      return;
+    }
+    this.held.push(frame);
+  }
+
+  beginSync(): void {
+    this.held ??= [];
+  }
+
+  /**
+   * Ends a sync: sends the held live frames in arrival order, dropping `new_message`s the
+   * sync already replayed (seq ≤ what it sent for that conversation).
+   */
+  endSync(replayed: Record<string, number>): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.heldBytes = 0;
+    for (const frame of held) {
+      if (frame.startsWith('{"type":"new_message"')) {
+        const { message } = JSON.parse(frame) as { message: { conversation_id: number; seq: number } };
+        const upTo = replayed[String(message.conversation_id)];
+        if (upTo !== undefined && message.seq <= upTo) continue;
+      }
+      this.send(frame);
+    }
+  }
+
+  /** Resolves when the socket's unsent data is below half the bound (or it closed). */
+  async drained(): Promise<void> {
+    while (this.open && this.socket.bufferedAmount > this.limits.maxBufferedBytes / 2) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Takes one frame from the rate budget; false when the client is over its limit. */

@@ -6,6 +6,8 @@ import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { MessagesService } from '../services/messages.js';
 import type { PresenceService } from '../services/presence.js';
+import type { ReceiptsService } from '../services/receipts.js';
+import type { SyncService } from '../services/sync.js';
 import type { TypingService } from '../services/typing.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { CLOSE, parseFrame, type ClientFrame } from './protocol.js';
@@ -20,6 +22,8 @@ export interface GatewayDeps {
   messages: MessagesService;
   typing: TypingService;
   presence: PresenceService;
+  receipts: ReceiptsService;
+  sync: SyncService;
   bus: Bus;
   log: FastifyBaseLogger;
 }
@@ -118,8 +122,16 @@ export class Gateway {
     void released.finally(() => this.released.delete(released));
 
     void subscribed
-      .then(() => this.deps.presence.connected(userId))
-      .then(() => conn.sendFrame({ type: 'connected', user_id: userId }))
+      .then(async () => {
+        // A logout between the upgrade's token check and the subscription would have been
+        // announced before we listened: look once more now that we do.
+        if (!(await this.deps.accounts.sessionActive({ userId, sessionId }))) {
+          conn.close(CLOSE.SESSION_ENDED, 'session ended');
+          return;
+        }
+        await this.deps.presence.connected(userId);
+        conn.sendFrame({ type: 'connected', user_id: userId });
+      })
       .catch((err: unknown) => this.deps.log.error({ err, userId }, 'websocket setup failed'));
   }
 
@@ -130,7 +142,11 @@ export class Gateway {
       this.byUser.delete(conn.userId);
       const unsubscribe = this.unsubscribe.get(conn.userId);
       this.unsubscribe.delete(conn.userId);
-      if (unsubscribe) await (await unsubscribe)();
+      try {
+        if (unsubscribe) await (await unsubscribe)();
+      } catch (err) {
+        this.deps.log.warn({ err, userId: conn.userId }, 'bus unsubscribe failed');
+      }
       await this.deps.typing.stopAll(conn.userId).catch(() => {});
     }
     try {
@@ -153,7 +169,7 @@ export class Gateway {
     const set = this.byUser.get(userId);
     if (!set) return;
     for (const conn of set) {
-      if (event.kind === 'frame') conn.send(event.frame);
+      if (event.kind === 'frame') conn.deliver(event.frame);
       else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {
         conn.close(CLOSE.SESSION_ENDED, 'session ended');
       }
@@ -201,6 +217,13 @@ export class Gateway {
           if (!created) conn.sendFrame({ type: 'new_message', message });
           return;
         }
+        case 'delivered':
+        case 'read':
+          await this.deps.receipts.advance(conn.userId, frame.conversation_id, frame.type, frame.seq);
+          return;
+        case 'sync':
+          await this.sync(conn, frame.since);
+          return;
       }
     } catch (err) {
       if (err instanceof AppError) {
@@ -209,6 +232,27 @@ export class Gateway {
         this.deps.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
         conn.sendFrame({ type: 'error', error: 'Internal server error', code: 'internal', ...clientIdOf(clientId) });
       }
+    }
+  }
+
+  /**
+   * Replays what the client missed, then `synced`, then the live frames that arrived
+   * meanwhile (minus those already replayed), so the socket sees every message once and
+   * in seq order. History goes out batch by batch as the client reads it.
+   */
+  private async sync(conn: Connection, since: Record<string, number> | undefined): Promise<void> {
+    conn.beginSync();
+    let replayed: Record<string, number> = {};
+    try {
+      replayed = await this.deps.sync.sync(conn.userId, since, {
+        message: async (message) => {
+          conn.sendFrame({ type: 'new_message', message });
+          await conn.drained();
+        },
+      });
+      conn.sendFrame({ type: 'synced', conversations: replayed });
+    } finally {
+      conn.endSync(replayed);
     }
   }
 

@@ -41,13 +41,33 @@ export const TypingFrame = Type.Object({
 
 export const PingFrame = Type.Object({ type: Type.Literal('ping') });
 
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+export const DeliveredFrame = Type.Object({ type: Type.Literal('delivered'), conversation_id: Id, seq: Seq });
+export const ReadFrame = Type.Object({ type: Type.Literal('read'), conversation_id: Id, seq: Seq });
+
+/** `since`: conversation id (as a JSON key) → the last seq the client holds. */
+export const SyncFrame = Type.Object({
+  type: Type.Literal('sync'),
+  since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq)),
+});
+
 export const FRAME_VALIDATORS = {
   message: Compile(MessageFrame),
   typing: Compile(TypingFrame),
   ping: Compile(PingFrame),
+  delivered: Compile(DeliveredFrame),
+  read: Compile(ReadFrame),
+  sync: Compile(SyncFrame),
 };
 
-export type ClientFrame = Static<typeof MessageFrame> | Static<typeof TypingFrame> | Static<typeof PingFrame>;
+export type ClientFrame =
+  | Static<typeof MessageFrame>
+  | Static<typeof TypingFrame>
+  | Static<typeof PingFrame>
+  | Static<typeof DeliveredFrame>
+  | Static<typeof ReadFrame>
+  | Static<typeof SyncFrame>;
 export type ClientFrameType = keyof typeof FRAME_VALIDATORS;
 
 export type ParsedFrame =

@@ -142,6 +142,11 @@ export class AccountsService {
     return claims;
   }
 
+  /** Whether the session is still open (for checks after the token was accepted). */
+  sessionActive(claims: AccessClaims): Promise<boolean> {
+    return isSessionActive(this.db, claims.sessionId, claims.userId);
+  }
+
   private expiry(): Date {
     return new Date(Date.now() + this.refreshTtlSeconds * 1000);
   }

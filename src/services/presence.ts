@@ -41,34 +41,77 @@ export class MemoryPresenceStore implements PresenceStore {
 
 /**
  * Online/offline transitions: a user goes online with their first socket and offline
- * (last_seen = now) with their last. Each transition is stored on the user row and sent
- * as `status_change` to everyone who shares a conversation with them.
+ * with their last. Each transition is stored on the user row (status, last_seen) and
+ * sent as `status_change` to everyone who shares a conversation with them — unless their
+ * last_seen_visibility is `nobody`.
+ *
+ * Flapping is absorbed: going offline waits `graceMs`; a socket that comes back within
+ * it cancels the offline, and nobody sees an offline/online pair. The offline that does
+ * happen carries the moment the last socket closed as last_seen.
  * Transitions of one user are processed in order.
  */
 export class PresenceService {
   private readonly chains = new Map<number, Promise<void>>();
+  private readonly pendingOffline = new Map<number, { timer: NodeJS.Timeout; at: Date }>();
+  private closed = false;
 
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly store: PresenceStore,
+    private readonly graceMs: number,
   ) {}
 
   connected(userId: number): Promise<void> {
     return this.serial(userId, async () => {
-      if (await this.store.connect(userId)) await this.transition(userId, 'online');
+      if (!(await this.store.connect(userId))) return;
+      const pending = this.pendingOffline.get(userId);
+      if (pending) {
+        // Back within the grace period: they never went offline for anyone.
+        clearTimeout(pending.timer);
+        this.pendingOffline.delete(userId);
+        return;
+      }
+      await this.transition(userId, 'online', new Date());
     });
   }
 
   disconnected(userId: number): Promise<void> {
     return this.serial(userId, async () => {
-      if (await this.store.disconnect(userId)) await this.transition(userId, 'offline');
+      if (!(await this.store.disconnect(userId))) return;
+      const at = new Date();
+      if (this.graceMs <= 0 || this.closed) {
+        await this.transition(userId, 'offline', at);
+        return;
+      }
+      const timer = setTimeout(() => {
+        void this.serial(userId, async () => {
+          if (this.pendingOffline.get(userId)?.timer !== timer) return;
+          this.pendingOffline.delete(userId);
+          await this.transition(userId, 'offline', at);
+        });
+      }, this.graceMs);
+      timer.unref();
+      this.pendingOffline.set(userId, { timer, at });
     });
   }
 
-  private async transition(userId: number, status: 'online' | 'offline'): Promise<void> {
-    const row = await setPresence(this.db, userId, status);
-    if (!row) return;
+  /** Shutting down: offline transitions still in their grace period happen now. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = [...this.pendingOffline.entries()];
+    this.pendingOffline.clear();
+    await Promise.all(
+      pending.map(([userId, { timer, at }]) => {
+        clearTimeout(timer);
+        return this.serial(userId, () => this.transition(userId, 'offline', at)).catch(() => {});
+      }),
+    );
+  }
+
+  private async transition(userId: number, status: 'online' | 'offline', at: Date): Promise<void> {
+    const row = await setPresence(this.db, userId, status, at);
+    if (!row || row.last_seen_visibility === 'nobody') return;
     const frame = JSON.stringify({
       type: 'status_change',
       user_id: userId,

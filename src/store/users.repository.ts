@@ -106,11 +106,11 @@ export async function findUsersByIds(db: Db, ids: number[]): Promise<UserRow[]> 
   return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
 }
 
-/** Records a presence transition: online, or offline with last_seen = now. */
-export async function setPresence(db: Db, id: number, status: 'online' | 'offline'): Promise<UserRow | undefined> {
+/** Records a presence transition with last_seen = `at` (the moment it happened). */
+export async function setPresence(db: Db, id: number, status: 'online' | 'offline', at: Date): Promise<UserRow | undefined> {
   return db
     .updateTable('users')
-    .set(status === 'online' ? { status } : { status, last_seen: sql`now()` })
+    .set({ status, last_seen: at })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();

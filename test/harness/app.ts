@@ -44,6 +44,8 @@ export const testConfig = (overrides: Partial<Config> = {}): Config =>
       logLevel: 'silent',
       migrateOnStart: false,
       authRateLimit: 0,
+      // Offline shows after the grace period; tests that do not study flapping want it quick.
+      presenceGrace: 0.05,
       jwtSecret: 'test-secret-that-is-long-enough-for-hs256!',
       ...overrides,
     },
