@@ -5,8 +5,9 @@ export interface User {
   email: string;
   phone: string | null;
   avatar: string | null;
+  /** `offline` (and last_seen null) when the user hides their presence from the viewer. */
   status: 'online' | 'offline';
-  last_seen: string;
+  last_seen: string | null;
   created_at: string;
   updated_at: string;
 }

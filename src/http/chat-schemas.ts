@@ -39,7 +39,7 @@ const ParticipantSchema = Type.Object(
     phone: NullableString,
     avatar: NullableString,
     status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-    last_seen: DateTime,
+    last_seen: NullableDateTime,
     created_at: DateTime,
     updated_at: DateTime,
     role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),

@@ -23,7 +23,7 @@ const userProperties = {
   phone: Nullable(Type.String()),
   avatar: Nullable(Type.String()),
   status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-  last_seen: DateTime,
+  last_seen: Type.Union([DateTime, Type.Null()], { description: 'null when the user hides it from you' }),
   created_at: DateTime,
   updated_at: DateTime,
 };

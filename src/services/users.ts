@@ -1,6 +1,7 @@
 import type { Me, User } from '../domain/users.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
+import { contactsAmong } from '../store/conversations.repository.js';
 import {
   findUserById,
   listUsers,
@@ -9,16 +10,31 @@ import {
   type UserRow,
 } from '../store/users.repository.js';
 
-/** Rows never leave the services: this is the one row → wire conversion for users. */
-export function toUser(row: UserRow): User {
+/**
+ * Whether a viewer may see a user's status and last_seen: always themselves; others per
+ * the user's last_seen_visibility (`contacts` = people sharing a conversation with them).
+ */
+export function presenceVisible(row: UserRow, viewer: { id?: number; contact: boolean }): boolean {
+  if (viewer.id === row.id) return true;
+  if (row.last_seen_visibility === 'everyone') return true;
+  return row.last_seen_visibility === 'contacts' && viewer.contact;
+}
+
+/**
+ * Rows never leave the services: this is the one row → wire conversion for users.
+ * When presence is hidden from the viewer, status reads offline and last_seen null. The
+ * default viewer is a contact: that is everyone who sees a user inside a conversation.
+ */
+export function toUser(row: UserRow, viewer: { id?: number; contact: boolean } = { contact: true }): User {
+  const visible = presenceVisible(row, viewer);
   return {
     id: row.id,
     username: row.username,
     email: row.email,
     phone: row.phone,
     avatar: row.avatar,
-    status: row.status,
-    last_seen: row.last_seen.toISOString(),
+    status: visible ? row.status : 'offline',
+    last_seen: visible ? row.last_seen.toISOString() : null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -26,7 +42,7 @@ export function toUser(row: UserRow): User {
 
 export function toMe(row: UserRow): Me {
   return {
-    ...toUser(row),
+    ...toUser(row, { id: row.id, contact: true }),
     last_seen_visibility: row.last_seen_visibility,
     share_read_receipts: row.share_read_receipts,
   };
@@ -61,10 +77,11 @@ export class UsersService {
     return toMe(row);
   }
 
-  async get(userId: number): Promise<User> {
+  async get(viewerId: number, userId: number): Promise<User> {
     const row = await findUserById(this.db, userId);
     if (!row) throw notFound('User');
-    return toUser(row);
+    const contact = (await contactsAmong(this.db, viewerId, [row.id])).has(row.id);
+    return toUser(row, { id: viewerId, contact });
   }
 
   /** Applies the given fields only; `null` clears phone or avatar. */
@@ -99,7 +116,11 @@ export class UsersService {
     });
     const page = rows.slice(0, opts.limit);
     const more = rows.length > opts.limit;
-    return { users: page.map(toUser), next_cursor: more ? encodeCursor(page.at(-1)!.id) : null };
+    const contacts = await contactsAmong(this.db, callerId, page.map((r) => r.id));
+    return {
+      users: page.map((r) => toUser(r, { id: callerId, contact: contacts.has(r.id) })),
+      next_cursor: more ? encodeCursor(page.at(-1)!.id) : null,
+    };
   }
 }
 

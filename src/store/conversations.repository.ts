@@ -209,3 +209,17 @@ export async function memberSeqs(db: Db, userId: number): Promise<{ id: number; 
     .orderBy('c.id')
     .execute();
 }
+
+/** Which of `ids` share at least one conversation with `userId`. */
+export async function contactsAmong(db: Db, userId: number, ids: number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('conversation_participants as other')
+    .innerJoin('conversation_participants as mine', 'mine.conversation_id', 'other.conversation_id')
+    .select('other.user_id')
+    .distinct()
+    .where('mine.user_id', '=', userId)
+    .where('other.user_id', 'in', ids)
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
+}

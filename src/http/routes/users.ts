@@ -82,6 +82,6 @@ export function userRoutes(app: AppServer, ctx: RouteContext): void {
         response: { 200: Type.Object({ user: Type.Ref('User') }), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => ({ user: await users.get(request.params.id) }),
+    async (request) => ({ user: await users.get(caller(request).userId, request.params.id) }),
   );
 }
