@@ -2,19 +2,25 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
+import { NatsBus } from './bus/nats.js';
+import { RedisPresenceStore } from './bus/redis-presence.js';
+import { RedisBus } from './bus/redis.js';
+import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
 import { Gateway } from './realtime/gateway.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
 import { MessagesService } from './services/messages.js';
-import { MemoryPresenceStore, PresenceService } from './services/presence.js';
+import { createLogger } from './logger.js';
+import { MemoryPresenceStore, PresenceService, type PresenceStore } from './services/presence.js';
 import { ReceiptsService } from './services/receipts.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
 import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
+import { resetPresence } from './store/users.repository.js';
 import { Migrator } from './store/migrator.js';
 
 /** migrations/ beside src/ (and beside dist/ once built). */
@@ -45,11 +51,16 @@ export interface AppOptions {
  * need it, and `close()` takes them down in reverse order.
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
+  const log = createLogger(config.logLevel);
   const database =
     opts.database ??
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
-  const bus: Bus = new MemoryBus();
+  const owned: { close(): Promise<void> }[] = [database];
   try {
+    const bus = await createBus(config, log);
+    owned.unshift(bus);
+    const presenceStore = createPresenceStore(config, log);
+    owned.unshift(presenceStore);
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
     const { db } = database;
 
@@ -60,13 +71,23 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes);
     const receipts = new ReceiptsService(db, bus, conversations);
     const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
-    const presence = new PresenceService(db, bus, new MemoryPresenceStore(), config.presenceGrace * 1000);
+    // With per-node presence nobody can be online before this node accepts a socket;
+    // rows still saying online are left over from a crash.
+    if (presenceStore instanceof MemoryPresenceStore) await resetPresence(db);
+    const presence = new PresenceService(db, bus, presenceStore, config.presenceGrace * 1000);
 
     let gateway!: Gateway;
     const server = await buildServer({
       config,
       services: { accounts, users, conversations, messages, receipts },
-      readiness: () => database.ping(),
+      logger: log,
+      readiness: async () => {
+        const failing: string[] = [];
+        if (!(await database.ping())) failing.push('database');
+        if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
+        if (presenceStore instanceof RedisPresenceStore && !presenceStore.isReady()) failing.push('presence (redis)');
+        return failing;
+      },
       realtime: async (api) => {
         gateway = new Gateway(
           { accounts, messages, typing, presence, receipts, sync: new SyncService(db, messages), bus, log: api.log },
@@ -95,15 +116,39 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           await server.close();
           await presence.close();
           typing.close();
-          await bus.close();
-          await database.close();
+          for (const part of owned) await part.close();
         })()),
     };
   } catch (err) {
-    await bus.close();
-    await database.close();
+    for (const part of owned) await part.close().catch(() => {});
     throw err;
   }
+}
+
+/** BUS=memory (one node), redis or nats. A remote bus gets a bounded wait to connect. */
+async function createBus(config: Config, log: Logger): Promise<Bus> {
+  const busLog = log.child({ part: 'bus' });
+  switch (config.bus) {
+    case 'memory':
+      return new MemoryBus();
+    case 'redis': {
+      const bus = new RedisBus({ url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded }, busLog);
+      if (!(await bus.ready(10_000))) busLog.warn('redis is not reachable yet; serving local sockets and retrying');
+      return bus;
+    }
+    case 'nats':
+      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix }, busLog);
+  }
+}
+
+/** PRESENCE: auto = redis with BUS=redis, else memory. */
+function createPresenceStore(config: Config, log: Logger): PresenceStore {
+  const kind = config.presence === 'auto' ? (config.bus === 'redis' ? 'redis' : 'memory') : config.presence;
+  if (kind === 'memory') return new MemoryPresenceStore();
+  return new RedisPresenceStore(
+    { url: config.redisUrl, prefix: `${config.busPrefix}:`, ttlMs: config.presenceTtl * 1000 },
+    log.child({ part: 'presence' }),
+  );
 }
 
 export { API_PREFIX };

@@ -12,6 +12,8 @@ export interface Bus {
   /** Handler runs for every event published on `channel` after the returned promise resolves. */
   subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /** False while a remote bus is disconnected (then /ready answers 503). */
+  isReady?(): boolean;
 }
 
 /** What travels on a user's channel. Frames are serialised once, before publishing. */

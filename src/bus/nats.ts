@@ -37,7 +37,7 @@ export class NatsBus extends RemoteBus {
 
   static async connect(opts: NatsBusOptions, log: BusLogger): Promise<NatsBus> {
     const nc = await connect({
-      servers: opts.url,
+      servers: opts.url.split(',').map((u) => u.trim()),
       name: 'natter',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

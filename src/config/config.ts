@@ -145,6 +145,17 @@ export const CONFIG_SCHEMA = {
   typingTimeout: key('TYPING_TIMEOUT', '5s', durationSeconds, 'A typing indicator without a repeat expires after this.'),
   presenceGrace: key('PRESENCE_GRACE', '5s', durationSeconds,
     'A user whose last socket closed goes offline after this, unless they reconnect (no flapping).'),
+  bus: key('BUS', 'memory', oneOf('memory', 'redis', 'nats'),
+    'How live events reach other nodes: memory (one node), redis or nats (many nodes).'),
+  redisUrl: key('REDIS_URL', 'redis://127.0.0.1:6379', str, 'Redis for BUS=redis (and presence across nodes).'),
+  redisSharded: key('REDIS_SHARDED', 'false', bool, 'Use sharded pub/sub (SPUBLISH, Redis 7+), for Redis Cluster.'),
+  natsUrl: key('NATS_URL', 'nats://127.0.0.1:4222', str, 'NATS server(s) for BUS=nats, comma-separated.'),
+  busPrefix: key('BUS_PREFIX', 'natter', (raw) => (/^[A-Za-z0-9_-]{1,64}$/.test(raw) ? raw : bad('must be 1-64 letters, digits, _ or -')),
+    'Namespace for channels and keys, so deployments can share a Redis or NATS.'),
+  presence: key('PRESENCE', 'auto', oneOf('auto', 'memory', 'redis'),
+    'Where online counts live: memory (one node) or redis (all nodes); auto = redis with BUS=redis, else memory.'),
+  presenceTtl: key('PRESENCE_TTL', '15s', durationSeconds,
+    'With BUS=redis or nats: a node silent this long is taken for dead and its users go offline.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

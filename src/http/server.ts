@@ -6,12 +6,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyRequest,
   type preHandlerAsyncHookHandler,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
@@ -53,15 +53,11 @@ export interface RouteContext {
   requireAuth: preHandlerAsyncHookHandler;
   /** Per-route rate limit for the credential endpoints (false = off). */
   authRateLimit: { max: number; timeWindow: string } | false;
-  readiness: () => Promise<boolean>;
+  readiness: () => Promise<string[]>;
 }
 
 export const API_PREFIX = '/api/v1';
 
-/** Strips secrets (`?token=`, `?refresh_token=`) from a URL before it is logged. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|access_token|refresh_token)=)[^&]*/gi, '$1[redacted]');
-}
 
 /**
  * Builds the HTTP app without listening: tests and main.ts decide where it listens.
@@ -71,23 +67,15 @@ export function redactUrl(url: string): string {
 export async function buildServer(opts: {
   config: Config;
   services: Services;
-  readiness: () => Promise<boolean>;
+  /** Names of the parts that are not ready (empty: ready). */
+  readiness: () => Promise<string[]>;
+  logger: Logger;
   /** Registers the WebSocket gateway under the API prefix. */
   realtime?: (api: AppServer) => Promise<void>;
 }): Promise<AppServer> {
   const { config } = opts;
   const app: AppServer = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie'],
-      serializers: {
-        req: (req: FastifyRequest) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          remoteAddress: req.ip,
-        }),
-      },
-    },
+    loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',

@@ -106,12 +106,23 @@ export async function findUsersByIds(db: Db, ids: number[]): Promise<UserRow[]> 
   return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
 }
 
-/** Records a presence transition with last_seen = `at` (the moment it happened). */
+/**
+ * Records a presence transition with last_seen = `at` (the moment it happened). Only a
+ * real change is written: undefined when the user is already in that state, so with
+ * several nodes exactly one of them sees (and announces) each transition.
+ */
 export async function setPresence(db: Db, id: number, status: 'online' | 'offline', at: Date): Promise<UserRow | undefined> {
   return db
     .updateTable('users')
     .set({ status, last_seen: at })
     .where('id', '=', id)
+    .where('status', '<>', status)
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Marks everyone offline: a single node starting up has no sockets yet. Returns how many. */
+export async function resetPresence(db: Db): Promise<number> {
+  const result = await db.updateTable('users').set({ status: 'offline' }).where('status', '=', 'online').executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

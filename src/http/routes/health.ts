@@ -22,7 +22,7 @@ export function healthRoutes(app: AppServer, ctx: RouteContext): void {
       logLevel: 'warn',
       schema: {
         tags: ['health'],
-        summary: 'Readiness: the database answers',
+        summary: 'Readiness: the database (and the bus, with several nodes) answer',
         response: {
           200: Type.Object({ status: Type.Literal('ready'), database: Type.Literal('ok') }),
           503: Type.Ref('Error'),
@@ -30,7 +30,8 @@ export function healthRoutes(app: AppServer, ctx: RouteContext): void {
       },
     },
     async () => {
-      if (!(await ctx.readiness())) throw new AppError('not_ready', 'Database is not reachable');
+      const failing = await ctx.readiness();
+      if (failing.length > 0) throw new AppError('not_ready', `Not ready: ${failing.join(', ')} not reachable`);
       return { status: 'ready' as const, database: 'ok' as const };
     },
   );
