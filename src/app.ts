@@ -11,6 +11,7 @@ import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
 import { Gateway } from './realtime/gateway.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
+import { MessageWriter } from './services/message-writer.js';
 import { MessagesService } from './services/messages.js';
 import { createLogger } from './logger.js';
 import { MemoryPresenceStore, PresenceService, type PresenceStore } from './services/presence.js';
@@ -68,7 +69,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, bus);
     const users = new UsersService(db);
     const conversations = new ConversationsService(db);
-    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes);
+    const writer = new MessageWriter(db, {
+      maxBatch: config.writeBatchMax,
+      delayMs: config.writeBatchDelay * 1000,
+      concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
+    });
+    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes, writer);
     const receipts = new ReceiptsService(db, bus, conversations);
     const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
@@ -115,6 +121,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           await gateway.close();
           await server.close();
           await presence.close();
+          await writer.drain();
           typing.close();
           for (const part of owned) await part.close();
         })()),

@@ -3,9 +3,10 @@ import { AppError } from '../domain/errors.js';
 import { userChannel, type Bus } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
 import { memberIds, participantsOf } from '../store/conversations.repository.js';
-import { findInConversation, insertMessage, listPage } from '../store/messages.repository.js';
+import { findInConversation, listPage } from '../store/messages.repository.js';
 import { findUserById, findUsersByIds } from '../store/users.repository.js';
 import { messageStatus, statusView, toMessage, type ConversationsService } from './conversations.js';
+import type { MessageWriter } from './message-writer.js';
 
 export interface SendInput {
   conversationId: number;
@@ -31,11 +32,13 @@ export class MessagesService {
     private readonly bus: Bus,
     private readonly conversations: ConversationsService,
     private readonly maxContentBytes: number,
+    private readonly writer: MessageWriter,
   ) {}
 
   /**
-   * validate → membership → commit (assigning seq) → publish `new_message` to every
-   * socket of every participant, the sender's included.
+   * validate → membership → commit (assigning seq; batched with concurrent sends by the
+   * MessageWriter) → publish `new_message` to every socket of every participant, the
+   * sender's included.
    *
    * Resolves once the message is committed; nothing is published before that. With a
    * `clientId` the same sender sending again gets the stored message back with
@@ -55,7 +58,7 @@ export class MessagesService {
         });
       }
     }
-    const { row, created } = await insertMessage(this.db, {
+    const { row, created } = await this.writer.write({
       conversationId: input.conversationId,
       senderId,
       ...fields,

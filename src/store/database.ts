@@ -63,8 +63,11 @@ function openPostgres(url: string, poolSize: number): Database {
             : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its server must not crash the process; the pool replaces it.
+  // A connection that loses its server (restart, failover, a terminated backend) must not
+  // crash the process: idle ones are reported by the pool, busy ones by the client, and
+  // the query in flight fails on its own. The pool replaces the connection.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

@@ -144,3 +144,96 @@ export async function latestOf(db: Db, conversations: { id: number; last_seq: nu
   for (const r of rows) out.set(r.conversation_id, r);
   return out;
 }
+
+/** A batch insert lost a race on (sender_id, client_id) with another writer; nothing was written. */
+export class ClientIdRace extends Error {
+  constructor() {
+    super('client_id inserted concurrently by another writer');
+  }
+}
+
+/**
+ * Commits many messages in one transaction: one lookup of repeated client_ids, one
+ * `last_seq` range update per conversation (rows locked in id order, so concurrent
+ * batches on other nodes cannot deadlock), one multi-row INSERT. Results come back in
+ * input order. Idempotent like insertMessage: an existing (sender, client_id), or one
+ * repeated inside the batch, yields the stored or first message with `created: false`.
+ * Throws ClientIdRace (nothing written) when another writer inserted one of the
+ * client_ids meanwhile; any other error means nothing of the batch was committed.
+ */
+export async function insertBatch(db: Db, items: NewMessage[]): Promise<{ row: MessageRow; created: boolean }[]> {
+  const keyOf = (m: NewMessage) => (m.clientId === null ? null : `${m.senderId}\u0000${m.clientId}`);
+  const existing = new Map<string, MessageRow>();
+  const keyed = items.filter((m) => m.clientId !== null);
+  if (keyed.length > 0) {
+    const pairs = keyed.map((m) => sql`(${m.senderId}::bigint, ${m.clientId}::text)`);
+    const rows = await db
+      .selectFrom('messages as m')
+      .select(messageColumns)
+      .where(sql<boolean>`(m.sender_id, m.client_id) in (${sql.join(pairs)})`)
+      .execute();
+    for (const r of rows) existing.set(`${r.sender_id}\u0000${r.client_id}`, r);
+  }
+
+  // The first occurrence of each new client_id is inserted; repeats point at it.
+  const fresh: NewMessage[] = [];
+  const firstIndex = new Map<string, number>();
+  type Step = { kind: 'stored'; row: MessageRow } | { kind: 'repeat' | 'insert'; index: number };
+  const plan = items.map((m): Step => {
+    const key = keyOf(m);
+    if (key !== null) {
+      const stored = existing.get(key);
+      if (stored) return { kind: 'stored', row: stored };
+      const seen = firstIndex.get(key);
+      if (seen !== undefined) return { kind: 'repeat', index: seen };
+      firstIndex.set(key, fresh.length);
+    }
+    fresh.push(m);
+    return { kind: 'insert', index: fresh.length - 1 };
+  });
+
+  let inserted: MessageRow[] = [];
+  if (fresh.length > 0) {
+    const counts = new Map<number, number>();
+    for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1);
+    const ids = [...counts.keys()].sort((a, b) => a - b);
+    try {
+      inserted = await db.transaction().execute(async (trx) => {
+        await trx.selectFrom('conversations').select('id').where('id', 'in', ids).orderBy('id').forUpdate().execute();
+        const values = sql.join(ids.map((id) => sql`(${id}::bigint, ${counts.get(id)!}::bigint)`));
+        const { rows: updated } = await sql<{ id: number; last_seq: number }>`
+          update conversations c
+             set last_seq = c.last_seq + v.n, last_message_at = now(), updated_at = now()
+            from (values ${values}) as v(id, n)
+           where c.id = v.id
+          returning c.id, c.last_seq`.execute(trx);
+        const next = new Map(updated.map((u) => [u.id, u.last_seq - counts.get(u.id)! + 1]));
+        const rows = fresh.map((m) => {
+          const seq = next.get(m.conversationId);
+          if (seq === undefined) throw new Error(`conversation ${m.conversationId} vanished`);
+          next.set(m.conversationId, seq + 1);
+          return {
+            conversation_id: m.conversationId,
+            seq,
+            sender_id: m.senderId,
+            client_id: m.clientId,
+            type: m.type,
+            content: m.content,
+            media_url: m.mediaUrl,
+            reply_to_id: m.replyToId,
+          };
+        });
+        const out = await trx.insertInto('messages').values(rows).returning(insertColumns).execute();
+        const bySeq = new Map(out.map((r) => [`${r.conversation_id}:${r.seq}`, r]));
+        return rows.map((r) => bySeq.get(`${r.conversation_id}:${r.seq}`)!);
+      });
+    } catch (err) {
+      if (isClientIdConflict(err)) throw new ClientIdRace();
+      throw err;
+    }
+  }
+
+  return plan.map((p) =>
+    p.kind === 'stored' ? { row: p.row, created: false } : { row: inserted[p.index]!, created: p.kind === 'insert' },
+  );
+}

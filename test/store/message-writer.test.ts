@@ -1,0 +1,152 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MessageWriter } from '../../src/services/message-writer.js';
+import type { Database } from '../../src/store/database.js';
+import type { NewMessage } from '../../src/store/messages.repository.js';
+import { testDatabase } from '../harness/app.js';
+import { testDatabaseUrl } from '../harness/postgres.js';
+
+/** Group commit, at the store level: batching, gapless seq, idempotency, all-or-nothing. */
+
+let database: Database;
+let users: number[];
+
+beforeAll(async () => {
+  database = await testDatabase();
+  const rows = await database.db
+    .insertInto('users')
+    .values(Array.from({ length: 4 }, (_, i) => ({ username: `w${i}`, email: `w${i}@example.com`, password_hash: 'x' })))
+    .returning('id')
+    .execute();
+  users = rows.map((r) => r.id);
+});
+afterAll(() => database?.close());
+
+async function newGroup(): Promise<number> {
+  const { id } = await database.db
+    .insertInto('conversations')
+    .values({ type: 'group', name: 'g', created_by: users[0]! })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await database.db
+    .insertInto('conversation_participants')
+    .values(users.map((u) => ({ conversation_id: id, user_id: u })))
+    .execute();
+  return id;
+}
+
+const msg = (conversationId: number, senderId: number, content: string, clientId: string | null = null): NewMessage => ({
+  conversationId,
+  senderId,
+  clientId,
+  type: 'text',
+  content,
+  mediaUrl: null,
+  replyToId: null,
+});
+
+async function seqs(conversationId: number): Promise<number[]> {
+  const rows = await database.db
+    .selectFrom('messages')
+    .select('seq')
+    .where('conversation_id', '=', conversationId)
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => r.seq);
+}
+
+test('two writers (two nodes) under concurrency: batched, gapless seq per conversation, each client_id stored once', async () => {
+  const convs = await Promise.all([newGroup(), newGroup(), newGroup()]);
+  const opts = { maxBatch: 50, delayMs: 2, concurrency: 2 };
+  const writers = [new MessageWriter(database.db, opts), new MessageWriter(database.db, opts)];
+
+  const writes: Promise<{ row: { id: number; seq: number; conversation_id: number; client_id: string | null }; created: boolean }>[] = [];
+  for (let i = 0; i < 600; i++) {
+    const conv = convs[i % 3]!;
+    const sender = users[i % 4]!;
+    // Every 5th message repeats a client_id: sometimes on the same writer, sometimes on the other.
+    const clientId = i % 5 === 0 ? `dup-${Math.floor(i / 10)}` : `c-${i}`;
+    const sameSenderAndConv = i % 5 === 0 ? msg(convs[0]!, users[0]!, `m${i}`, clientId) : msg(conv, sender, `m${i}`, clientId);
+    writes.push(writers[i % 2]!.write(sameSenderAndConv));
+  }
+  const results = await Promise.all(writes);
+
+  for (const conv of convs) {
+    const s = await seqs(conv);
+    expect(s).toEqual(Array.from({ length: s.length }, (_, i) => i + 1));
+    const { last_seq } = await database.db.selectFrom('conversations').select('last_seq').where('id', '=', conv).executeTakeFirstOrThrow();
+    expect(last_seq).toBe(s.length);
+  }
+  // 600 writes, of which 120 share 60 client_ids pairwise: 540 distinct messages.
+  const stored = await database.db.selectFrom('messages').select('id').where('conversation_id', 'in', convs).execute();
+  expect(stored).toHaveLength(540);
+  const byKey = new Map<string, Set<number>>();
+  for (const r of results) {
+    const key = r.row.client_id!;
+    byKey.set(key, (byKey.get(key) ?? new Set()).add(r.row.id));
+  }
+  for (const ids of byKey.values()) expect(ids.size).toBe(1);
+  expect(results.filter((r) => r.created)).toHaveLength(540);
+
+  const stats = writers.map((w) => w.stats);
+  const batches = stats.reduce((n, s) => n + s.batches, 0);
+  expect(batches).toBeLessThan(600 / 4); // commits were shared
+});
+
+test('a batch that fails commits nothing and acknowledges nobody, and seq stays gapless after it', async () => {
+  const conv = await newGroup();
+  const writer = new MessageWriter(database.db, { maxBatch: 100, delayMs: 20, concurrency: 1 });
+  await writer.write(msg(conv, users[0]!, 'before'));
+
+  // One message of the batch names a conversation that does not exist: the batch's
+  // transaction fails as a whole.
+  const outcomes = await Promise.allSettled([
+    writer.write(msg(conv, users[1]!, 'a', 'fail-a')),
+    writer.write(msg(999_999_999, users[1]!, 'doomed')),
+    writer.write(msg(conv, users[2]!, 'b', 'fail-b')),
+  ]);
+  expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+  const leaked = await database.db.selectFrom('messages').select('id').where('client_id', 'in', ['fail-a', 'fail-b']).execute();
+  expect(leaked).toEqual([]);
+
+  await writer.write(msg(conv, users[0]!, 'after'));
+  expect(await seqs(conv)).toEqual([1, 2]);
+});
+
+describe.skipIf(!testDatabaseUrl())('with PostgreSQL (needs TEST_DATABASE_URL)', () => {
+  test('killing the database connection mid-batch: no acknowledgement for an uncommitted message', async () => {
+    const conv = await newGroup();
+    const writer = new MessageWriter(database.db, { maxBatch: 500, delayMs: 5, concurrency: 1 });
+    await writer.write(msg(conv, users[0]!, 'warm-up'));
+
+    // Hold the conversation row so the batch blocks inside its transaction, then kill
+    // the backend running it.
+    let killed = 0;
+    await database.db.connection().execute(async (holder) => {
+      await holder.transaction().execute(async (trx) => {
+        await trx.selectFrom('conversations').select('id').where('id', '=', conv).forUpdate().execute();
+        const pending = Array.from({ length: 200 }, (_, i) => writer.write(msg(conv, users[i % 4]!, `k${i}`, `kill-${i}`)));
+        const settled = Promise.allSettled(pending);
+        for (let tries = 0; tries < 200 && killed === 0; tries++) {
+          await new Promise((r) => setTimeout(r, 10));
+          const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`.execute(trx);
+          for (const { pid } of rows) {
+            await sql`select pg_terminate_backend(${pid})`.execute(trx);
+            killed++;
+          }
+        }
+        const outcomes = await settled;
+        const acked = outcomes.filter((o) => o.status === 'fulfilled');
+        expect(killed).toBeGreaterThan(0);
+        expect(acked).toEqual([]);
+      });
+    });
+    const stored = await database.db.selectFrom('messages').select('id').where('client_id', 'like', 'kill-%').execute();
+    expect(stored).toEqual([]);
+
+    // The pool replaces the dead connection; sending goes on with no gap in seq.
+    await writer.write(msg(conv, users[0]!, 'after the kill'));
+    expect(await seqs(conv)).toEqual([1, 2]);
+  });
+});
