@@ -1,0 +1,96 @@
+/**
+ * What every scenario starts from: the options, the server under test (given with
+ * --target or started with --spawn), the generator processes, and the environment record.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomTag, waitReachable } from './api.js';
+import { describeEnvironment } from './env.js';
+import { spawnNatter, type ServerHandle } from './spawn.js';
+import { WorkerPool } from './workers.js';
+
+export type Options = Record<string, string | boolean | undefined>;
+
+export interface Context {
+  opts: Options;
+  target: string;
+  server?: ServerHandle;
+  serverPid?: number;
+  pool: WorkerPool;
+  /** Unique per run: user names and message tags. */
+  run: string;
+  environment(): Promise<Record<string, unknown>>;
+}
+
+export function num(opts: Options, name: string, fallback: number): number {
+  const raw = opts[name];
+  if (raw === undefined || raw === false) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got "${String(raw)}"`);
+  return n;
+}
+
+export function list(opts: Options, name: string): number[] | undefined {
+  const raw = opts[name];
+  if (typeof raw !== 'string') return undefined;
+  const values = raw.split(',').map((s) => Number(s.trim()));
+  if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} must be a comma-separated list of positive numbers`);
+  return values;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function checkLoopback(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`--target must be a URL like http://127.0.0.1:8080, got "${url}"`);
+  }
+  if (!LOOPBACK.has(u.hostname)) throw new Error(`--target must be a loopback address (127.0.0.1, localhost, ::1), got ${u.hostname}`);
+  return u.origin;
+}
+
+/** The generator's soft open-files limit (what `ulimit -n` says for child processes). */
+export function openFilesLimit(): number {
+  try {
+    return Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+export async function createContext(opts: Options, workers: number): Promise<Context> {
+  let server: ServerHandle | undefined;
+  let target: string;
+  const databaseUrl = (opts['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined);
+  const bus = (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
+  if (opts.spawn) {
+    console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
+    server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus });
+    target = server.url;
+    console.log(`natter pid ${server.pid} at ${target}`);
+  } else {
+    target = checkLoopback((opts.target as string | undefined) ?? 'http://127.0.0.1:8080');
+    await waitReachable(target);
+  }
+  const serverPid = server?.pid ?? (opts['server-pid'] ? num(opts, 'server-pid', 0) : undefined);
+  const pool = await WorkerPool.start(workers);
+  return {
+    opts,
+    target,
+    server,
+    serverPid,
+    pool,
+    run: randomTag(),
+    environment: () =>
+      describeEnvironment({
+        databaseKind: server ? server.database.kind : 'unknown (--target)',
+        databaseUrl: server?.database.url ?? (server ? undefined : databaseUrl),
+        bus: server ? bus : undefined,
+        server: server?.config ?? {},
+        target,
+        spawned: Boolean(server),
+        generators: workers,
+      }),
+  };
+}

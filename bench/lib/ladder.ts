@@ -1,0 +1,79 @@
+/**
+ * Steps the offered rate up until the server stops keeping up: p99 delivery latency over
+ * the limit, or any lost, duplicated or refused message. Shared by direct, group and the
+ * bare-ws baseline.
+ */
+import { table, type Row } from './report.js';
+import { runStep, type StepFigures } from './steps.js';
+import type { Context } from './context.js';
+import { list, num } from './context.js';
+
+export interface LadderOptions {
+  senders: { userId: number; convId: number }[][];
+  defaultStart: number;
+  defaultFactor: number;
+  /** Deliveries per message (recipients other than the sender), for the table. */
+  fanout: number;
+}
+
+export function ladderRates(ctx: Context, def: { start: number; factor: number }): number[] {
+  const given = list(ctx.opts, 'rates');
+  if (given) return given;
+  const start = num(ctx.opts, 'start', def.start);
+  const factor = num(ctx.opts, 'factor', def.factor);
+  const steps = num(ctx.opts, 'max-steps', 8);
+  if (factor <= 1) throw new Error('--factor must be greater than 1');
+  return Array.from({ length: Math.min(steps, 30) }, (_, i) => Math.round(start * factor ** i));
+}
+
+export function stepRow(f: StepFigures, fanout: number): Row {
+  return {
+    offered: f.offered_msgs_s,
+    persisted: f.persisted_msgs_s,
+    delivered: f.delivered_msgs_s,
+    'deliv/msg': fanout,
+    p50: f.deliver.p50_ms,
+    p95: f.deliver.p95_ms,
+    p99: f.deliver.p99_ms,
+    max: f.deliver.max_ms,
+    'echo p99': f.echo.p99_ms,
+    'cpu s/1k': f.server_cpu_s_per_1k_msgs,
+    'busy%': f.machine_busy_pct,
+    lost: f.lost_echo + f.lost_deliveries,
+    dup: f.dup_echo + f.dup_deliveries,
+    err: f.error_frames + f.send_errors,
+    'gen lag p99': f.send_lag_p99_ms,
+  };
+}
+
+export async function runLadder(ctx: Context, o: LadderOptions): Promise<{ steps: StepFigures[]; stop_reason: string; rates: number[]; p99_limit_ms: number }> {
+  const rates = ladderRates(ctx, { start: o.defaultStart, factor: o.defaultFactor });
+  const stepMs = num(ctx.opts, 'step-seconds', 10) * 1000;
+  const drainMs = num(ctx.opts, 'drain-seconds', 10) * 1000;
+  const limit = num(ctx.opts, 'p99-limit', 100);
+  console.log(`warm-up: ${rates[0]} msgs/s for 3 s`);
+  await runStep(ctx.pool, { run: ctx.run, step: 0, rate: rates[0]!, durationMs: 3000, drainMs, senders: o.senders, serverPid: ctx.serverPid });
+  const steps: StepFigures[] = [];
+  let stop = `all ${rates.length} steps stayed within limits`;
+  const rows: Row[] = [];
+  for (const [i, rate] of rates.entries()) {
+    const f = await runStep(ctx.pool, { run: ctx.run, step: i + 1, rate, durationMs: stepMs, drainMs, senders: o.senders, serverPid: ctx.serverPid });
+    steps.push(f);
+    rows.push(stepRow(f, o.fanout));
+    console.log(`\n${table(rows)}`);
+    if (f.error_samples.length) console.log(`  error frames: ${f.error_samples.join('; ')}`);
+    const lost = f.lost_echo + f.lost_deliveries;
+    const dup = f.dup_echo + f.dup_deliveries;
+    const p99 = f.deliver.p99_ms ?? f.echo.p99_ms ?? Infinity;
+    if (p99 > limit || lost || dup || f.error_frames || f.send_errors) {
+      stop = `stopped at ${rate} msgs/s: ${p99 > limit ? `p99 ${p99} ms > ${limit} ms` : ''}${lost ? ` lost ${lost}` : ''}${dup ? ` duplicates ${dup}` : ''}${f.error_frames ? ` error frames ${f.error_frames}` : ''}${f.send_errors ? ` send errors ${f.send_errors}` : ''}`.trim();
+      break;
+    }
+    if (f.sockets_closed) {
+      stop = `stopped at ${rate} msgs/s: ${f.sockets_closed} sockets closed`;
+      break;
+    }
+  }
+  console.log(`\n${stop}`);
+  return { steps, stop_reason: stop, rates, p99_limit_ms: limit };
+}

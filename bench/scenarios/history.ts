@@ -1,0 +1,92 @@
+/**
+ * history: one conversation holding N messages, then REST page reads (limit=50, random
+ * before_seq) at a fixed concurrency for a fixed time.
+ */
+import { createDirect, mapLimit, register, request } from '../lib/api.js';
+import { num, type Context } from '../lib/context.js';
+import { table } from '../lib/report.js';
+import { withPg } from '../lib/spawn.js';
+import { CpuMeter } from '../lib/proc.js';
+import { Histogram } from '../lib/stats.js';
+import type { HistoryLoadResult } from '../gen/http-load.js';
+
+async function seedWithSql(dbUrl: string, conv: number, a: number, b: number, n: number): Promise<void> {
+  await withPg(dbUrl, async (c) => {
+    await c.query('begin');
+    await c.query(
+      `insert into messages (conversation_id, seq, sender_id, type, content, created_at, updated_at)
+       select $1, g, case when g % 2 = 0 then $2::bigint else $3::bigint end, 'text',
+              'history message ' || g || ': the quick brown fox jumps over the lazy dog',
+              now() - make_interval(secs => $4 - g), now() - make_interval(secs => $4 - g)
+       from generate_series(1, $4::int) g`,
+      [conv, a, b, n],
+    );
+    await c.query('update conversations set last_seq = $2, last_message_at = now() where id = $1', [conv, n]);
+    await c.query('commit');
+    await c.query('analyze messages');
+  });
+}
+
+export async function history(ctx: Context) {
+  const n = num(ctx.opts, 'messages', 100_000);
+  const seconds = num(ctx.opts, 'seconds', 10);
+  const concurrency = Math.max(1, num(ctx.opts, 'concurrency', 32));
+  const limit = num(ctx.opts, 'limit', 50);
+  const [a, b] = [await register(ctx.target, `bh${ctx.run}a`), await register(ctx.target, `bh${ctx.run}b`)];
+  const conv = await createDirect(ctx.target, a, b);
+  const t0 = Date.now();
+  const dbUrl = ctx.server?.database.url;
+  let seeding: string;
+  if (dbUrl && !ctx.opts['seed-rest']) {
+    seeding = 'sql';
+    console.log(`seeding ${n} messages with SQL…`);
+    await seedWithSql(dbUrl, conv, a.id, b.id, n);
+  } else {
+    seeding = 'rest';
+    console.log(`seeding ${n} messages over REST (64 concurrent)…`);
+    await mapLimit(Array.from({ length: n }, (_, i) => i), 64, async (i) => {
+      const u = i % 2 ? a : b;
+      const res = await request(ctx.target, 'POST', `/conversations/${conv}/messages`, { content: `history message ${i}` }, u.token);
+      if (res.status !== 201 && res.status !== 200) throw new Error(`seeding: HTTP ${res.status} ${JSON.stringify(res.json).slice(0, 200)}`);
+    });
+  }
+  const seedS = (Date.now() - t0) / 1000;
+  console.log(`seeded in ${seedS.toFixed(1)} s; reading for ${seconds} s at concurrency ${concurrency}…`);
+  const cpu = new CpuMeter(ctx.serverPid);
+  cpu.start();
+  const per = Math.ceil(concurrency / ctx.pool.size);
+  const results = await ctx.pool.all<HistoryLoadResult>('history', (w) => ({
+    url: ctx.target,
+    token: a.token,
+    convId: conv,
+    maxSeq: n,
+    limit,
+    concurrency: Math.max(1, Math.min(per, concurrency - per * w)),
+    durationMs: seconds * 1000,
+  }));
+  const cpuFig = cpu.stop();
+  const lat = new Histogram();
+  for (const r of results) lat.merge(r.latency);
+  const ok = results.reduce((s, r) => s + r.ok, 0);
+  const elapsed = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
+  const statuses: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  const figures = {
+    seeded_messages: n,
+    seeding,
+    seed_seconds: Math.round(seedS * 10) / 10,
+    requests_ok: ok,
+    requests_failed: results.reduce((s, r) => s + r.failed, 0),
+    wrong_pages: results.reduce((s, r) => s + r.wrongPages, 0),
+    statuses,
+    requests_per_s: Math.round(ok / elapsed),
+    latency: lat.summary(),
+    mb_per_s: Math.round((results.reduce((s, r) => s + r.bytes, 0) / elapsed / 2 ** 20) * 10) / 10,
+    server_cpu_s: cpuFig.server_cpu_s,
+    server_cpu_ms_per_request: cpuFig.server_cpu_s !== null && ok ? Math.round((cpuFig.server_cpu_s / ok) * 1e5) / 100 : null,
+    machine_busy_pct: cpuFig.machine_busy_pct,
+  };
+  const s = figures.latency;
+  console.log(`\n${table([{ 'req/s': figures.requests_per_s, p50: s.p50_ms, p95: s.p95_ms, p99: s.p99_ms, max: s.max_ms, 'MB/s': figures.mb_per_s, 'cpu ms/req': figures.server_cpu_ms_per_request, 'busy%': figures.machine_busy_pct, failed: figures.requests_failed, 'wrong pages': figures.wrong_pages }])}`);
+  return { parameters: { messages: n, seconds, concurrency, limit }, figures };
+}

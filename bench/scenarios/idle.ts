@@ -1,0 +1,66 @@
+/**
+ * idle: C authenticated sockets that send nothing; server memory per connection and the
+ * time to open them. Sockets are spread over U users (registration is deliberately slow,
+ * argon2) — one user may hold many sockets, as with many devices.
+ */
+import { registerMany } from '../lib/api.js';
+import { num, openFilesLimit, type Context } from '../lib/context.js';
+import { rssBytes, CpuMeter } from '../lib/proc.js';
+import { table } from '../lib/report.js';
+import { waitConnected } from '../lib/steps.js';
+import { split } from '../lib/workers.js';
+
+export async function idle(ctx: Context) {
+  const wanted = num(ctx.opts, 'connections', 10_000);
+  const fdLimit = openFilesLimit();
+  const perWorkerMax = fdLimit - 200;
+  const connections = Math.min(wanted, perWorkerMax * ctx.pool.size);
+  if (connections < wanted) console.log(`capping at ${connections} connections: ulimit -n is ${fdLimit} per generator process (use --workers or raise ulimit -n)`);
+  const userCount = Math.max(1, Math.min(connections, num(ctx.opts, 'idle-users', 500)));
+  console.log(`registering ${userCount} users for ${connections} sockets…`);
+  const users = await registerMany(ctx.target, userCount, `bi${ctx.run}u`, num(ctx.opts, 'setup-concurrency', 8));
+  const specs = Array.from({ length: connections }, (_, i) => ({ userId: users[i % userCount]!.id, token: users[i % userCount]!.token, convs: [] }));
+  const pid = ctx.serverPid;
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = pid ? rssBytes(pid) : null;
+  const cpu = new CpuMeter(pid);
+  cpu.start();
+  const t0 = Date.now();
+  const opened = await ctx.pool.all<{ opened: number; failed: number; errors: string[]; ms: number }>('connect', (w) => ({
+    url: ctx.target,
+    concurrency: num(ctx.opts, 'concurrency', 100),
+    sockets: split(specs, ctx.pool.size)[w],
+  }));
+  const openMs = Date.now() - t0;
+  const openedCount = opened.reduce((n, o) => n + o.opened, 0);
+  const connectedFrames = await waitConnected(ctx.pool, openedCount, 30_000);
+  const readyMs = Date.now() - t0;
+  const cpuFig = cpu.stop();
+  const holdS = num(ctx.opts, 'hold-seconds', 5);
+  await new Promise((r) => setTimeout(r, holdS * 1000));
+  const after = pid ? rssBytes(pid) : null;
+  const status = await ctx.pool.all<{ closed: number }>('status', () => ({}));
+  const closedWhileIdle = status.reduce((n, s) => n + s.closed, 0);
+  await ctx.pool.all('close', () => ({}));
+  const perConn = before !== null && after !== null && openedCount ? (after - before) / openedCount : null;
+  const figures = {
+    connections_requested: wanted,
+    connections_opened: openedCount,
+    connect_failures: opened.reduce((n, o) => n + o.failed, 0),
+    failure_samples: opened.flatMap((o) => o.errors).slice(0, 5),
+    users: userCount,
+    open_ms: openMs,
+    open_per_s: Math.round((openedCount / openMs) * 1000),
+    all_connected_frames_ms: readyMs,
+    connected_frames: connectedFrames,
+    server_cpu_s_for_accept: cpuFig.server_cpu_s,
+    rss_before_mb: before !== null ? Math.round(before / 2 ** 20) : null,
+    rss_after_mb: after !== null ? Math.round(after / 2 ** 20) : null,
+    rss_per_connection_kb: perConn !== null ? Math.round((perConn / 1024) * 10) / 10 : null,
+    hold_seconds: holdS,
+    closed_while_idle: closedWhileIdle,
+  };
+  console.log(`\n${table([{ conns: openedCount, 'open ms': openMs, 'open/s': figures.open_per_s, 'rss before MB': figures.rss_before_mb, 'rss after MB': figures.rss_after_mb, 'KB/conn': figures.rss_per_connection_kb, 'cpu s': cpuFig.server_cpu_s, failed: figures.connect_failures }])}`);
+  if (!pid) console.log('(no server pid: pass --server-pid or use --spawn for memory figures)');
+  return { parameters: { connections: wanted, idle_users: userCount }, figures };
+}
