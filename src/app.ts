@@ -11,6 +11,7 @@ import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
 import { Gateway } from './realtime/gateway.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
+import { Directory } from './services/directory.js';
 import { MessageWriter } from './services/message-writer.js';
 import { MessagesService } from './services/messages.js';
 import { createLogger } from './logger.js';
@@ -67,14 +68,15 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, bus);
-    const users = new UsersService(db);
+    const directory = new Directory(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 });
+    const users = new UsersService(db, (userId) => directory.forgetUser(userId));
     const conversations = new ConversationsService(db);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
-    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes, writer);
+    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes, writer, directory);
     const receipts = new ReceiptsService(db, bus, conversations);
     const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;

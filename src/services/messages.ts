@@ -1,11 +1,12 @@
 import { MESSAGE_TYPES, type Message, type MessageType } from '../domain/conversations.js';
-import { AppError } from '../domain/errors.js';
+import { AppError, notFound } from '../domain/errors.js';
 import { userChannel, type Bus } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
-import { memberIds, participantsOf } from '../store/conversations.repository.js';
+import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
-import { findUserById, findUsersByIds } from '../store/users.repository.js';
+import { findUsersByIds } from '../store/users.repository.js';
 import { messageStatus, statusView, toMessage, type ConversationsService } from './conversations.js';
+import type { Directory } from './directory.js';
 import type { MessageWriter } from './message-writer.js';
 
 export interface SendInput {
@@ -33,6 +34,7 @@ export class MessagesService {
     private readonly conversations: ConversationsService,
     private readonly maxContentBytes: number,
     private readonly writer: MessageWriter,
+    private readonly directory: Directory,
   ) {}
 
   /**
@@ -49,7 +51,7 @@ export class MessagesService {
    */
   async send(senderId: number, input: SendInput): Promise<{ message: Message; created: boolean }> {
     const fields = this.validate(input);
-    await this.conversations.requireMember(senderId, input.conversationId);
+    if (!(await this.directory.isMember(senderId, input.conversationId))) throw notFound('Conversation');
     if (fields.replyToId !== null) {
       const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
       if (!target) {
@@ -70,7 +72,7 @@ export class MessagesService {
         field: 'client_id',
       });
     }
-    const sender = await findUserById(this.db, senderId);
+    const sender = await this.directory.user(senderId);
     if (!created) {
       const [participants] = [await participantsOf(this.db, [row.conversation_id])];
       return { message: toMessage(row, sender, messageStatus(row, statusView(senderId, participants))), created };
@@ -103,7 +105,7 @@ export class MessagesService {
 
   /** Publishes one serialised frame to every participant's channel. */
   async publishToMembers(conversationId: number, frame: string, exceptUserId?: number): Promise<void> {
-    const ids = await memberIds(this.db, conversationId);
+    const ids = await this.directory.memberIds(conversationId);
     await Promise.all(
       ids.filter((id) => id !== exceptUserId).map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })),
     );

@@ -68,7 +68,11 @@ export interface UserPage {
 }
 
 export class UsersService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Told when a profile changed, so cached copies are dropped. */
+    private readonly onProfileChange: (userId: number) => void = () => {},
+  ) {}
 
   async me(userId: number): Promise<Me> {
     const row = await findUserById(this.db, userId);
@@ -102,6 +106,7 @@ export class UsersService {
       uniqueViolationToAppError(err);
     }
     if (!row) throw new AppError('unauthorized', 'Account no longer exists');
+    this.onProfileChange(userId);
     return toMe(row);
   }
 
