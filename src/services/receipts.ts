@@ -3,7 +3,7 @@ import { notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { memberIds, participantsOf, unreadCounts } from '../store/conversations.repository.js';
 import { findInConversation } from '../store/messages.repository.js';
-import { advancePointer, allUnread, sharesReadReceipts } from '../store/receipts.repository.js';
+import { advancePointer, sharesReadReceipts } from '../store/receipts.repository.js';
 import type { ConversationsService } from './conversations.js';
 
 export interface ReceiptState {
@@ -98,7 +98,8 @@ export class ReceiptsService {
 
   /** The caller's unread counts per conversation (only those with any) and their sum. */
   async unread(userId: number): Promise<UnreadSummary> {
-    const conversations = await allUnread(this.db, userId);
+    const counts = await unreadCounts(this.db, userId);
+    const conversations = [...counts].map(([conversation_id, unread_count]) => ({ conversation_id, unread_count }));
     return { total: conversations.reduce((sum, c) => sum + c.unread_count, 0), conversations };
   }
 }

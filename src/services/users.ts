@@ -1,7 +1,7 @@
 import type { Me, User } from '../domain/users.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { contactsAmong } from '../store/conversations.repository.js';
+import { contactIds } from '../store/conversations.repository.js';
 import {
   findUserById,
   listUsers,
@@ -84,7 +84,7 @@ export class UsersService {
   async get(viewerId: number, userId: number): Promise<User> {
     const row = await findUserById(this.db, userId);
     if (!row) throw notFound('User');
-    const contact = (await contactsAmong(this.db, viewerId, [row.id])).has(row.id);
+    const contact = (await contactIds(this.db, viewerId, [row.id])).length > 0;
     return toUser(row, { id: viewerId, contact });
   }
 
@@ -121,7 +121,7 @@ export class UsersService {
     });
     const page = rows.slice(0, opts.limit);
     const more = rows.length > opts.limit;
-    const contacts = await contactsAmong(this.db, callerId, page.map((r) => r.id));
+    const contacts = new Set(await contactIds(this.db, callerId, page.map((r) => r.id)));
     return {
       users: page.map((r) => toUser(r, { id: callerId, contact: contacts.has(r.id) })),
       next_cursor: more ? encodeCursor(page.at(-1)!.id) : null,

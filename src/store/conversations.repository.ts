@@ -164,36 +164,44 @@ export async function memberIds(db: Db, conversationId: number): Promise<number[
   return rows.map((r) => r.user_id);
 }
 
-/** Everyone who shares at least one conversation with `userId` (not the user). */
-export async function contactIds(db: Db, userId: number): Promise<number[]> {
-  const rows = await db
+/**
+ * Users who share at least one conversation with `userId` (never the user): all of them,
+ * or only those among `among`.
+ */
+export async function contactIds(db: Db, userId: number, among?: number[]): Promise<number[]> {
+  if (among && among.length === 0) return [];
+  let q = db
     .selectFrom('conversation_participants as other')
     .innerJoin('conversation_participants as mine', 'mine.conversation_id', 'other.conversation_id')
     .select('other.user_id')
     .distinct()
     .where('mine.user_id', '=', userId)
-    .where('other.user_id', '<>', userId)
-    .execute();
+    .where('other.user_id', '<>', userId);
+  if (among) q = q.where('other.user_id', 'in', among);
+  const rows = await q.execute();
   return rows.map((r) => r.user_id);
 }
 
 /**
- * Unread messages per conversation for `userId`: after their last_read_seq, not their
- * own, not deleted.
+ * Unread messages per conversation for `userId` (of all their conversations, or of
+ * `conversationIds`): after their last_read_seq, not their own, not deleted.
+ * Conversations with none are absent.
  */
-export async function unreadCounts(db: Db, userId: number, conversationIds: number[]): Promise<Map<number, number>> {
+export async function unreadCounts(db: Db, userId: number, conversationIds?: number[]): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
-  if (conversationIds.length === 0) return counts;
-  const rows = await db
+  if (conversationIds && conversationIds.length === 0) return counts;
+  let q = db
     .selectFrom('conversation_participants as p')
     .innerJoin('messages as m', 'm.conversation_id', 'p.conversation_id')
     .select(['p.conversation_id', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('p.user_id', '=', userId)
-    .where('p.conversation_id', 'in', conversationIds)
+    .where('p.user_id', '=', userId);
+  if (conversationIds) q = q.where('p.conversation_id', 'in', conversationIds);
+  const rows = await q
     .whereRef('m.seq', '>', 'p.last_read_seq')
     .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
     .where('m.deleted_at', 'is', null)
     .groupBy('p.conversation_id')
+    .orderBy('p.conversation_id')
     .execute();
   for (const r of rows) counts.set(r.conversation_id, Number(r.n));
   return counts;
@@ -208,18 +216,4 @@ export async function memberSeqs(db: Db, userId: number): Promise<{ id: number; 
     .where('p.user_id', '=', userId)
     .orderBy('c.id')
     .execute();
-}
-
-/** Which of `ids` share at least one conversation with `userId`. */
-export async function contactsAmong(db: Db, userId: number, ids: number[]): Promise<Set<number>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .selectFrom('conversation_participants as other')
-    .innerJoin('conversation_participants as mine', 'mine.conversation_id', 'other.conversation_id')
-    .select('other.user_id')
-    .distinct()
-    .where('mine.user_id', '=', userId)
-    .where('other.user_id', 'in', ids)
-    .execute();
-  return new Set(rows.map((r) => r.user_id));
 }

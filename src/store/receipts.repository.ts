@@ -46,22 +46,6 @@ export async function advancePointer(
   });
 }
 
-/** Unread counts for every conversation of `userId` that has any. */
-export async function allUnread(db: Db, userId: number): Promise<{ conversation_id: number; unread_count: number }[]> {
-  const rows = await db
-    .selectFrom('conversation_participants as p')
-    .innerJoin('messages as m', 'm.conversation_id', 'p.conversation_id')
-    .select(['p.conversation_id', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('p.user_id', '=', userId)
-    .whereRef('m.seq', '>', 'p.last_read_seq')
-    .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
-    .where('m.deleted_at', 'is', null)
-    .groupBy('p.conversation_id')
-    .orderBy('p.conversation_id')
-    .execute();
-  return rows.map((r) => ({ conversation_id: r.conversation_id, unread_count: Number(r.n) }));
-}
-
 /** Whether the user lets others see when they have read something. */
 export async function sharesReadReceipts(db: Db, userId: number): Promise<boolean> {
   const row = await db.selectFrom('users').select('share_read_receipts').where('id', '=', userId).executeTakeFirst();

@@ -1,31 +1,10 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, testConfig, type Reply, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, testConfig, type TestApp } from '../harness/app.js';
+import { ISO, expectError, expectNoPasswordKeys } from '../harness/expect.js';
 
-/** Every reply body, however nested, must be free of anything password-like. */
-function expectNoPasswordKeys(value: unknown): void {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) stack.push(...v);
-    else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        expect(k.toLowerCase()).not.toContain('password');
-        stack.push(child);
-      }
-    }
-  }
-}
 
-function expectError(res: Reply, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.error.length).toBeGreaterThan(0);
-  expect(res.body.code).toBe(code);
-}
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 function expectUser(user: any): void {
   expect(Number.isInteger(user.id)).toBe(true);

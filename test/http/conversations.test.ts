@@ -1,13 +1,12 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { ISO, USER_KEYS, expectError } from '../harness/expect.js';
 
 /** Conversations over REST against the running app and a real database. */
 
 type Account = Awaited<ReturnType<typeof registerUser>>;
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'phone', 'status', 'updated_at', 'username'];
 const CONVERSATION_KEYS = [
   'avatar',
   'created_at',
@@ -23,13 +22,6 @@ const CONVERSATION_KEYS = [
   'updated_at',
 ];
 
-function expectError(res: Reply, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.error.length).toBeGreaterThan(0);
-  expect(res.body.code).toBe(code);
-}
 
 function expectConversation(c: any): void {
   expect(Object.keys(c).sort()).toEqual(CONVERSATION_KEYS);

@@ -1,29 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ERROR_CODES } from '../../src/domain/errors.js';
-import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import { expectError, expectNoPasswordKeys } from '../harness/expect.js';
 
-function expectNoPasswordKeys(value: unknown): void {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) stack.push(...v);
-    else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        expect(k.toLowerCase()).not.toContain('password');
-        stack.push(child);
-      }
-    }
-  }
-}
 
 /** The error envelope: status, JSON, `error` a non-empty string, `code` the given one. */
-function expectError(res: Reply, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)?.slice(0, 300)).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.error.length).toBeGreaterThan(0);
-  expect(res.body.code).toBe(code);
-}
 
 let t: TestApp;
 let token: string;

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import { ISO, expectError } from '../harness/expect.js';
 import { connect, type WsClient } from '../harness/ws.js';
 
 /** Messages over REST against the running app and a real database. */
 
 type Account = Awaited<ReturnType<typeof registerUser>>;
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const MESSAGE_KEYS = [
   'client_id',
   'content',
@@ -25,13 +25,6 @@ const MESSAGE_KEYS = [
   'updated_at',
 ];
 
-function expectError(res: Reply, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.error.length).toBeGreaterThan(0);
-  expect(res.body.code).toBe(code);
-}
 
 function expectMessage(m: any): void {
   expect(Object.keys(m).sort()).toEqual(MESSAGE_KEYS);

@@ -1,28 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import { ISO, USER_KEYS, expectError, expectNoPasswordKeys } from '../harness/expect.js';
 
-function expectNoPasswordKeys(value: unknown): void {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) stack.push(...v);
-    else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        expect(k.toLowerCase()).not.toContain('password');
-        stack.push(child);
-      }
-    }
-  }
-}
 
-function expectError(res: Reply, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.code).toBe(code);
-}
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'phone', 'status', 'updated_at', 'username'];
 
 /** The public user object: exactly these keys, with these types. */
 function expectPublicUser(user: any): void {

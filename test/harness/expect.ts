@@ -1,0 +1,32 @@
+import { expect } from 'vitest';
+import type { Reply } from './app.js';
+
+/** ISO-8601 UTC timestamps as natter writes them. */
+export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** The keys of a user object as other users see it. */
+export const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'phone', 'status', 'updated_at', 'username'];
+
+/** An error reply: the status, a JSON body with a non-empty `error` string and the `code`. */
+export function expectError(res: Reply, status: number, code: string): void {
+  expect(res.status, JSON.stringify(res.body)?.slice(0, 300)).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(typeof res.body.error).toBe('string');
+  expect(res.body.error.length).toBeGreaterThan(0);
+  expect(res.body.code).toBe(code);
+}
+
+/** Every reply body, however nested, must be free of anything password-like. */
+export function expectNoPasswordKeys(value: unknown): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) stack.push(...v);
+    else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        expect(k.toLowerCase()).not.toContain('password');
+        stack.push(child);
+      }
+    }
+  }
+}
