@@ -24,6 +24,10 @@ export class Connection {
   /** Live frames held back while a sync streams history (null: not syncing). */
   private held: string[] | null = null;
   private heldBytes = 0;
+  /** While a sync replays: per conversation, the lowest and highest live seq seen. */
+  private live: Map<number, { min: number; max: number }> | null = null;
+  /** Per conversation, the last seq a finished sync sent (or reported as known). */
+  private readonly synced = new Map<number, number>();
 
   constructor(
     readonly socket: WebSocket,
@@ -63,11 +67,29 @@ export class Connection {
   }
 
   /**
-   * A frame from the bus. While a sync runs it is held back (bounded by the send-buffer
-   * limit: past it the client is too far behind and is closed as a slow consumer), so
-   * live frames never overtake the history being replayed.
+   * A frame from the bus. While a sync replays history, `new_message` frames are not
+   * kept: their seqs are noted (`liveSeqs`) and the sync fetches those messages from the
+   * database after the history, so live messages never overtake it and cost no memory
+   * per frame. Other frames wait in `held` (bounded by the send-buffer limit: past it the
+   * client is too far behind and is closed as a slow consumer). After a sync, a
+   * `new_message` it already sent (seq ≤ what it reported) is dropped: its publish can
+   * trail its commit, so it may arrive after the sync read it.
    */
   deliver(frame: string): void {
+    const message = frame.startsWith('{"type":"new_message"') ? messageSeq(frame) : undefined;
+    if (message) {
+      const upTo = this.synced.get(message.conversation_id);
+      if (upTo !== undefined && message.seq <= upTo) return;
+      if (this.live) {
+        const seen = this.live.get(message.conversation_id);
+        if (!seen) this.live.set(message.conversation_id, { min: message.seq, max: message.seq });
+        else {
+          seen.min = Math.min(seen.min, message.seq);
+          seen.max = Math.max(seen.max, message.seq);
+        }
+        return;
+      }
+    }
     if (this.held === null) {
       this.send(frame);
       return;
@@ -75,32 +97,57 @@ export class Connection {
     this.heldBytes += Buffer.byteLength(frame);
     if (this.heldBytes > this.limits.maxBufferedBytes) {
       this.held = [];
+      this.heldBytes = 0;
       this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: too far behind during sync', null);
       return;
     }
     this.held.push(frame);
   }
 
-  beginSync(): void {
-    this.held ??= [];
+  /** Starts holding live frames back (see `deliver`); false when a sync is already running. */
+  beginSync(): boolean {
+    if (this.held !== null) return false;
+    this.held = [];
+    this.live = new Map();
+    return true;
   }
 
   /**
-   * Ends a sync: sends the held live frames in arrival order, dropping `new_message`s the
-   * sync already replayed (seq ≤ what it sent for that conversation).
+   * Live messages seen during the sync beyond what `sent` says the client has, as
+   * (after, upTo] ranges per conversation; a conversation missing from `sent` (joined
+   * during the sync) starts just before the first live seq.
    */
-  endSync(replayed: Record<string, number>): void {
+  liveBeyond(sent: Record<string, number>): { conversationId: number; after: number; upTo: number }[] {
+    const out: { conversationId: number; after: number; upTo: number }[] = [];
+    for (const [conversationId, { min, max }] of this.live ?? []) {
+      const after = sent[conversationId] ?? min - 1;
+      if (max > after) out.push({ conversationId, after, upTo: max });
+    }
+    return out;
+  }
+
+  /**
+   * Ends a sync whose `synced` frame has just been sent: from now on a `new_message` with
+   * seq ≤ `sent` for its conversation is dropped (already sent), and the held frames go
+   * out in arrival order, paced by the send buffer, with live frames queued behind them
+   * until the queue is empty. Must be called with no await between the caller's last
+   * `liveBeyond` check and it, so no live message slips between the two.
+   */
+  async endSync(sent: Record<string, number>): Promise<void> {
+    this.live = null;
+    for (const [id, seq] of Object.entries(sent)) this.synced.set(Number(id), seq);
     const held = this.held ?? [];
-    this.held = null;
-    this.heldBytes = 0;
-    for (const frame of held) {
-      if (frame.startsWith('{"type":"new_message"')) {
-        const { message } = JSON.parse(frame) as { message: { conversation_id: number; seq: number } };
-        const upTo = replayed[String(message.conversation_id)];
-        if (upTo !== undefined && message.seq <= upTo) continue;
+    while (held.length > 0 && this.open) {
+      if (this.socket.bufferedAmount > this.limits.maxBufferedBytes / 2) {
+        await this.drained();
+        continue;
       }
+      const frame = held.shift()!;
+      this.heldBytes -= Buffer.byteLength(frame);
       this.send(frame);
     }
+    this.held = null;
+    this.heldBytes = 0;
   }
 
   /** Resolves when the socket's unsent data is below half the bound (or it closed). */
@@ -141,4 +188,11 @@ export class Connection {
     this.socket.close(code, reason);
     if (terminateAfterMs !== null) setTimeout(() => this.socket.terminate(), terminateAfterMs).unref();
   }
+}
+
+function messageSeq(frame: string): { conversation_id: number; seq: number } | undefined {
+  const { message } = JSON.parse(frame) as { message?: { conversation_id?: unknown; seq?: unknown } };
+  return typeof message?.conversation_id === 'number' && typeof message.seq === 'number'
+    ? { conversation_id: message.conversation_id, seq: message.seq }
+    : undefined;
 }

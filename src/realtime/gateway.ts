@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { RawData, WebSocket } from 'ws';
 import { userChannel, type Bus, type BusEvent } from '../bus/bus.js';
 import { AppError } from '../domain/errors.js';
+import type { Message } from '../domain/conversations.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { MessagesService } from '../services/messages.js';
 import type { PresenceService } from '../services/presence.js';
@@ -236,23 +237,41 @@ export class Gateway {
   }
 
   /**
-   * Replays what the client missed, then `synced`, then the live frames that arrived
-   * meanwhile (minus those already replayed), so the socket sees every message once and
-   * in seq order. History goes out batch by batch as the client reads it.
+   * Replays what the client missed up to a snapshot, then the messages that arrived
+   * meanwhile (the bus tells us their seqs; we read them from the database), then
+   * `synced`, then live frames. So the socket sees every message once and in seq order
+   * per conversation. History goes out batch by batch as the client reads it.
    */
   private async sync(conn: Connection, since: Record<string, number> | undefined): Promise<void> {
     conn.beginSync();
-    let replayed: Record<string, number> = {};
+    const sink = {
+      message: async (message: Message) => {
+        conn.sendFrame({ type: 'new_message', message });
+        await conn.drained();
+      },
+    };
+    let sent: Record<string, number> = {};
+    const gone = new Set<string>();
     try {
-      replayed = await this.deps.sync.sync(conn.userId, since, {
-        message: async (message) => {
-          conn.sendFrame({ type: 'new_message', message });
-          await conn.drained();
-        },
-      });
-      conn.sendFrame({ type: 'synced', conversations: replayed });
+      sent = await this.deps.sync.sync(conn.userId, since, sink);
+      for (;;) {
+        const behind = conn.liveBeyond(sent);
+        // No await between this check and endSync: a live message now is sent live.
+        if (behind.length === 0 || !conn.open) break;
+        for (const { conversationId, after, upTo } of behind) {
+          const last = await this.deps.sync.replay(conn.userId, conversationId, after, upTo, sink);
+          if (last !== undefined) sent[conversationId] = last;
+          else {
+            // Left the conversation meanwhile: nothing more of it is due, or reported.
+            sent[conversationId] = upTo;
+            gone.add(String(conversationId));
+          }
+        }
+      }
+      const report = Object.fromEntries(Object.entries(sent).filter(([id]) => !gone.has(id)));
+      conn.sendFrame({ type: 'synced', conversations: report });
     } finally {
-      conn.endSync(replayed);
+      await conn.endSync(sent);
     }
   }
 

@@ -15,12 +15,17 @@ export interface SyncSink {
 }
 
 /**
- * Catching a client up after a reconnect. For each conversation in `since` (id → the
- * last seq the client holds) that the user is a member of, every later message is handed
- * to the sink in seq order, in bounded batches read one after another (never one
- * unbounded query or reply). Returns each of the user's conversations with the last seq
- * the client now has (for conversations not in `since`: their last_seq, so the client can
- * page their history over REST).
+ * Catching a client up after a reconnect. `sync` takes a snapshot of the user's
+ * conversations and their last_seq, then for each conversation in `since` (id → the last
+ * seq the client holds) that the user is a member of, hands every message after the
+ * held seq up to that snapshot to the sink in seq order, in bounded batches read one
+ * after another (never one unbounded query or reply). Returns each of the user's
+ * conversations with the last seq the client now has (for conversations not in `since`:
+ * their last_seq, so the client can page their history over REST).
+ * Messages committed after the snapshot are not replayed here: the caller learns of them
+ * from the bus and fetches them with `replay` (see the gateway).
+ * Throws validation_failed for a malformed `since`; ids the user is not a member of are
+ * ignored (not reported, not an error).
  */
 export class SyncService {
   constructor(
@@ -37,8 +42,10 @@ export class SyncService {
     }
     const wanted = new Map<number, number>();
     for (const [key, seq] of entries) {
-      const id = Number(key);
-      if (!Number.isSafeInteger(id) || id < 1 || !Number.isSafeInteger(seq) || seq < 0) {
+      // Keys are conversation ids written the one way JSON numbers print: "01", "1e3" or
+      // " 1" would name a conversation the client never knew by that id.
+      const id = /^[1-9][0-9]{0,15}$/.test(key) ? Number(key) : NaN;
+      if (!Number.isSafeInteger(id) || !Number.isSafeInteger(seq) || seq < 0) {
         throw new AppError('validation_failed', 'since maps conversation ids to the last seq held (integers ≥ 0)', {
           field: 'since',
         });
@@ -52,17 +59,33 @@ export class SyncService {
         result[id] = last_seq;
         continue;
       }
-      let after = held;
-      for (;;) {
-        const page = await this.messages.history(userId, id, { afterSeq: after, limit: SYNC_BATCH });
+      const got = await this.replay(userId, id, held, last_seq, sink);
+      if (got !== undefined) result[id] = got;
+    }
+    return result;
+  }
+
+  /**
+   * Hands the messages with after < seq ≤ upTo to the sink in seq order, in batches of
+   * SYNC_BATCH; resolves to the last seq handed over (after, when there were none), or
+   * undefined when the user is no longer a member.
+   */
+  async replay(userId: number, conversationId: number, after: number, upTo: number, sink: SyncSink): Promise<number | undefined> {
+    let last = after;
+    try {
+      while (last < upTo) {
+        const page = await this.messages.history(userId, conversationId, { afterSeq: last, limit: SYNC_BATCH });
         for (const message of page.messages) {
+          if (message.seq > upTo) return last;
           await sink.message(message);
-          after = message.seq;
+          last = message.seq;
         }
         if (!page.has_more || page.messages.length === 0) break;
       }
-      result[id] = after;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'not_found') return undefined;
+      throw err;
     }
-    return result;
+    return last;
   }
 }
