@@ -39,6 +39,13 @@ history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed
 resume:    --missed 5000  --peers 5  --repeat 3
 baseline:  --parts ws,db  --users/--members as above  --clients 4  --seconds 10`;
 
+const STRING_OPTIONS = [
+  'target', 'server-pid', 'database-url', 'bus', 'workers', 'out',
+  'users', 'rates', 'start', 'factor', 'max-steps', 'step-seconds', 'drain-seconds', 'p99-limit', 'setup-concurrency',
+  'members', 'senders', 'connections', 'idle-users', 'hold-seconds', 'concurrency',
+  'messages', 'seconds', 'limit', 'missed', 'peers', 'repeat', 'parts', 'clients',
+];
+
 function defaultWorkers(): number {
   return Math.max(1, Math.min(2, os.cpus().length - 1));
 }
@@ -46,8 +53,14 @@ function defaultWorkers(): number {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    strict: false,
-    options: { spawn: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean' }, 'seed-rest': { type: 'boolean' } },
+    strict: true,
+    options: {
+      spawn: { type: 'boolean' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean' },
+      'seed-rest': { type: 'boolean' },
+      ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
+    },
   });
   const opts = values as Options;
   const [scenario, file] = positionals;

@@ -62,6 +62,7 @@ export async function resume(a: ResumeArgs) {
   const since = Object.fromEntries(a.peers.map((p) => [String(p.convId), held![String(p.convId)] ?? 0]));
   await new Promise<void>((r) => (ws.once('close', () => r()), ws.close(1000)));
 
+  console.log(`  resume: reader holds ${JSON.stringify(since)}; peers sending ${a.missed}…`);
   // 2. The peers send K messages while the reader is away (pipelined, `window` in flight each).
   const tSend = clock();
   const perPeer = a.peers.map((_, i) => Math.floor(a.missed / a.peers.length) + (i < a.missed % a.peers.length ? 1 : 0));
@@ -92,6 +93,7 @@ export async function resume(a: ResumeArgs) {
   );
   const sendMs = clock() - tSend;
 
+  console.log(`  resume: sent in ${Math.round(sendMs)} ms; reader reconnects`);
   // 3. The reader comes back and syncs.
   const seen = new Set<string>();
   const lastSeq: Record<string, number> = { ...since };

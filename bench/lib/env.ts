@@ -29,6 +29,7 @@ export async function describeEnvironment(opts: {
     cpu_model: cpus[0]?.model ?? 'unknown',
     cpu_count: cpus.length,
     total_memory_gb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    load_average_at_end: os.loadavg().map((l) => Math.round(l * 100) / 100),
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     database: opts.databaseKind,

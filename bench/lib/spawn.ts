@@ -93,6 +93,18 @@ async function waitForOutput(child: ChildProcess, out: () => string, marker: str
   }
 }
 
+/** LOG_LEVEL=warn hides the "ready" line, so readiness is asked over HTTP. */
+async function waitForHttp(child: ChildProcess, url: string, out: () => string, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${out().slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready within ${timeoutMs / 1000}s:\n${out().slice(-2000)}`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export interface NatterSpawnOptions {
   databaseUrl?: string;
   keep: boolean;
@@ -138,7 +150,7 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
   child.stdout!.on('data', keepTail);
   child.stderr!.on('data', keepTail);
   const stop = killOnCleanup(child, 'natter');
-  await waitForOutput(child, () => output, 'natter is ready', 'natter', 120_000);
+  await waitForHttp(child, `http://127.0.0.1:${port}/ready`, () => output, 'natter', 120_000);
   const { DATABASE_URL: _hidden, ...shown } = env;
   return {
     url: `http://127.0.0.1:${port}`,
