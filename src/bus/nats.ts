@@ -13,8 +13,9 @@ const decoder = new TextDecoder();
 /**
  * The bus over NATS core subjects (`<prefix>.user.<id>`); JetStream is not needed since
  * the database is the log. The client reconnects forever with backoff and restores its
- * subscriptions; publishing while disconnected is buffered by the client up to its
- * reconnect buffer, then dropped.
+ * subscriptions. While it is disconnected, publishing drops the event (counted, logged):
+ * nats.js would accept it but discards its outbound buffer on every reconnect attempt,
+ * so it would be lost anyway, silently.
  */
 export class NatsBus extends RemoteBus {
   private readonly subs = new Map<string, Subscription>();
@@ -55,6 +56,7 @@ export class NatsBus extends RemoteBus {
   }
 
   protected async remotePublish(channel: string, payload: string): Promise<void> {
+    if (!this.isReady()) throw new Error('nats is disconnected');
     this.nc.publish(this.subject(channel), encoder.encode(payload));
   }
 
@@ -65,8 +67,13 @@ export class NatsBus extends RemoteBus {
       },
     });
     this.subs.set(channel, sub);
-    // A round trip makes sure the server has the subscription before we say so.
-    await this.nc.flush();
+    // A round trip makes sure the server has the subscription before we say so. While
+    // disconnected there is no server to ask: the client sends the subscription when it
+    // reconnects, and nothing is delivered to anyone meanwhile.
+    if (!this.isReady()) return;
+    await this.nc.flush().catch((err: unknown) => {
+      if (this.isReady()) throw err;
+    });
   }
 
   protected async remoteUnsubscribe(channel: string): Promise<void> {

@@ -12,8 +12,10 @@ export interface RedisBusOptions {
 /**
  * The bus over Redis pub/sub. One connection publishes, one subscribes; a node
  * subscribes only to the channels of users it has sockets for. ioredis reconnects with
- * backoff and re-subscribes by itself; while Redis is away, publishing drops events
- * (counted, logged) instead of queueing them, and `isReady()` is false.
+ * backoff; on every (re)connect this bus subscribes again to every channel it has
+ * handlers for, including those first asked for while Redis was away. While Redis is
+ * away, publishing drops events (counted, logged) instead of queueing them, subscribing
+ * resolves at once (the subscription is made on reconnect), and `isReady()` is false.
  */
 export class RedisBus extends RemoteBus {
   private readonly pub: Redis;
@@ -38,6 +40,7 @@ export class RedisBus extends RemoteBus {
       conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis bus connection error'));
       conn.on('ready', () => log.info({ connection: name }, 'redis bus connected'));
     }
+    this.sub.on('ready', () => void this.resubscribe());
     const onMessage = (channel: string, message: string) => this.dispatch(channel.slice(opts.prefix.length), message);
     this.sub.on(opts.sharded ? 'smessage' : 'message', onMessage);
   }
@@ -59,8 +62,30 @@ export class RedisBus extends RemoteBus {
   }
 
   protected async remoteSubscribe(channel: string): Promise<void> {
+    // Not connected: a queued SUBSCRIBE would fail after a retry or two and never be
+    // repeated (ioredis re-subscribes only to what succeeded). `resubscribe` covers it.
+    if (this.sub.status !== 'ready') return;
     const name = this.opts.prefix + channel;
-    await (this.opts.sharded ? this.sub.ssubscribe(name) : this.sub.subscribe(name));
+    try {
+      await (this.opts.sharded ? this.sub.ssubscribe(name) : this.sub.subscribe(name));
+    } catch (err) {
+      // The connection dropped mid-command: the next 'ready' subscribes again.
+      if (this.sub.status === 'ready') throw err;
+      this.log.warn({ err: (err as Error).message, channel }, 'redis bus subscribe failed; retrying on reconnect');
+    }
+  }
+
+  /** Subscribes to every channel with handlers (again: Redis ignores repeats). */
+  private async resubscribe(): Promise<void> {
+    const names = this.channels().map((c) => this.opts.prefix + c);
+    if (names.length === 0 || this.closed) return;
+    try {
+      // Sharded channels live in different slots (nodes, on a cluster): one at a time.
+      if (this.opts.sharded) for (const name of names) await this.sub.ssubscribe(name);
+      else await this.sub.subscribe(...names);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, channels: names.length }, 'redis bus resubscribe failed');
+    }
   }
 
   protected async remoteUnsubscribe(channel: string): Promise<void> {

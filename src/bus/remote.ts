@@ -76,6 +76,11 @@ export abstract class RemoteBus implements Bus {
     await this.shutdown();
   }
 
+  /** Channels that have at least one local handler (what should be subscribed remotely). */
+  protected channels(): string[] {
+    return [...this.handlers.keys()];
+  }
+
   /** Called by the implementation for each message that arrives on `channel`. */
   protected dispatch(channel: string, payload: string): void {
     if (this.closed) return;
