@@ -261,8 +261,8 @@ export class NatterNode {
     }
   }
 
-  /** Opens a socket with `?token=` and waits for `connected`. */
-  async connect(token: string): Promise<WsClient> {
+  /** Opens a socket with `?token=`; resolves once the upgrade succeeded (not waiting for `connected`). */
+  async open(token: string): Promise<WsClient> {
     const socket = new WebSocket(`${this.url.replace(/^http/, 'ws')}/api/v1/ws?token=${encodeURIComponent(token)}`);
     const client = new WsClient(socket);
     await new Promise<void>((resolve, reject) => {
@@ -270,6 +270,12 @@ export class NatterNode {
       socket.once('error', reject);
       socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
     });
+    return client;
+  }
+
+  /** Opens a socket with `?token=` and waits for `connected`. */
+  async connect(token: string): Promise<WsClient> {
+    const client = await this.open(token);
     await client.nextOfType('connected', 10_000);
     return client;
   }
@@ -476,7 +482,11 @@ export class Device {
 
   /** Connects a new socket to `node` (after `connected`), without syncing. */
   async attach(node: NatterNode): Promise<WsClient> {
-    const ws = await node.connect(this.user.token);
+    return this.adopt(await node.connect(this.user.token));
+  }
+
+  /** Makes `ws` this device's current socket. */
+  adopt(ws: WsClient): WsClient {
     this.sockets.push(ws);
     return ws;
   }

@@ -55,6 +55,8 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
   let dmAD: number;
   let grp: number;
   const extraSockets: { terminate(): void }[] = [];
+  /** bob's tablet: connects while the bus is down. */
+  let tablet: Device;
 
   const devices = () => [alice, bob, carol, daveA, daveB];
   const conversationsOf = (d: Device): number[] =>
@@ -319,6 +321,13 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
       await sleep(100);
     }
     for (const n of nodes) expect(await n.readyStatus(), `${n.name} while the bus is down`).toBe(503);
+    // A client that (re)connects while the bus is down: bob's tablet, on node 3 (the test
+    // after this one follows it up). The outage lasts long enough for the Redis and NATS
+    // clients' own retries of commands queued meanwhile to give up.
+    tablet = new Device('bob-tablet', bob.user);
+    tablet.adopt(await n3.open(bob.user.token));
+    extraSockets.push(tablet.ws.socket);
+    await sleep(3000);
 
     await cluster.busServer.start();
     const downFor = Date.now();
@@ -336,6 +345,7 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
 
     // Every device catches up by seq.
     for (const d of devices()) await d.sync(conversationsOf(d));
+
     const histories = await expectEveryDeviceComplete(n2);
     const stored = Object.values(histories).flat();
     for (const m of restAcked) expect(stored.filter((s) => s.id === m.id), `REST-acked ${m.content}`).toHaveLength(1);
@@ -354,6 +364,26 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     const after = await restSend(n3, daveA, grp, 'after the outage');
     await expectDelivered(after);
   }, 90_000);
+
+  test('a client that connected while the bus was down is served once it is back', async () => {
+    // Told `connected` once the node can serve it — or closed, to reconnect (a client
+    // cannot tell a socket that will never say `connected` from a slow one).
+    const first = await Promise.race([
+      tablet.ws.next((f) => f.type === 'connected', 10_000).then(() => 'connected'),
+      tablet.ws.closed.then((code) => `closed ${code}`),
+    ]).catch((err: Error) => `neither connected nor closed: ${err.message.slice(0, 300)}`);
+    if (first !== 'connected') {
+      expect(first, 'a socket that cannot be served must be closed').toMatch(/^closed (1001|1011|1012|1013)$/);
+      await tablet.attach(n3);
+    }
+    await tablet.sync(conversationsOf(bob));
+    const msg = await restSend(n1, alice, grp, 'for the tablet too');
+    expect(await seen(tablet.ws, isMessage(msg.id))).toBe(1);
+    await expectDelivered(msg);
+    const last = await lastSeqs(n1);
+    for (const conv of conversationsOf(bob)) tablet.expectExactlyOnce(conv, last[conv]!, { strict: true });
+    await tablet.ws.close();
+  }, 30_000);
 
   describe('a node is killed with SIGKILL', () => {
     let killedAt = 0;
