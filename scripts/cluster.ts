@@ -1,7 +1,7 @@
 /**
  * Starts a local natter cluster: N node processes on consecutive ports, sharing the
- * PostgreSQL in DATABASE_URL and the bus in BUS (redis by default) — for trying scale-out
- * and for the scale tests. Put a load balancer in front (docs/scaling.md has an nginx
+ * PostgreSQL in DATABASE_URL and the bus in BUS (redis by default), with presence in Redis
+ * (REDIS_URL) whatever the bus — for trying scale-out. (test/scale starts its own nodes.) Put a load balancer in front (docs/scaling.md has an nginx
  * example) or point clients at the nodes directly.
  *
  *   DATABASE_URL=postgres://… npm run cluster -- --nodes 3 [--port 8081] [--bus redis|nats]
@@ -32,6 +32,9 @@ if (!process.env.DATABASE_URL) {
   process.exit(2);
 }
 const bus = values.bus ?? process.env.BUS ?? 'redis';
+// Online counts must be shared by the nodes; PRESENCE=auto would pick per-node memory with
+// BUS=nats (and every node would mark everyone offline as it starts).
+const presence = process.env.PRESENCE ?? (count > 1 ? 'redis' : 'auto');
 const loader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const main = path.join(root, 'src/main.ts');
 
@@ -51,9 +54,9 @@ if (migrated !== 0) process.exit(1);
 const children: ChildProcess[] = [];
 for (let i = 0; i < count; i++) {
   const port = basePort + i;
-  const child = run([], { PORT: String(port), BUS: bus, MIGRATE_ON_START: 'false' });
+  const child = run([], { PORT: String(port), BUS: bus, PRESENCE: presence, MIGRATE_ON_START: 'false' });
   children.push(child);
-  console.log(`node ${i + 1}: http://127.0.0.1:${port}  (pid ${child.pid}, BUS=${bus})`);
+  console.log(`node ${i + 1}: http://127.0.0.1:${port}  (pid ${child.pid}, BUS=${bus}, PRESENCE=${presence})`);
 }
 
 let stopping = false;
