@@ -116,27 +116,34 @@ export class Gateway {
       this.receive(conn, data.toString());
     });
     socket.on('error', (err) => this.deps.log.debug({ err, userId }, 'websocket error'));
-    const released = new Promise<void>((resolve) => {
-      socket.once('close', () => void this.release(conn).finally(resolve));
-    });
-    this.released.add(released);
-    void released.finally(() => this.released.delete(released));
-
-    void subscribed
+    // Resolves to whether this socket was counted as present: release uncounts only
+    // those, after their count, so a socket that closes early never leaves the user
+    // online (or offline while another socket is open).
+    const counted = subscribed
       .then(async () => {
         // A logout between the upgrade's token check and the subscription would have been
         // announced before we listened: look once more now that we do.
         if (!(await this.deps.accounts.sessionActive({ userId, sessionId }))) {
           conn.close(CLOSE.SESSION_ENDED, 'session ended');
-          return;
+          return false;
         }
+        if (!conn.open) return false;
         await this.deps.presence.connected(userId);
         conn.sendFrame({ type: 'connected', user_id: userId });
+        return true;
       })
-      .catch((err: unknown) => this.deps.log.error({ err, userId }, 'websocket setup failed'));
+      .catch((err: unknown) => {
+        this.deps.log.error({ err, userId }, 'websocket setup failed');
+        return false;
+      });
+    const released = new Promise<void>((resolve) => {
+      socket.once('close', () => void this.release(conn, counted).finally(resolve));
+    });
+    this.released.add(released);
+    void released.finally(() => this.released.delete(released));
   }
 
-  private async release(conn: Connection): Promise<void> {
+  private async release(conn: Connection, counted: Promise<boolean>): Promise<void> {
     const set = this.byUser.get(conn.userId);
     set?.delete(conn);
     if (set && set.size === 0) {
@@ -151,7 +158,7 @@ export class Gateway {
       await this.deps.typing.stopAll(conn.userId).catch(() => {});
     }
     try {
-      await this.deps.presence.disconnected(conn.userId);
+      if (await counted) await this.deps.presence.disconnected(conn.userId);
     } catch (err) {
       this.deps.log.error({ err, userId: conn.userId }, 'presence update failed');
     }
