@@ -58,7 +58,6 @@ export class RedisPresenceStore {
   private onGone: (userId: number) => void = () => {};
   /** This node's own counts, to restore them if Redis lost them (restart, or we were reaped). */
   private readonly local = new Map<number, number>();
-  private connectedOnce = false;
 
   constructor(
     private readonly opts: RedisPresenceOptions,
@@ -70,10 +69,9 @@ export class RedisPresenceStore {
       retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
     });
     this.redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis presence connection error'));
-    this.redis.on('ready', () => {
-      if (this.connectedOnce) void this.restore();
-      this.connectedOnce = true;
-    });
+    // Every (re)connect writes this node's counts back: Redis may have lost them, or they
+    // changed while it was away.
+    this.redis.on('ready', () => void this.restore());
     this.redis.defineCommand('natterPresenceChange', { numberOfKeys: 4, lua: CHANGE });
     this.redis.defineCommand('natterPresenceReap', { numberOfKeys: 3, lua: REAP });
     this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(opts.ttlMs / 3)));
@@ -122,7 +120,28 @@ export class RedisPresenceStore {
     const mine = (this.local.get(userId) ?? 0) + delta;
     if (mine > 0) this.local.set(userId, mine);
     else this.local.delete(userId);
+    if (!this.isReady()) return this.unreachable(delta, mine);
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>).natterPresenceChange!;
+    try {
+      return await this.runChange(run, userId, delta);
+    } catch (err) {
+      if (this.isReady()) throw err;
+      return this.unreachable(delta, mine);
+    }
+  }
+
+  /**
+   * Redis is away (restore() writes the counts back when it returns). A connect answers
+   * from this node's own count, so the socket is served: a wrong "first" costs nothing,
+   * since an online user is not made online twice. A disconnect cannot know about the
+   * other nodes, so it fails rather than take offline someone who is online elsewhere.
+   */
+  private unreachable(delta: 1 | -1, mine: number): number {
+    if (delta === 1) return mine;
+    throw new Error('presence store (redis) is not reachable');
+  }
+
+  private async runChange(run: (...args: unknown[]) => Promise<number>, userId: number, delta: 1 | -1): Promise<number> {
     return Number(
       await run.call(
         this.redis,
@@ -141,7 +160,14 @@ export class RedisPresenceStore {
   /** Writes this node's counts back after Redis came back (it may have lost or reaped them). */
   private async restore(): Promise<void> {
     try {
+      // Users whose last socket here closed while Redis was away still have our count there.
+      const listed = await this.redis.smembers(this.key('nu', this.nodeId));
       const multi = this.redis.multi();
+      for (const user of listed) {
+        if (this.local.has(Number(user))) continue;
+        multi.hdel(this.userKey(user), this.nodeId);
+        multi.srem(this.key('nu', this.nodeId), user);
+      }
       multi.set(this.key('hb', this.nodeId), '1', 'PX', this.opts.ttlMs);
       multi.sadd(this.key('nodes'), this.nodeId);
       for (const [userId, count] of this.local) {

@@ -297,6 +297,15 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     expect(notReady.body).toMatchObject({ code: 'not_ready' });
     expect(notReady.body.error).toContain('bus');
 
+    // A client that (re)connects while the bus is down: bob's tablet, on node 3 (the test
+    // after this one follows it up). The outage lasts long enough for the Redis and NATS
+    // clients to give up on commands queued meanwhile (ioredis: by the 2nd reconnect
+    // attempt, ~0.6 s; nats.js: at its next reconnect attempt).
+    tablet = new Device('bob-tablet', bob.user);
+    tablet.adopt(await n3.open(bob.user.token));
+    extraSockets.push(tablet.ws.socket);
+    const tabletOpened = Date.now();
+
     // Keep talking while the bus is down: REST on every node, WS on every node.
     const restAcked: any[] = [];
     const wsSent: { device: Device; clientId: string; echo: Promise<Frame>; acked: boolean }[] = [];
@@ -321,13 +330,7 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
       await sleep(100);
     }
     for (const n of nodes) expect(await n.readyStatus(), `${n.name} while the bus is down`).toBe(503);
-    // A client that (re)connects while the bus is down: bob's tablet, on node 3 (the test
-    // after this one follows it up). The outage lasts long enough for the Redis and NATS
-    // clients' own retries of commands queued meanwhile to give up.
-    tablet = new Device('bob-tablet', bob.user);
-    tablet.adopt(await n3.open(bob.user.token));
-    extraSockets.push(tablet.ws.socket);
-    await sleep(3000);
+    await sleep(2000 - (Date.now() - tabletOpened));
 
     await cluster.busServer.start();
     const downFor = Date.now();
@@ -373,7 +376,8 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
       tablet.ws.closed.then((code) => `closed ${code}`),
     ]).catch((err: Error) => `neither connected nor closed: ${err.message.slice(0, 300)}`);
     if (first !== 'connected') {
-      expect(first, 'a socket that cannot be served must be closed').toMatch(/^closed (1001|1011|1012|1013)$/);
+      const why = n3.proc.output.split('\n').filter((l) => l.includes('websocket setup failed')).slice(-1)[0]?.slice(0, 600);
+      expect(first, `a socket that cannot be served must be closed; node 3 logged: ${why}`).toMatch(/^closed (1001|1011|1012|1013)$/);
       await tablet.attach(n3);
     }
     await tablet.sync(conversationsOf(bob));
@@ -381,7 +385,8 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     expect(await seen(tablet.ws, isMessage(msg.id))).toBe(1);
     await expectDelivered(msg);
     const last = await lastSeqs(n1);
-    for (const conv of conversationsOf(bob)) tablet.expectExactlyOnce(conv, last[conv]!, { strict: true });
+    // Not strict: live frames may have reached the tablet before its first sync (from 0).
+    for (const conv of conversationsOf(bob)) tablet.expectExactlyOnce(conv, last[conv]!, { strict: false });
     await tablet.ws.close();
   }, 30_000);
 
