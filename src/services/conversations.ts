@@ -52,13 +52,14 @@ export function messageStatus(row: Pick<MessageRow, 'seq' | 'sender_id'>, view: 
   return 'sent';
 }
 
-export function toMessage(row: MessageRow, sender: UserRow | undefined, status: MessageStatus): Message {
+/** `viewerId`: who will read it (undefined: a frame for all participants alike). */
+export function toMessage(row: MessageRow, sender: UserRow | undefined, status: MessageStatus, viewerId?: number): Message {
   return {
     id: row.id,
     conversation_id: row.conversation_id,
     seq: row.seq,
     sender_id: row.sender_id,
-    sender: sender ? toUser(sender) : null,
+    sender: sender ? toUser(sender, { id: viewerId, contact: true }) : null,
     content: row.content,
     type: row.type,
     status,
@@ -183,9 +184,16 @@ export class ConversationsService {
         created_by: row.created_by,
         last_seq: row.last_seq,
         unread_count: unread.get(row.id) ?? 0,
-        participants: members.map((p): Participant => ({ ...toUser(p), role: p.role })),
+        participants: members.map((p): Participant => ({ ...toUser(p, { id: callerId, contact: true }), role: p.role })),
         messages: last
-          ? [toMessage(last, last.sender_id === null ? undefined : knownUsers.get(last.sender_id), messageStatus(last, view))]
+          ? [
+              toMessage(
+                last,
+                last.sender_id === null ? undefined : knownUsers.get(last.sender_id),
+                messageStatus(last, view),
+                callerId,
+              ),
+            ]
           : [],
         last_message_at: row.last_message_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),

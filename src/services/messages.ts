@@ -60,6 +60,13 @@ export class MessagesService {
         });
       }
     }
+    // Everything the fanout needs is at hand before the commit, so that once a batch
+    // commits its messages are published at once, in commit (seq) order: no await stands
+    // between the writer resolving and the publish calls.
+    const [sender, members] = await Promise.all([
+      this.directory.user(senderId),
+      this.directory.memberIds(input.conversationId),
+    ]);
     const { row, created } = await this.writer.write({
       conversationId: input.conversationId,
       senderId,
@@ -72,13 +79,13 @@ export class MessagesService {
         field: 'client_id',
       });
     }
-    const sender = await this.directory.user(senderId);
     if (!created) {
-      const [participants] = [await participantsOf(this.db, [row.conversation_id])];
-      return { message: toMessage(row, sender, messageStatus(row, statusView(senderId, participants))), created };
+      const participants = await participantsOf(this.db, [row.conversation_id]);
+      const status = messageStatus(row, statusView(senderId, participants));
+      return { message: toMessage(row, sender, status, senderId), created };
     }
     const message = toMessage(row, sender, 'sent');
-    await this.publishToMembers(row.conversation_id, JSON.stringify({ type: 'new_message', message }));
+    await this.publish(members, JSON.stringify({ type: 'new_message', message }));
     return { message, created };
   }
 
@@ -98,7 +105,9 @@ export class MessagesService {
     for (const u of await findUsersByIds(this.db, missing)) users.set(u.id, u);
     const view = statusView(callerId, participants);
     return {
-      messages: rows.map((r) => toMessage(r, r.sender_id === null ? undefined : users.get(r.sender_id), messageStatus(r, view))),
+      messages: rows.map((r) =>
+        toMessage(r, r.sender_id === null ? undefined : users.get(r.sender_id), messageStatus(r, view), callerId),
+      ),
       has_more: hasMore,
     };
   }
@@ -106,9 +115,12 @@ export class MessagesService {
   /** Publishes one serialised frame to every participant's channel. */
   async publishToMembers(conversationId: number, frame: string, exceptUserId?: number): Promise<void> {
     const ids = await this.directory.memberIds(conversationId);
-    await Promise.all(
-      ids.filter((id) => id !== exceptUserId).map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })),
-    );
+    await this.publish(exceptUserId === undefined ? ids : ids.filter((id) => id !== exceptUserId), frame);
+  }
+
+  /** One serialised frame to each user's channel; the publish calls are made synchronously. */
+  private publish(userIds: number[], frame: string): Promise<unknown> {
+    return Promise.all(userIds.map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })));
   }
 
   private validate(input: SendInput) {

@@ -12,6 +12,10 @@ export interface PresenceStore {
   connect(userId: number): Promise<boolean>;
   /** Removes a socket; true when it was the user's last. */
   disconnect(userId: number): Promise<boolean>;
+  /** The user's open sockets (across all nodes, for a shared store). */
+  count(userId: number): Promise<number>;
+  /** Shared stores: called for each user whose last socket was on a node that died. */
+  setGoneHandler?(handler: (userId: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return n === 0;
   }
 
+  async count(userId: number): Promise<number> {
+    return this.sockets.get(userId) ?? 0;
+  }
+
   async close(): Promise<void> {
     this.sockets.clear();
   }
@@ -46,9 +54,10 @@ export class MemoryPresenceStore implements PresenceStore {
  * last_seen_visibility is `nobody`.
  *
  * Flapping is absorbed: going offline waits `graceMs`; a socket that comes back within
- * it cancels the offline, and nobody sees an offline/online pair. The offline that does
- * happen carries the moment the last socket closed as last_seen.
- * Transitions of one user are processed in order.
+ * it — on this node or, with a shared store, on any — cancels the offline, and nobody sees
+ * an offline/online pair. The offline that does happen carries the moment the last
+ * socket closed as last_seen. Transitions are conditional updates of the user row, so
+ * with several nodes each one is announced once. Transitions of one user run in order.
  */
 export class PresenceService {
   private readonly chains = new Map<number, Promise<void>>();
@@ -60,7 +69,9 @@ export class PresenceService {
     private readonly bus: Bus,
     private readonly store: PresenceStore,
     private readonly graceMs: number,
-  ) {}
+  ) {
+    store.setGoneHandler?.((userId) => void this.lostWithNode(userId));
+  }
 
   connected(userId: number): Promise<void> {
     return this.serial(userId, async () => {
@@ -78,22 +89,38 @@ export class PresenceService {
 
   disconnected(userId: number): Promise<void> {
     return this.serial(userId, async () => {
-      if (!(await this.store.disconnect(userId))) return;
-      const at = new Date();
-      if (this.graceMs <= 0 || this.closed) {
-        await this.transition(userId, 'offline', at);
-        return;
-      }
-      const timer = setTimeout(() => {
-        void this.serial(userId, async () => {
-          if (this.pendingOffline.get(userId)?.timer !== timer) return;
-          this.pendingOffline.delete(userId);
-          await this.transition(userId, 'offline', at);
-        });
-      }, this.graceMs);
-      timer.unref();
-      this.pendingOffline.set(userId, { timer, at });
+      if (await this.store.disconnect(userId)) await this.goOfflineLater(userId, new Date());
     });
+  }
+
+  /** The user's last socket was on a node that died (reported by a shared store). */
+  private lostWithNode(userId: number): Promise<void> {
+    return this.serial(userId, async () => {
+      if (!this.pendingOffline.has(userId)) await this.goOfflineLater(userId, new Date());
+    });
+  }
+
+  /** Offline after the grace period, unless a socket is open somewhere by then. */
+  private async goOfflineLater(userId: number, at: Date): Promise<void> {
+    if (this.graceMs <= 0 || this.closed) {
+      await this.offlineUnlessBack(userId, at);
+      return;
+    }
+    const timer = setTimeout(() => {
+      void this.serial(userId, async () => {
+        if (this.pendingOffline.get(userId)?.timer !== timer) return;
+        this.pendingOffline.delete(userId);
+        await this.offlineUnlessBack(userId, at);
+      });
+    }, this.graceMs);
+    timer.unref();
+    this.pendingOffline.set(userId, { timer, at });
+  }
+
+  private async offlineUnlessBack(userId: number, at: Date): Promise<void> {
+    // With a shared store the user may have come back on another node meanwhile.
+    if ((await this.store.count(userId)) > 0) return;
+    await this.transition(userId, 'offline', at);
   }
 
   /** Shutting down: offline transitions still in their grace period happen now. */
@@ -104,7 +131,7 @@ export class PresenceService {
     await Promise.all(
       pending.map(([userId, { timer, at }]) => {
         clearTimeout(timer);
-        return this.serial(userId, () => this.transition(userId, 'offline', at)).catch(() => {});
+        return this.serial(userId, () => this.offlineUnlessBack(userId, at)).catch(() => {});
       }),
     );
   }
