@@ -150,9 +150,10 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
   }
 }
 
-/** PRESENCE: auto = redis with BUS=redis, else memory. */
+/** PRESENCE: auto = memory with BUS=memory, else redis. */
 function createPresenceStore(config: Config, log: Logger): PresenceStore {
-  const kind = config.presence === 'auto' ? (config.bus === 'redis' ? 'redis' : 'memory') : config.presence;
+  // Several nodes (any remote bus) need one shared count; only a lone node keeps it in memory.
+  const kind = config.presence === 'auto' ? (config.bus === 'memory' ? 'memory' : 'redis') : config.presence;
   if (kind === 'memory') return new MemoryPresenceStore();
   return new RedisPresenceStore(
     { url: config.redisUrl, prefix: `${config.busPrefix}:`, ttlMs: config.presenceTtl * 1000 },

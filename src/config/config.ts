@@ -153,7 +153,7 @@ export const CONFIG_SCHEMA = {
   busPrefix: key('BUS_PREFIX', 'natter', (raw) => (/^[A-Za-z0-9_-]{1,64}$/.test(raw) ? raw : bad('must be 1-64 letters, digits, _ or -')),
     'Namespace for channels and keys, so deployments can share a Redis or NATS.'),
   presence: key('PRESENCE', 'auto', oneOf('auto', 'memory', 'redis'),
-    'Where online counts live: memory (one node) or redis (all nodes); auto = redis with BUS=redis, else memory.'),
+    'Where online counts live: memory (one node) or redis (all nodes); auto = memory with BUS=memory, else redis.'),
   presenceTtl: key('PRESENCE_TTL', '15s', durationSeconds,
     'With BUS=redis or nats: a node silent this long is taken for dead and its users go offline.'),
   writeBatchMax: key('WRITE_BATCH_MAX', '256', int(1, 10000), 'Most messages committed in one transaction (group commit).'),

@@ -43,6 +43,7 @@ export class Gateway {
   /** One per open socket: settles when its close has been fully processed. */
   private readonly released = new Set<Promise<void>>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private checkingSessions = false;
   private closed = false;
 
   constructor(
@@ -133,7 +134,10 @@ export class Gateway {
         return true;
       })
       .catch((err: unknown) => {
+        // Half set up (no subscription, or presence not recorded) is worse than closed:
+        // the client reconnects and tries again.
         this.deps.log.error({ err, userId }, 'websocket setup failed');
+        conn.close(CLOSE.TRY_AGAIN, 'setup failed; reconnect');
         return false;
       });
     const released = new Promise<void>((resolve) => {
@@ -167,8 +171,12 @@ export class Gateway {
   private subscribeUser(userId: number): Promise<unknown> {
     let sub = this.unsubscribe.get(userId);
     if (!sub) {
-      sub = this.deps.bus.subscribe(userChannel(userId), (event) => this.deliver(userId, event));
-      this.unsubscribe.set(userId, sub);
+      const created = this.deps.bus.subscribe(userChannel(userId), (event) => this.deliver(userId, event));
+      // A failed subscription is not kept: the next socket of this user tries afresh.
+      created.catch(() => {
+        if (this.unsubscribe.get(userId) === created) this.unsubscribe.delete(userId);
+      });
+      this.unsubscribe.set(userId, (sub = created));
     }
     return sub;
   }
@@ -282,7 +290,31 @@ export class Gateway {
     }
   }
 
+  /**
+   * Once per heartbeat: sockets whose session ended (logout or revocation announced while
+   * the bus was down, or simply expired) are closed with 4001. One query per node per
+   * round, however many sockets.
+   */
+  private async closeEndedSessions(): Promise<void> {
+    if (this.checkingSessions) return;
+    this.checkingSessions = true;
+    try {
+      const ids = new Set<string>();
+      for (const set of this.byUser.values()) for (const conn of set) ids.add(conn.sessionId);
+      if (ids.size === 0) return;
+      const live = await this.deps.accounts.liveSessions([...ids]);
+      for (const set of this.byUser.values()) {
+        for (const conn of set) if (!live.has(conn.sessionId)) conn.close(CLOSE.SESSION_ENDED, 'session ended');
+      }
+    } catch (err) {
+      this.deps.log.warn({ err }, 'session check failed');
+    } finally {
+      this.checkingSessions = false;
+    }
+  }
+
   private beat(): void {
+    void this.closeEndedSessions();
     for (const set of this.byUser.values()) {
       for (const conn of set) {
         if (!conn.alive) {

@@ -13,6 +13,8 @@ export const CLOSE = {
   UNSUPPORTED_DATA: 1003,
   /** A frame larger than WS_MAX_PAYLOAD. */
   TOO_BIG: 1009,
+  /** Setting the socket up failed on the server (database or bus away): reconnect. */
+  TRY_AGAIN: 1013,
   /** The session ended (logout or revocation): log in again before reconnecting. */
   SESSION_ENDED: 4001,
   /** The client did not read fast enough; its send buffer overflowed. Reconnect and sync. */

@@ -8,6 +8,7 @@ import {
   findSession,
   insertSession,
   isSessionActive,
+  liveSessionIds,
   revokeSession,
   rotateRefreshHash,
 } from '../store/sessions.repository.js';
@@ -140,6 +141,11 @@ export class AccountsService {
       throw new AppError('unauthorized', 'Session has ended; log in again');
     }
     return claims;
+  }
+
+  /** Which of these sessions are still open. */
+  liveSessions(sessionIds: string[]): Promise<Set<string>> {
+    return liveSessionIds(this.db, sessionIds);
   }
 
   /** Whether the session is still open (for checks after the token was accepted). */

@@ -61,3 +61,16 @@ export async function rotateRefreshHash(
 export async function revokeSession(db: Db, id: string): Promise<void> {
   await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('id', '=', id).where('revoked_at', 'is', null).execute();
 }
+
+/** Which of the given sessions are live (not revoked, not expired). */
+export async function liveSessionIds(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', 'in', ids)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
