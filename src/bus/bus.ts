@@ -19,8 +19,19 @@ export interface Bus {
 /** What travels on a user's channel. Frames are serialised once, before publishing. */
 export type BusEvent =
   /** A ready-made server frame (JSON text) for every socket of the user. */
-  | { kind: 'frame'; frame: string }
+  | {
+      kind: 'frame';
+      frame: string;
+      /** For a `new_message` frame: where the message sits, so receivers need not parse it. */
+      position?: MessagePosition;
+    }
   /** The session ended (logout, revocation): close that session's sockets. */
   | { kind: 'session_revoked'; sessionId: string };
 
 export const userChannel = (userId: number) => `user:${userId}`;
+
+/** A message's place in the log: its conversation and seq. */
+export interface MessagePosition {
+  conversation_id: number;
+  seq: number;
+}

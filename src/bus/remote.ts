@@ -1,17 +1,27 @@
 import type { Bus, BusEvent } from './bus.js';
 
-/** Bus events on the wire: one marker character, then the frame text or session id. */
+/**
+ * Bus events on the wire: one marker character, then the frame text (`f`), or the
+ * message position and the frame (`m<conversation>,<seq>;<frame>`), or a session id (`r`).
+ */
 export function encodeEvent(event: BusEvent): string {
-  return event.kind === 'frame' ? `f${event.frame}` : `r${event.sessionId}`;
+  if (event.kind === 'session_revoked') return `r${event.sessionId}`;
+  const p = event.position;
+  return p ? `m${p.conversation_id},${p.seq};${event.frame}` : `f${event.frame}`;
 }
 
 export function decodeEvent(payload: string): BusEvent | undefined {
-  const body = payload.slice(1);
   switch (payload[0]) {
     case 'f':
-      return { kind: 'frame', frame: body };
+      return { kind: 'frame', frame: payload.slice(1) };
+    case 'm': {
+      const end = payload.indexOf(';');
+      const [conversation, seq] = payload.slice(1, end).split(',').map(Number);
+      if (end < 0 || !Number.isSafeInteger(conversation) || !Number.isSafeInteger(seq)) return undefined;
+      return { kind: 'frame', frame: payload.slice(end + 1), position: { conversation_id: conversation!, seq: seq! } };
+    }
     case 'r':
-      return { kind: 'session_revoked', sessionId: body };
+      return { kind: 'session_revoked', sessionId: payload.slice(1) };
     default:
       return undefined;
   }

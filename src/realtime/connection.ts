@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { MessagePosition } from '../bus/bus.js';
 import { CLOSE } from './protocol.js';
 
 export interface ConnectionLimits {
@@ -73,10 +74,11 @@ export class Connection {
    * per frame. Other frames wait in `held` (bounded by the send-buffer limit: past it the
    * client is too far behind and is closed as a slow consumer). After a sync, a
    * `new_message` it already sent (seq ≤ what it reported) is dropped: its publish can
-   * trail its commit, so it may arrive after the sync read it.
+   * trail its commit, so it may arrive after the sync read it. `message` is the
+   * position the publisher attached to a `new_message` frame; the frame itself is never
+   * parsed here (it was serialised once for every recipient).
    */
-  deliver(frame: string): void {
-    const message = frame.startsWith('{"type":"new_message"') ? messageSeq(frame) : undefined;
+  deliver(frame: string, message?: MessagePosition): void {
     if (message) {
       const upTo = this.synced.get(message.conversation_id);
       if (upTo !== undefined && message.seq <= upTo) return;
@@ -188,11 +190,4 @@ export class Connection {
     this.socket.close(code, reason);
     if (terminateAfterMs !== null) setTimeout(() => this.socket.terminate(), terminateAfterMs).unref();
   }
-}
-
-function messageSeq(frame: string): { conversation_id: number; seq: number } | undefined {
-  const { message } = JSON.parse(frame) as { message?: { conversation_id?: unknown; seq?: unknown } };
-  return typeof message?.conversation_id === 'number' && typeof message.seq === 'number'
-    ? { conversation_id: message.conversation_id, seq: message.seq }
-    : undefined;
 }

@@ -185,7 +185,7 @@ export class Gateway {
     const set = this.byUser.get(userId);
     if (!set) return;
     for (const conn of set) {
-      if (event.kind === 'frame') conn.deliver(event.frame);
+      if (event.kind === 'frame') conn.deliver(event.frame, event.position);
       else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {
         conn.close(CLOSE.SESSION_ENDED, 'session ended');
       }

@@ -1,6 +1,6 @@
 import { MESSAGE_TYPES, type Message, type MessageType } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
-import { userChannel, type Bus } from '../bus/bus.js';
+import { userChannel, type Bus, type MessagePosition } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
 import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
@@ -85,7 +85,10 @@ export class MessagesService {
       return { message: toMessage(row, sender, status, senderId), created };
     }
     const message = toMessage(row, sender, 'sent');
-    await this.publish(members, JSON.stringify({ type: 'new_message', message }));
+    await this.publish(members, JSON.stringify({ type: 'new_message', message }), {
+      conversation_id: row.conversation_id,
+      seq: row.seq,
+    });
     return { message, created };
   }
 
@@ -119,8 +122,9 @@ export class MessagesService {
   }
 
   /** One serialised frame to each user's channel; the publish calls are made synchronously. */
-  private publish(userIds: number[], frame: string): Promise<unknown> {
-    return Promise.all(userIds.map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })));
+  private publish(userIds: number[], frame: string, position?: MessagePosition): Promise<unknown> {
+    const event = { kind: 'frame' as const, frame, ...(position ? { position } : {}) };
+    return Promise.all(userIds.map((id) => this.bus.publish(userChannel(id), event)));
   }
 
   private validate(input: SendInput) {

@@ -76,7 +76,10 @@ for (const [name, node] of Object.entries(factories)) {
       for (let i = 0; i < 200; i++) await bus.publish('user:1', frame(i));
       await bus.publish('user:1', unicode);
       await bus.publish('user:1', { kind: 'session_revoked', sessionId: 'abc-123' });
-      await c.until(202);
+      const positioned: BusEvent = { kind: 'frame', frame: '{"type":"new_message","x":";,"}', position: { conversation_id: 42, seq: 7 } };
+      await bus.publish('user:1', positioned);
+      await c.until(203);
+      expect(c.events[202]).toEqual(positioned);
       expect(c.events.slice(0, 200)).toEqual(Array.from({ length: 200 }, (_, i) => frame(i)));
       expect(c.events[200]).toEqual(unicode);
       expect(c.events[201]).toEqual({ kind: 'session_revoked', sessionId: 'abc-123' });
