@@ -50,6 +50,7 @@ export interface CollectResult {
   errorFrames: number;
   errorSamples: string[];
   closed: number;
+  closeCodes: Record<number, number>;
   echo: HistogramData;
   deliver: HistogramData;
   lastEchoAt: number;
@@ -60,6 +61,8 @@ export class Fleet {
   socks: Sock[] = [];
   connectedFrames = 0;
   closed = 0;
+  /** Close codes the server sent, by count (e.g. 4008 = slow consumer). */
+  closeCodes: Record<number, number> = {};
   private step = -1;
   private run = '';
   private echo = new Histogram();
@@ -97,7 +100,10 @@ export class Fleet {
   private attach(spec: SocketSpec, ws: WebSocket): void {
     const sock: Sock = { spec, ws, seen: new Set(), echoUnique: 0, delivUnique: 0 };
     this.socks.push(sock);
-    ws.on('close', () => this.closed++);
+    ws.on('close', (code) => {
+      this.closed++;
+      this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1;
+    });
     ws.on('message', (data) => this.onFrame(sock, data.toString()));
   }
 
@@ -226,6 +232,7 @@ export class Fleet {
       errorFrames: this.errorFrames,
       errorSamples: this.errorSamples,
       closed: this.closed,
+      closeCodes: this.closeCodes,
       echo: this.echo.toJSON(),
       deliver: this.deliver.toJSON(),
       lastEchoAt: this.lastEchoAt,

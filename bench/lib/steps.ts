@@ -37,6 +37,8 @@ export interface StepFigures {
   error_samples: string[];
   send_errors: number;
   sockets_closed: number;
+  /** Close codes seen, by count, summed over the generators. */
+  close_codes: Record<string, number>;
   server_cpu_s: number | null;
   server_cpu_s_per_1k_msgs: number | null;
   machine_busy_pct: number | null;
@@ -101,6 +103,10 @@ export async function runStep(pool: WorkerPool, plan: StepPlan): Promise<StepFig
     error_samples: results.flatMap((r) => r.errorSamples).slice(0, 5),
     send_errors: sendErrors,
     sockets_closed: sum((r) => r.closed),
+    close_codes: results.reduce<Record<string, number>>((acc, r) => {
+      for (const [code, n] of Object.entries(r.closeCodes ?? {})) acc[code] = (acc[code] ?? 0) + n;
+      return acc;
+    }, {}),
     server_cpu_s: cpuFig.server_cpu_s,
     server_cpu_s_per_1k_msgs: cpuFig.server_cpu_s !== null && totalSent ? r2((cpuFig.server_cpu_s / totalSent) * 1000) : null,
     machine_busy_pct: cpuFig.machine_busy_pct,
