@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
 import { MESSAGE_TYPES } from '../domain/conversations.js';
+import { nullable, stringEnum } from './wire-types.js';
 
 /** Wire schemas for conversations and messages (registered by id, used via Type.Ref). */
 
 const DateTime = Type.String({ format: 'date-time' });
-const NullableDateTime = Type.Union([DateTime, Type.Null()]);
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
+const NullableDateTime = nullable<string>(Type.String({ format: 'date-time' }));
+const NullableString = nullable<string>(Type.String());
+const NullableInt = nullable<number>(Type.Integer());
 
 export const MessageSchema = Type.Object(
   {
@@ -16,10 +17,8 @@ export const MessageSchema = Type.Object(
     sender_id: NullableInt,
     sender: Type.Union([Type.Ref('User'), Type.Null()]),
     content: Type.String(),
-    type: Type.Union(MESSAGE_TYPES.map((t) => Type.Literal(t))),
-    status: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read')], {
-      description: 'As seen by the requester.',
-    }),
+    type: stringEnum(MESSAGE_TYPES),
+    status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),
     media_url: NullableString,
     reply_to_id: NullableInt,
     client_id: NullableString,
@@ -38,11 +37,11 @@ const ParticipantSchema = Type.Object(
     email: Type.String(),
     phone: NullableString,
     avatar: NullableString,
-    status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    status: stringEnum(['online', 'offline'] as const),
     last_seen: NullableDateTime,
     created_at: DateTime,
     updated_at: DateTime,
-    role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]),
+    role: stringEnum(['owner', 'admin', 'member'] as const),
   },
   { $id: 'Participant', title: 'Participant' },
 );
@@ -50,7 +49,7 @@ const ParticipantSchema = Type.Object(
 export const ConversationSchema = Type.Object(
   {
     id: Type.Integer(),
-    type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+    type: stringEnum(['direct', 'group'] as const),
     name: NullableString,
     avatar: NullableString,
     created_by: NullableInt,

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { ERROR_CODES } from '../domain/errors.js';
 import { LAST_SEEN_VISIBILITY, USERNAME_PATTERN } from '../domain/users.js';
+import { nullable, stringEnum } from './wire-types.js';
 
 /** Wire schemas shared by routes; they drive validation, serialisation and OpenAPI. */
 
@@ -14,16 +15,15 @@ export const ErrorBody = Type.Object(
 );
 
 const DateTime = Type.String({ format: 'date-time' });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const userProperties = {
   id: Type.Integer(),
   username: Type.String(),
   email: Type.String(),
-  phone: Nullable(Type.String()),
-  avatar: Nullable(Type.String()),
-  status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-  last_seen: Type.Union([DateTime, Type.Null()], { description: 'null when the user hides it from you' }),
+  phone: nullable<string>(Type.String()),
+  avatar: nullable<string>(Type.String()),
+  status: stringEnum(['online', 'offline'] as const),
+  last_seen: nullable<string>(Type.String({ format: 'date-time', description: 'null when the user hides it from you' })),
   created_at: DateTime,
   updated_at: DateTime,
 };
@@ -33,7 +33,7 @@ export const UserSchema = Type.Object(userProperties, { $id: 'User', title: 'Use
 const Visibility = Type.Union(LAST_SEEN_VISIBILITY.map((v) => Type.Literal(v)));
 
 export const MeSchema = Type.Object(
-  { ...userProperties, last_seen_visibility: Visibility, share_read_receipts: Type.Boolean() },
+  { ...userProperties, last_seen_visibility: stringEnum(LAST_SEEN_VISIBILITY), share_read_receipts: Type.Boolean() },
   { $id: 'Me', title: 'Me', description: 'The caller\'s own user object, with privacy settings.' },
 );
 

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
@@ -13,13 +14,14 @@ export interface AccessClaims {
  * session behind it is still live is the accounts service's business.
  */
 export class TokenSigner {
-  private readonly key: Uint8Array;
+  // A KeyObject made once: given raw bytes, jose imports the key on every sign and verify.
+  private readonly key: KeyObject;
 
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
   ) {
-    this.key = new TextEncoder().encode(secret);
+    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
   async sign(claims: AccessClaims): Promise<string> {
