@@ -1,4 +1,5 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { UserSchema, userProperties } from './schemas.js';
 import { MESSAGE_TYPES } from '../domain/conversations.js';
 import { nullable, stringEnum } from './wire-types.js';
 
@@ -15,7 +16,14 @@ export const MessageSchema = Type.Object(
     conversation_id: Type.Integer(),
     seq: Type.Integer({ description: 'Position in the conversation: 1, 2, 3 … without gaps.' }),
     sender_id: NullableInt,
-    sender: Type.Union([Type.Ref('User'), Type.Null()]),
+    // The user object inline with type [object, null] rather than anyOf [User, null]:
+    // see wire-types.ts for why replies avoid anyOf.
+    sender: Type.Unsafe<Static<typeof UserSchema> | null>({
+      type: ['object', 'null'],
+      properties: userProperties,
+      required: Object.keys(userProperties),
+      description: 'The sender (null if their account was deleted).',
+    }),
     content: Type.String(),
     type: stringEnum(MESSAGE_TYPES),
     status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),

@@ -16,7 +16,7 @@ export const ErrorBody = Type.Object(
 
 const DateTime = Type.String({ format: 'date-time' });
 
-const userProperties = {
+export const userProperties = {
   id: Type.Integer(),
   username: Type.String(),
   email: Type.String(),

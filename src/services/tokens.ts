@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
@@ -14,14 +14,21 @@ export interface AccessClaims {
  * session behind it is still live is the accounts service's business.
  */
 export class TokenSigner {
-  // A KeyObject made once: given raw bytes, jose imports the key on every sign and verify.
-  private readonly key: KeyObject;
+  // A CryptoKey imported once: jose works on WebCrypto keys, and given raw bytes or a
+  // KeyObject it converts them on every sign and verify (seen in profiles).
+  private readonly key: Promise<webcrypto.CryptoKey>;
 
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
   ) {
-    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
+    this.key = webcrypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
   }
 
   async sign(claims: AccessClaims): Promise<string> {
@@ -30,13 +37,13 @@ export class TokenSigner {
       .setSubject(String(claims.userId))
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + Math.round(this.ttlSeconds))
-      .sign(this.key);
+      .sign(await this.key);
   }
 
   /** Throws AppError('unauthorized') for anything but a valid, unexpired token. */
   async verify(token: string): Promise<AccessClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || !isUuid(payload.sid)) {
         throw new Error('claims');
