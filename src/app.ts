@@ -77,8 +77,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
     const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes, writer, directory);
-    const receipts = new ReceiptsService(db, bus, conversations);
-    const typing = new TypingService(conversations, messages, config.typingTimeout * 1000);
+    const receipts = new ReceiptsService(db, bus, conversations, directory);
+    const typing = new TypingService(directory, messages, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
     // rows still saying online are left over from a crash.
     if (presenceStore instanceof MemoryPresenceStore) await resetPresence(db);

@@ -1,15 +1,19 @@
 import { userChannel, type Bus } from '../bus/bus.js';
 import { notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { memberIds, participantsOf, unreadCounts } from '../store/conversations.repository.js';
+import { participantsOf, unreadCounts } from '../store/conversations.repository.js';
 import { findInConversation } from '../store/messages.repository.js';
 import { advancePointer, sharesReadReceipts } from '../store/receipts.repository.js';
 import type { ConversationsService } from './conversations.js';
+import type { Directory } from './directory.js';
 
-export interface ReceiptState {
+export interface Pointers {
   conversation_id: number;
   last_delivered_seq: number;
   last_read_seq: number;
+}
+
+export interface ReceiptState extends Pointers {
   unread_count: number;
 }
 
@@ -35,6 +39,7 @@ export class ReceiptsService {
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly conversations: ConversationsService,
+    private readonly directory: Directory,
   ) {}
 
   /**
@@ -43,11 +48,13 @@ export class ReceiptsService {
    * moves, a `receipt` frame goes to every participant's sockets — the caller's own
    * included, so their other devices update badges. A user who does not share read
    * receipts sends others `delivered` instead of `read`.
-   * Throws not_found unless the caller is a member.
+   * Throws not_found unless the caller is a member. This runs for every delivered/read
+   * frame, so it costs one transaction plus cached lookups; unread counts are left to
+   * `advanceAndCount` (REST), which needs them in its reply.
    */
-  async advance(userId: number, conversationId: number, kind: 'delivered' | 'read', seq?: number): Promise<ReceiptState> {
-    const member = await this.conversations.requireMember(userId, conversationId);
-    const result = await advancePointer(this.db, conversationId, userId, kind, seq ?? member.last_seq);
+  async advance(userId: number, conversationId: number, kind: 'delivered' | 'read', seq?: number): Promise<Pointers> {
+    // No seq: up to the latest message (advancePointer caps at last_seq).
+    const result = await advancePointer(this.db, conversationId, userId, kind, seq ?? Number.MAX_SAFE_INTEGER);
     if (!result) throw notFound('Conversation');
     const { before, after } = result;
     const readMoved = after.last_read_seq > before.last_read_seq;
@@ -55,7 +62,7 @@ export class ReceiptsService {
     if (readMoved || deliveredMoved) {
       const frame = (status: 'delivered' | 'read', s: number) =>
         JSON.stringify({ type: 'receipt', conversation_id: conversationId, user_id: userId, status, seq: s });
-      const ids = await memberIds(this.db, conversationId);
+      const ids = await this.directory.memberIds(conversationId);
       const shareRead = readMoved ? await sharesReadReceipts(this.db, userId) : true;
       const toOthers = readMoved && shareRead ? frame('read', after.last_read_seq) : deliveredMoved ? frame('delivered', after.last_delivered_seq) : null;
       const toSelf = readMoved ? frame('read', after.last_read_seq) : frame('delivered', after.last_delivered_seq);
@@ -66,8 +73,14 @@ export class ReceiptsService {
         }),
       );
     }
+    return { conversation_id: conversationId, ...after };
+  }
+
+  /** `advance`, answering with the caller's unread count in that conversation too. */
+  async advanceAndCount(userId: number, conversationId: number, kind: 'delivered' | 'read', seq?: number): Promise<ReceiptState> {
+    const pointers = await this.advance(userId, conversationId, kind, seq);
     const unread = await unreadCounts(this.db, userId, [conversationId]);
-    return { conversation_id: conversationId, ...after, unread_count: unread.get(conversationId) ?? 0 };
+    return { ...pointers, unread_count: unread.get(conversationId) ?? 0 };
   }
 
   /**

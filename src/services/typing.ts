@@ -1,4 +1,5 @@
-import type { ConversationsService } from './conversations.js';
+import { notFound } from '../domain/errors.js';
+import type { Directory } from './directory.js';
 import type { MessagesService } from './messages.js';
 
 /**
@@ -10,14 +11,14 @@ export class TypingService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    private readonly conversations: ConversationsService,
+    private readonly directory: Directory,
     private readonly messages: MessagesService,
     private readonly ttlMs: number,
   ) {}
 
   /** Throws not_found unless the user is a member of the conversation. */
   async typing(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
-    await this.conversations.requireMember(userId, conversationId);
+    if (!(await this.directory.isMember(userId, conversationId))) throw notFound('Conversation');
     const key = `${conversationId}:${userId}`;
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);

@@ -33,7 +33,7 @@ export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
           response: { 200: ReceiptState, ...errorResponses(400, 401, 404) },
         },
       },
-      async (request) => receipts.advance(caller(request).userId, request.params.id, kind, request.body?.seq),
+      async (request) => receipts.advanceAndCount(caller(request).userId, request.params.id, kind, request.body?.seq),
     );
   }
 
