@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
@@ -23,10 +21,9 @@ import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
 import { resetPresence } from './store/users.repository.js';
-import { Migrator } from './store/migrator.js';
+import { MIGRATIONS_DIR, Migrator } from './store/migrator.js';
 
-/** migrations/ beside src/ (and beside dist/ once built). */
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+export { MIGRATIONS_DIR };
 
 export interface App {
   readonly config: Config;

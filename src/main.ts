@@ -1,12 +1,10 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { samplePlan, SAMPLE_PASSWORD } from './cli/seed-data.js';
 import { hashPassword } from './services/passwords.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { openDatabase, type Database } from './store/database.js';
-import { createMigration, MigrationError, Migrator } from './store/migrator.js';
+import { createMigration, MigrationError, MIGRATIONS_DIR, Migrator } from './store/migrator.js';
 import { applySeed, dropSchema } from './store/seed.repository.js';
 
 const USAGE = `usage: natter [command]
@@ -23,11 +21,6 @@ const USAGE = `usage: natter [command]
 
 Configuration comes from the environment and ./.env (see README.md).`;
 
-/**
- * migrations/ beside src/ (and dist/), as app.ts's MIGRATIONS_DIR; worked out here so the
- * CLI commands do not load the HTTP server (about half of a CLI run's start-up).
- */
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 class UsageError extends Error {}
 

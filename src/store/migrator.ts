@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
@@ -18,6 +19,9 @@ import type { Database } from './database.js';
  * "clean" mark, so a failing file leaves no half-applied schema behind.
  * All commands hold a PostgreSQL advisory lock, so nodes starting together migrate once.
  */
+
+/** The project's migrations/ folder, beside src/ (and beside dist/ once built). */
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
 export interface MigrationFile {
   version: number;
