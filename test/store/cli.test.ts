@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { verifyPassword } from '../../src/services/passwords.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from '../harness/postgres.js';
+import { ALL_TABLES } from '../harness/schema.js';
 
 /**
  * `natter` as a child process, on whichever database the run uses: a scratch PostgreSQL
@@ -231,18 +232,7 @@ describe('seed and db reset', () => {
 
     await ok(run('db', 'reset'), 'database reset; applied 1, 2');
     await inspect(target, async (db) => {
-      expect(await tables(db)).toEqual([
-        'attachments',
-        'conversation_participants',
-        'conversations',
-        'message_reactions',
-        'messages',
-        'push_tokens',
-        'schema_migrations',
-        'sessions',
-        'user_blocks',
-        'users',
-      ]);
+      expect(await tables(db)).toEqual(ALL_TABLES);
       expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
       expect(await count(db, 'users')).toBe(0);
       expect(await count(db, 'messages')).toBe(0);

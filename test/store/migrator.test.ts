@@ -7,19 +7,8 @@ import { MIGRATIONS_DIR } from '../../src/app.js';
 import type { Database } from '../../src/store/database.js';
 import { createMigration, listMigrations, MigrationError, Migrator } from '../../src/store/migrator.js';
 import { testDatabase } from '../harness/app.js';
+import { ALL_TABLES } from '../harness/schema.js';
 
-const ALL_TABLES = [
-  'attachments',
-  'conversation_participants',
-  'conversations',
-  'message_reactions',
-  'messages',
-  'push_tokens',
-  'schema_migrations',
-  'sessions',
-  'user_blocks',
-  'users',
-];
 
 async function tables(db: Kysely<any>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`

@@ -1,0 +1,13 @@
+/** Every table the migrations create (schema_migrations included), sorted. */
+export const ALL_TABLES = [
+  'attachments',
+  'conversation_participants',
+  'conversations',
+  'message_reactions',
+  'messages',
+  'push_tokens',
+  'schema_migrations',
+  'sessions',
+  'user_blocks',
+  'users',
+];
