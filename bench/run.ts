@@ -30,6 +30,7 @@ scenarios: ${Object.keys(SCENARIOS).join(', ')}
 server:    --spawn (start natter: scratch database from DATABASE_URL/--database-url, else PGlite)
            --target URL (default http://127.0.0.1:8080)  --server-pid PID (CPU/RSS with --target)
            --database-url URL  --bus memory|redis|nats  --keep (keep scratch database/dir)
+           --cpu-prof (with --spawn: the server writes a V8 profile to bench/results/profiles/)
 load:      --workers N (generator processes, default ${defaultWorkers()})
 direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-steps 8
            --step-seconds 10  --drain-seconds 10  --p99-limit 100
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean' },
       help: { type: 'boolean' },
       'seed-rest': { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
   });

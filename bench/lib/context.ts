@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomTag, waitReachable } from './api.js';
 import { describeEnvironment } from './env.js';
-import { spawnNatter, type ServerHandle } from './spawn.js';
+import path from 'node:path';
+import { ROOT, spawnNatter, type ServerHandle } from './spawn.js';
 import { WorkerPool } from './workers.js';
 
 export type Options = Record<string, string | boolean | undefined>;
@@ -66,7 +67,9 @@ export async function createContext(opts: Options, workers: number): Promise<Con
   const bus = (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
   if (opts.spawn) {
     console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
-    server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus });
+    const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
+    server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
+    if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
     target = server.url;
     console.log(`natter pid ${server.pid} at ${target}`);
   } else {

@@ -110,6 +110,8 @@ export interface NatterSpawnOptions {
   keep: boolean;
   bus: string;
   extraEnv?: Record<string, string>;
+  /** Write a V8 CPU profile of the server into this directory when it stops. */
+  cpuProfDir?: string;
 }
 
 export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandle> {
@@ -138,7 +140,8 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
     if (!opts.keep) onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   }
   const childEnv = { ...process.env, ...env };
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
+  const profile = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
