@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
 
@@ -17,6 +18,10 @@ export class TokenSigner {
   // A CryptoKey imported once: jose works on WebCrypto keys, and given raw bytes or a
   // KeyObject it converts them on every sign and verify (seen in profiles).
   private readonly key: Promise<webcrypto.CryptoKey>;
+  // A token is immutable and its signature and expiry are all verify checks, so a token
+  // seen before is answered from memory until it expires: clients send the same token
+  // with every request, and the HMAC (a thread-pool job in WebCrypto) showed in profiles.
+  private readonly verified = new LRUCache<string, { claims: AccessClaims; expiresAtMs: number }>({ max: 20_000 });
 
   constructor(
     secret: string,
@@ -42,13 +47,17 @@ export class TokenSigner {
 
   /** Throws AppError('unauthorized') for anything but a valid, unexpired token. */
   async verify(token: string): Promise<AccessClaims> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAtMs > Date.now()) return known.claims;
     try {
       const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || !isUuid(payload.sid)) {
         throw new Error('claims');
       }
-      return { userId, sessionId: payload.sid };
+      const claims = { userId, sessionId: payload.sid };
+      if (typeof payload.exp === 'number') this.verified.set(token, { claims, expiresAtMs: payload.exp * 1000 });
+      return claims;
     } catch (err) {
       const expired = err instanceof joseErrors.JWTExpired;
       throw new AppError('unauthorized', expired ? 'Token has expired' : 'Invalid token');
