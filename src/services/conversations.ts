@@ -1,5 +1,6 @@
 import type { Conversation, Message, MessageStatus, Participant } from '../domain/conversations.js';
 import { directKey } from '../domain/conversations.js';
+import type { User } from '../domain/users.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import {
@@ -13,7 +14,7 @@ import {
   type MemberConversationRow,
   type ParticipantRow,
 } from '../store/conversations.repository.js';
-import { latestOf, type MessageRow } from '../store/messages.repository.js';
+import { latestOf, type MessageRow, type PointerSummary } from '../store/messages.repository.js';
 import { findUsersByIds, type UserRow } from '../store/users.repository.js';
 import { toUser } from './users.js';
 
@@ -39,6 +40,17 @@ export function statusView(requesterId: number, participants: ParticipantRow[]):
   };
 }
 
+/** The same view from the pointer summary a history page query returns. */
+export function statusViewOf(requesterId: number, p: PointerSummary): StatusView {
+  return {
+    requesterId,
+    myReadSeq: p.my_read_seq,
+    othersMinReadSeq: p.others_read_seq ?? 0,
+    othersMinDeliveredSeq: p.others_delivered_seq ?? 0,
+    hasOthers: p.others_read_seq !== null,
+  };
+}
+
 /**
  * A message's status as the requester sees it. Their own message: `read` once every
  * other participant has read it, `delivered` once every other participant has it, else
@@ -52,14 +64,21 @@ export function messageStatus(row: Pick<MessageRow, 'seq' | 'sender_id'>, view: 
   return 'sent';
 }
 
-/** `viewerId`: who will read it (undefined: a frame for all participants alike). */
-export function toMessage(row: MessageRow, sender: UserRow | undefined, status: MessageStatus, viewerId?: number): Message {
+/**
+ * The sender as `viewerId` sees them (undefined: a frame for all participants alike).
+ * A page converts each distinct sender once and shares the object between its messages.
+ */
+export function senderView(sender: UserRow | undefined, viewerId?: number): User | null {
+  return sender ? toUser(sender, { id: viewerId, contact: true }) : null;
+}
+
+export function toMessage(row: MessageRow, sender: User | null, status: MessageStatus): Message {
   return {
     id: row.id,
     conversation_id: row.conversation_id,
     seq: row.seq,
     sender_id: row.sender_id,
-    sender: sender ? toUser(sender, { id: viewerId, contact: true }) : null,
+    sender,
     content: row.content,
     type: row.type,
     status,
@@ -189,9 +208,8 @@ export class ConversationsService {
           ? [
               toMessage(
                 last,
-                last.sender_id === null ? undefined : knownUsers.get(last.sender_id),
+                senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
                 messageStatus(last, view),
-                callerId,
               ),
             ]
           : [],

@@ -4,8 +4,7 @@ import { userChannel, type Bus, type MessagePosition } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
 import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
-import { findUsersByIds } from '../store/users.repository.js';
-import { messageStatus, statusView, toMessage, type ConversationsService } from './conversations.js';
+import { messageStatus, senderView, statusView, statusViewOf, toMessage, type ConversationsService } from './conversations.js';
 import type { Directory } from './directory.js';
 import type { MessageWriter } from './message-writer.js';
 
@@ -82,9 +81,9 @@ export class MessagesService {
     if (!created) {
       const participants = await participantsOf(this.db, [row.conversation_id]);
       const status = messageStatus(row, statusView(senderId, participants));
-      return { message: toMessage(row, sender, status, senderId), created };
+      return { message: toMessage(row, senderView(sender, senderId), status), created };
     }
-    const message = toMessage(row, sender, 'sent');
+    const message = toMessage(row, senderView(sender), 'sent');
     await this.publish(members, JSON.stringify({ type: 'new_message', message }), {
       conversation_id: row.conversation_id,
       seq: row.seq,
@@ -92,24 +91,26 @@ export class MessagesService {
     return { message, created };
   }
 
-  /** A page of history, oldest first (see listPage for the paging rules). */
+  /**
+   * A page of history, oldest first (see listPage for the paging rules). One query: the
+   * membership check and the senders' profiles come from the per-node directory.
+   */
   async history(
     callerId: number,
     conversationId: number,
     opts: { limit: number; beforeSeq?: number; afterSeq?: number },
   ): Promise<HistoryPage> {
-    await this.conversations.requireMember(callerId, conversationId);
-    const [{ rows, hasMore }, participants] = await Promise.all([
-      listPage(this.db, conversationId, opts),
-      participantsOf(this.db, [conversationId]),
-    ]);
-    const users = new Map(participants.map((p) => [p.id, p as Parameters<typeof toMessage>[1]]));
-    const missing = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null && !users.has(id));
-    for (const u of await findUsersByIds(this.db, missing)) users.set(u.id, u);
-    const view = statusView(callerId, participants);
+    if (!(await this.directory.isMember(callerId, conversationId))) throw notFound('Conversation');
+    const { rows, hasMore, pointers } = await listPage(this.db, conversationId, callerId, opts);
+    if (!pointers) return { messages: [], has_more: hasMore };
+    const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
+    const senders = new Map(
+      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.directory.user(id), callerId)] as const)),
+    );
+    const view = statusViewOf(callerId, pointers);
     return {
       messages: rows.map((r) =>
-        toMessage(r, r.sender_id === null ? undefined : users.get(r.sender_id), messageStatus(r, view), callerId),
+        toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, view)),
       ),
       has_more: hasMore,
     };

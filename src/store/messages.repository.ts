@@ -102,21 +102,50 @@ export async function findInConversation(db: Db, conversationId: number, message
     .executeTakeFirst();
 }
 
+/** The participants' read and delivery pointers as one reader sees them (see statusView). */
+export interface PointerSummary {
+  /** The reader's own read pointer. */
+  my_read_seq: number;
+  /** Lowest read pointer among the others, counting private readers as 0; null: no others. */
+  others_read_seq: number | null;
+  others_delivered_seq: number | null;
+}
+
 /**
  * One page of a conversation's history, oldest first.
  * - neither bound: the latest `limit`;
  * - `beforeSeq`: the `limit` messages just before it (older pages);
  * - `afterSeq`: the `limit` messages just after it (newer pages);
  * - both: the oldest `limit` inside the open range.
+ * The pointers needed for the page's statuses come in the same round trip: one
+ * aggregate row over the participants, computed once and joined to every page row.
  * `hasMore` says whether more messages lie beyond the page in the paging direction.
  */
 export async function listPage(
   db: Db,
   conversationId: number,
+  readerId: number,
   opts: { limit: number; beforeSeq?: number; afterSeq?: number },
-): Promise<{ rows: MessageRow[]; hasMore: boolean }> {
+): Promise<{ rows: MessageRow[]; hasMore: boolean; pointers: PointerSummary | null }> {
   const newestFirst = opts.afterSeq === undefined;
-  let q = db.selectFrom('messages as m').select(messageColumns).where('m.conversation_id', '=', conversationId);
+  const pointers = db
+    .selectFrom('conversation_participants as p')
+    .innerJoin('users as u', 'u.id', 'p.user_id')
+    .where('p.conversation_id', '=', conversationId)
+    .select([
+      sql<number>`coalesce(max(p.last_read_seq) filter (where p.user_id = ${readerId}), 0)`.as('my_read_seq'),
+      sql<number | null>`min(case when u.share_read_receipts then p.last_read_seq else 0 end) filter (where p.user_id <> ${readerId})`.as(
+        'others_read_seq',
+      ),
+      sql<number | null>`min(p.last_delivered_seq) filter (where p.user_id <> ${readerId})`.as('others_delivered_seq'),
+    ])
+    .as('v');
+  let q = db
+    .selectFrom('messages as m')
+    .innerJoin(pointers, (join) => join.onTrue())
+    .select(messageColumns)
+    .select(['v.my_read_seq', 'v.others_read_seq', 'v.others_delivered_seq'])
+    .where('m.conversation_id', '=', conversationId);
   if (opts.beforeSeq !== undefined) q = q.where('m.seq', '<', opts.beforeSeq);
   if (opts.afterSeq !== undefined) q = q.where('m.seq', '>', opts.afterSeq);
   const rows = await q
@@ -126,7 +155,14 @@ export async function listPage(
   const hasMore = rows.length > opts.limit;
   const page = rows.slice(0, opts.limit);
   if (newestFirst) page.reverse();
-  return { rows: page, hasMore };
+  const first = page[0];
+  return {
+    rows: page,
+    hasMore,
+    pointers: first
+      ? { my_read_seq: first.my_read_seq, others_read_seq: first.others_read_seq, others_delivered_seq: first.others_delivered_seq }
+      : null,
+  };
 }
 
 /** The latest message of each conversation (by its last_seq). */
