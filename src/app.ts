@@ -53,7 +53,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const log = createLogger(config.logLevel);
   const database =
     opts.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: config.dbPoolSize,
+      preparedStatements: config.dbPreparedStatements,
+    }));
   const owned: { close(): Promise<void> }[] = [database];
   try {
     const bus = await createBus(config, log);

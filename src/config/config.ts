@@ -123,6 +123,8 @@ export const CONFIG_SCHEMA = {
     'PostgreSQL connection URL. Unset: embedded PGlite database under DATA_DIR.'),
   dataDir: key('DATA_DIR', './data', str, 'Folder for the embedded database (and local files later).'),
   dbPoolSize: key('DB_POOL_SIZE', '10', int(1, 500), 'PostgreSQL connection pool size per node.'),
+  dbPreparedStatements: key('DB_PREPARED_STATEMENTS', 'true', bool,
+    'Prepare hot queries once per connection (PostgreSQL). Turn off behind a pooler in transaction mode.'),
   migrateOnStart: key('MIGRATE_ON_START', 'true', bool, 'Apply pending migrations when the server starts.'),
   jwtSecret: key('JWT_SECRET', DEFAULT_JWT_SECRET, (raw) => (raw.length >= 32 ? raw : bad('must be at least 32 characters')),
     'HS256 key for access tokens (32+ characters). Must be set in production.'),

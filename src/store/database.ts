@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { preparingPool } from './prepared.js';
 import type { DB } from './schema.js';
 
 export type Db = Kysely<DB>;
@@ -26,6 +27,8 @@ export interface DatabaseOptions {
   /** Folder for PGlite's files; `memory://` keeps it in memory. */
   dataDir: string;
   poolSize: number;
+  /** PostgreSQL only: named prepared statements for queries with parameters (see prepared.ts). */
+  preparedStatements?: boolean;
   /** PGlite only: start from this data-dir dump (a migrated template) instead of initdb. */
   pgliteTemplate?: Blob;
 }
@@ -47,10 +50,10 @@ const parseInt8Array = (value: string) =>
   toNumbers((pg.types.getTypeParser as (oid: number, format: 'text') => (raw: string) => Nested)(INT8_ARRAY_OID, 'text')(value));
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize) : openPglite(opts);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize, opts.preparedStatements ?? false) : openPglite(opts);
 }
 
-function openPostgres(url: string, poolSize: number): Database {
+function openPostgres(url: string, poolSize: number, preparedStatements: boolean): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -68,7 +71,10 @@ function openPostgres(url: string, poolSize: number): Database {
   // the query in flight fails on its own. The pool replaces the connection.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const dialect = new PostgresDialect({
+    pool: preparedStatements ? preparingPool(pool, { maxParams: 16, maxStatements: 200 }) : pool,
+  });
+  const db = new Kysely<DB>({ dialect });
   return {
     db,
     kind: 'postgres',

@@ -25,7 +25,13 @@ export async function testDatabase(which: 'migrated' | 'empty' = 'migrated'): Pr
   const suffix = templates.migrated.replace('natter_tpl_', '');
   const name = `natter_t${randomBytes(4).toString('hex')}_${suffix}`;
   await withAdmin(url, (admin) => admin.query(`create database ${name} template ${template}`));
-  const database = await openDatabase({ databaseUrl: urlForDatabase(url, name), dataDir: '', poolSize: 5 });
+  // As the server runs by default: hot queries as named prepared statements.
+  const database = await openDatabase({
+    databaseUrl: urlForDatabase(url, name),
+    dataDir: '',
+    poolSize: 5,
+    preparedStatements: true,
+  });
   return {
     ...database,
     close: async () => {
