@@ -202,12 +202,11 @@ export async function insertBatch(db: Db, items: NewMessage[]): Promise<{ row: M
   const existing = new Map<string, MessageRow>();
   const keyed = items.filter((m) => m.clientId !== null);
   if (keyed.length > 0) {
-    const pairs = keyed.map((m) => sql`(${m.senderId}::bigint, ${m.clientId}::text)`);
-    const rows = await db
-      .selectFrom('messages as m')
-      .select(messageColumns)
-      .where(sql<boolean>`(m.sender_id, m.client_id) in (${sql.join(pairs)})`)
-      .execute();
+    const { rows } = await sql<MessageRow>`
+      select ${sql.join(messageColumns.map((c) => sql.ref(c)))}
+        from messages m
+        join unnest(${keyed.map((m) => m.senderId)}::bigint[], ${keyed.map((m) => m.clientId)}::text[]) as k(sender_id, client_id)
+          on m.sender_id = k.sender_id and m.client_id = k.client_id`.execute(db);
     for (const r of rows) existing.set(`${r.sender_id}\u0000${r.client_id}`, r);
   }
 
@@ -235,33 +234,32 @@ export async function insertBatch(db: Db, items: NewMessage[]): Promise<{ row: M
     const ids = [...counts.keys()].sort((a, b) => a - b);
     try {
       inserted = await db.transaction().execute(async (trx) => {
-        await trx.selectFrom('conversations').select('id').where('id', 'in', ids).orderBy('id').forUpdate().execute();
-        const values = sql.join(ids.map((id) => sql`(${id}::bigint, ${counts.get(id)!}::bigint)`));
+        // Row locks in id order, so concurrent batches (on any node) never deadlock.
+        await sql`select id from conversations where id = any(${ids}::bigint[]) order by id for update`.execute(trx);
         const { rows: updated } = await sql<{ id: number; last_seq: number }>`
           update conversations c
              set last_seq = c.last_seq + v.n, last_message_at = now(), updated_at = now()
-            from (values ${values}) as v(id, n)
+            from unnest(${ids}::bigint[], ${ids.map((id) => counts.get(id)!)}::bigint[]) as v(id, n)
            where c.id = v.id
           returning c.id, c.last_seq`.execute(trx);
         const next = new Map(updated.map((u) => [u.id, u.last_seq - counts.get(u.id)! + 1]));
-        const rows = fresh.map((m) => {
+        const seqs = fresh.map((m) => {
           const seq = next.get(m.conversationId);
           if (seq === undefined) throw new Error(`conversation ${m.conversationId} vanished`);
           next.set(m.conversationId, seq + 1);
-          return {
-            conversation_id: m.conversationId,
-            seq,
-            sender_id: m.senderId,
-            client_id: m.clientId,
-            type: m.type,
-            content: m.content,
-            media_url: m.mediaUrl,
-            reply_to_id: m.replyToId,
-          };
+          return seq;
         });
-        const out = await trx.insertInto('messages').values(rows).returning(insertColumns).execute();
+        // Columns as arrays: the statement's text is the same for every batch size, so it
+        // is prepared once per connection (a multi-row VALUES list would be planned anew).
+        const { rows: out } = await sql<MessageRow>`
+          insert into messages (conversation_id, seq, sender_id, client_id, type, content, media_url, reply_to_id)
+          select * from unnest(
+            ${fresh.map((m) => m.conversationId)}::bigint[], ${seqs}::bigint[], ${fresh.map((m) => m.senderId)}::bigint[],
+            ${fresh.map((m) => m.clientId)}::text[], ${fresh.map((m) => m.type)}::text[], ${fresh.map((m) => m.content)}::text[],
+            ${fresh.map((m) => m.mediaUrl)}::text[], ${fresh.map((m) => m.replyToId)}::bigint[])
+          returning ${sql.join(insertColumns.map((c) => sql.ref(c)))}`.execute(trx);
         const bySeq = new Map(out.map((r) => [`${r.conversation_id}:${r.seq}`, r]));
-        return rows.map((r) => bySeq.get(`${r.conversation_id}:${r.seq}`)!);
+        return fresh.map((m, i) => bySeq.get(`${m.conversationId}:${seqs[i]}`)!);
       });
     } catch (err) {
       if (isClientIdConflict(err)) throw new ClientIdRace();

@@ -150,3 +150,39 @@ describe.skipIf(!testDatabaseUrl())('with PostgreSQL (needs TEST_DATABASE_URL)',
     expect(await seqs(conv)).toEqual([1, 2]);
   });
 });
+
+test('a batch stores every field exactly as sent, whatever characters it holds', async () => {
+  const conv = await newGroup();
+  const writer = new MessageWriter(database.db, { maxBatch: 50, delayMs: 5, concurrency: 1 });
+  const awkward = ['say "hi"', 'back\\slash', 'NULL', '{a,b}', '', 'line\nbreak', 'emoji 🎉 ünïcödé', 'comma, and ) paren'];
+  const sent = awkward.map((text, i) => ({
+    ...msg(conv, users[i % users.length]!, text, i % 2 ? `id "${text}"` : null),
+    type: (i === 4 ? 'image' : 'text') as NewMessage['type'],
+    mediaUrl: i === 4 ? 'https://cdn.example.com/a{1}.png' : null,
+  }));
+  const results = await Promise.all(sent.map((m) => writer.write(m)));
+  expect(writer.stats.batches).toBe(1);
+  const stored = await database.db
+    .selectFrom('messages')
+    .select(['seq', 'sender_id', 'client_id', 'type', 'content', 'media_url', 'reply_to_id'])
+    .where('conversation_id', '=', conv)
+    .orderBy('seq')
+    .execute();
+  expect(stored).toEqual(
+    sent.map((m, i) => ({
+      seq: i + 1,
+      sender_id: m.senderId,
+      client_id: m.clientId,
+      type: m.type,
+      content: m.content,
+      media_url: m.mediaUrl,
+      reply_to_id: null,
+    })),
+  );
+  expect(results.map((r) => [r.row.seq, r.row.content, r.created])).toEqual(sent.map((m, i) => [i + 1, m.content, true]));
+  // The same client_ids again: answered from the lookup, nothing stored twice.
+  const again = await Promise.all(sent.filter((m) => m.clientId !== null).map((m) => writer.write(m)));
+  expect(again.every((r) => !r.created)).toBe(true);
+  expect(again.map((r) => r.row.content)).toEqual(sent.filter((m) => m.clientId !== null).map((m) => m.content));
+  expect(await seqs(conv)).toHaveLength(awkward.length);
+});
