@@ -35,7 +35,7 @@ load:      --workers N (generator processes, default ${defaultWorkers()})
 direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-steps 8
            --step-seconds 10  --drain-seconds 10  --p99-limit 100
 group:     --members 500  --senders 1  (+ the rate options; default --start 5)
-idle:      --connections 10000  --idle-users 500  --hold-seconds 5
+idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (per step)
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
 resume:    --missed 5000  --peers 5  --repeat 3
 baseline:  --parts ws,db  --users/--members as above  --clients 4  --seconds 10`;
@@ -43,7 +43,7 @@ baseline:  --parts ws,db  --users/--members as above  --clients 4  --seconds 10`
 const STRING_OPTIONS = [
   'target', 'server-pid', 'database-url', 'bus', 'workers', 'out',
   'users', 'rates', 'start', 'factor', 'max-steps', 'step-seconds', 'drain-seconds', 'p99-limit', 'setup-concurrency',
-  'members', 'senders', 'connections', 'idle-users', 'hold-seconds', 'concurrency',
+  'members', 'senders', 'connections', 'idle-users', 'steps', 'hold-seconds', 'concurrency',
   'messages', 'seconds', 'limit', 'missed', 'peers', 'repeat', 'parts', 'clients',
 ];
 

@@ -21,28 +21,48 @@ export async function idle(ctx: Context) {
   const users = await registerMany(ctx.target, userCount, `bi${ctx.run}u`, num(ctx.opts, 'setup-concurrency', 8));
   const specs = Array.from({ length: connections }, (_, i) => ({ userId: users[i % userCount]!.id, token: users[i % userCount]!.token, convs: [] }));
   const pid = ctx.serverPid;
+  // Sockets open in --steps equal steps with the server's RSS sampled after each. The
+  // figure is the slope of RSS over sockets (least squares over the steps): the first
+  // sample after registration still holds argon2's freed memory and one-off warm-up, so
+  // a plain after-minus-before is noise-prone (it once came out negative).
+  const steps = Math.max(1, Math.min(connections, num(ctx.opts, 'steps', 4)));
+  const holdS = num(ctx.opts, 'hold-seconds', 5);
   await new Promise((r) => setTimeout(r, 1000));
   const before = pid ? rssBytes(pid) : null;
   const cpu = new CpuMeter(pid);
   cpu.start();
   const t0 = Date.now();
-  const opened = await ctx.pool.all<{ opened: number; failed: number; errors: string[]; ms: number }>('connect', (w) => ({
-    url: ctx.target,
-    concurrency: num(ctx.opts, 'concurrency', 100),
-    sockets: split(specs, ctx.pool.size)[w],
-  }));
-  const openMs = Date.now() - t0;
-  const openedCount = opened.reduce((n, o) => n + o.opened, 0);
-  const connectedFrames = await waitConnected(ctx.pool, openedCount, 30_000);
-  const readyMs = Date.now() - t0;
+  const samples: { sockets: number; rss: number }[] = [];
+  const opened: { opened: number; failed: number; errors: string[]; ms: number }[] = [];
+  let openMs = 0;
+  let readyMs = 0;
+  let connectedFrames = 0;
+  let openedCount = 0;
+  for (let step = 0; step < steps; step++) {
+    const part = specs.slice(Math.floor((step * connections) / steps), Math.floor(((step + 1) * connections) / steps));
+    const s0 = Date.now();
+    const result = await ctx.pool.all<{ opened: number; failed: number; errors: string[]; ms: number }>('connect', (w) => ({
+      url: ctx.target,
+      concurrency: num(ctx.opts, 'concurrency', 100),
+      sockets: split(part, ctx.pool.size)[w],
+    }));
+    openMs += Date.now() - s0;
+    opened.push(...result);
+    openedCount += result.reduce((n, o) => n + o.opened, 0);
+    connectedFrames = await waitConnected(ctx.pool, openedCount, 30_000);
+    readyMs += Date.now() - s0;
+    await new Promise((r) => setTimeout(r, holdS * 1000));
+    const rss = pid ? rssBytes(pid) : null;
+    if (rss !== null) samples.push({ sockets: openedCount, rss });
+    console.log(`  ${openedCount} sockets open${rss !== null ? `, server RSS ${Math.round(rss / 2 ** 20)} MB` : ''}`);
+  }
   const cpuFig = cpu.stop();
-  const holdS = num(ctx.opts, 'hold-seconds', 5);
-  await new Promise((r) => setTimeout(r, holdS * 1000));
-  const after = pid ? rssBytes(pid) : null;
+  const after = samples.at(-1)?.rss ?? null;
   const status = await ctx.pool.all<{ closed: number }>('status', () => ({}));
   const closedWhileIdle = status.reduce((n, s) => n + s.closed, 0);
   await ctx.pool.all('close', () => ({}));
   const perConn = before !== null && after !== null && openedCount ? (after - before) / openedCount : null;
+  const slope = samples.length >= 2 ? leastSquaresSlope(samples.map((p) => [p.sockets, p.rss])) : perConn;
   const figures = {
     connections_requested: wanted,
     connections_opened: openedCount,
@@ -56,11 +76,24 @@ export async function idle(ctx: Context) {
     server_cpu_s_for_accept: cpuFig.server_cpu_s,
     rss_before_mb: before !== null ? Math.round(before / 2 ** 20) : null,
     rss_after_mb: after !== null ? Math.round(after / 2 ** 20) : null,
-    rss_per_connection_kb: perConn !== null ? Math.round((perConn / 1024) * 10) / 10 : null,
+    rss_per_connection_kb: slope !== null ? Math.round((slope / 1024) * 10) / 10 : null,
+    rss_per_connection_kb_total_delta: perConn !== null ? Math.round((perConn / 1024) * 10) / 10 : null,
+    rss_samples: samples.map((p) => ({ sockets: p.sockets, rss_mb: Math.round((p.rss / 2 ** 20) * 10) / 10 })),
+    steps,
     hold_seconds: holdS,
     closed_while_idle: closedWhileIdle,
   };
-  console.log(`\n${table([{ conns: openedCount, 'open ms': openMs, 'open/s': figures.open_per_s, 'rss before MB': figures.rss_before_mb, 'rss after MB': figures.rss_after_mb, 'KB/conn': figures.rss_per_connection_kb, 'cpu s': cpuFig.server_cpu_s, failed: figures.connect_failures }])}`);
+  console.log(`\n${table([{ conns: openedCount, 'open ms': openMs, 'open/s': figures.open_per_s, 'rss before MB': figures.rss_before_mb, 'rss after MB': figures.rss_after_mb, 'KB/conn': figures.rss_per_connection_kb, 'KB/conn (total)': figures.rss_per_connection_kb_total_delta, 'cpu s': cpuFig.server_cpu_s, failed: figures.connect_failures }])}`);
   if (!pid) console.log('(no server pid: pass --server-pid or use --spawn for memory figures)');
   return { parameters: { connections: wanted, idle_users: userCount }, figures };
+}
+
+/** The slope of y over x by least squares. */
+function leastSquaresSlope(points: [number, number][]): number {
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : sxy / sxx;
 }
