@@ -9,6 +9,11 @@
  */
 export interface Bus {
   publish(channel: string, event: BusEvent): Promise<void>;
+  /**
+   * The same event on each channel, as one operation: encoded once, one microtask (memory)
+   * or one pipelined write (Redis) for a whole fanout. Same guarantees as `publish`.
+   */
+  publishMany(channels: string[], event: BusEvent): Promise<void>;
   /** Handler runs for every event published on `channel` after the returned promise resolves. */
   subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

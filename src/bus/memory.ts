@@ -9,15 +9,23 @@ export class MemoryBus implements Bus {
   private readonly channels = new Map<string, Set<(event: BusEvent) => void>>();
   private closed = false;
 
-  async publish(channel: string, event: BusEvent): Promise<void> {
+  publish(channel: string, event: BusEvent): Promise<void> {
+    return this.publishMany([channel], event);
+  }
+
+  async publishMany(channels: string[], event: BusEvent): Promise<void> {
     if (this.closed) return;
-    const handlers = this.channels.get(channel);
-    if (!handlers || handlers.size === 0) return;
-    const snapshot = [...handlers];
+    // Who is subscribed is taken now; whether they still are, at delivery.
+    const targets: [Set<(event: BusEvent) => void>, ((event: BusEvent) => void)[]][] = [];
+    for (const channel of channels) {
+      const handlers = this.channels.get(channel);
+      if (handlers && handlers.size > 0) targets.push([handlers, [...handlers]]);
+    }
+    if (targets.length === 0) return;
     queueMicrotask(() => {
       // Checked at delivery, not at publish: unsubscribe and close are final.
       if (this.closed) return;
-      for (const handler of snapshot) if (handlers.has(handler)) handler(event);
+      for (const [handlers, snapshot] of targets) for (const handler of snapshot) if (handlers.has(handler)) handler(event);
     });
   }
 

@@ -50,6 +50,10 @@ export abstract class RemoteBus implements Bus {
 
   abstract isReady(): boolean;
   protected abstract remotePublish(channel: string, payload: string): Promise<void>;
+  /** One payload on many channels; a bus that can batch the writes overrides this. */
+  protected remotePublishMany(channels: string[], payload: string): Promise<unknown> {
+    return Promise.all(channels.map((channel) => this.remotePublish(channel, payload)));
+  }
   protected abstract remoteSubscribe(channel: string): Promise<void>;
   protected abstract remoteUnsubscribe(channel: string): Promise<void>;
   protected abstract shutdown(): Promise<void>;
@@ -61,6 +65,16 @@ export abstract class RemoteBus implements Bus {
     } catch (err) {
       this.dropped++;
       this.log.warn({ err, channel }, 'bus publish failed; clients will catch up by seq');
+    }
+  }
+
+  async publishMany(channels: string[], event: BusEvent): Promise<void> {
+    if (this.closed || channels.length === 0) return;
+    try {
+      await this.remotePublishMany(channels, encodeEvent(event));
+    } catch (err) {
+      this.dropped += channels.length;
+      this.log.warn({ err, channels: channels.length }, 'bus publish failed; clients will catch up by seq');
     }
   }
 

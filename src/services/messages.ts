@@ -122,10 +122,9 @@ export class MessagesService {
     await this.publish(exceptUserId === undefined ? ids : ids.filter((id) => id !== exceptUserId), frame);
   }
 
-  /** One serialised frame to each user's channel; the publish calls are made synchronously. */
-  private publish(userIds: number[], frame: string, position?: MessagePosition): Promise<unknown> {
-    const event = { kind: 'frame' as const, frame, ...(position ? { position } : {}) };
-    return Promise.all(userIds.map((id) => this.bus.publish(userChannel(id), event)));
+  /** One serialised frame to each user's channel, as one bus operation, made synchronously. */
+  private publish(userIds: number[], frame: string, position?: MessagePosition): Promise<void> {
+    return this.bus.publishMany(userIds.map(userChannel), { kind: 'frame', frame, ...(position ? { position } : {}) });
   }
 
   private validate(input: SendInput) {

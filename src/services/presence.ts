@@ -146,7 +146,7 @@ export class PresenceService {
       last_seen: row.last_seen.toISOString(),
     });
     const contacts = await contactIds(this.db, userId);
-    await Promise.all(contacts.map((id) => this.bus.publish(userChannel(id), { kind: 'frame', frame })));
+    await this.bus.publishMany(contacts.map(userChannel), { kind: 'frame', frame });
   }
 
   private serial(userId: number, fn: () => Promise<void>): Promise<void> {

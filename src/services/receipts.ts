@@ -66,12 +66,12 @@ export class ReceiptsService {
       const shareRead = readMoved ? await sharesReadReceipts(this.db, userId) : true;
       const toOthers = readMoved && shareRead ? frame('read', after.last_read_seq) : deliveredMoved ? frame('delivered', after.last_delivered_seq) : null;
       const toSelf = readMoved ? frame('read', after.last_read_seq) : frame('delivered', after.last_delivered_seq);
-      await Promise.all(
-        ids.map((id) => {
-          const f = id === userId ? toSelf : toOthers;
-          return f ? this.bus.publish(userChannel(id), { kind: 'frame', frame: f }) : Promise.resolve();
-        }),
-      );
+      await Promise.all([
+        this.bus.publish(userChannel(userId), { kind: 'frame', frame: toSelf }),
+        toOthers
+          ? this.bus.publishMany(ids.filter((id) => id !== userId).map(userChannel), { kind: 'frame', frame: toOthers })
+          : undefined,
+      ]);
     }
     return { conversation_id: conversationId, ...after };
   }

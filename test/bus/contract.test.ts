@@ -102,6 +102,23 @@ for (const [name, node] of Object.entries(factories)) {
       expect(other.events).toEqual([frame(2)]);
     });
 
+    test('publishMany puts the event once on each channel, in order with single publishes', async () => {
+      const bus = await make2();
+      const subscribers = Array.from({ length: 50 }, () => collector());
+      await Promise.all(subscribers.map((c, i) => bus.subscribe(`user:${100 + i}`, c.handler)));
+      const channels = subscribers.map((_, i) => `user:${100 + i}`);
+      const positioned: BusEvent = { kind: 'frame', frame: '{"type":"new_message","n":2}', position: { conversation_id: 9, seq: 2 } };
+      await bus.publish('user:100', frame(1));
+      await bus.publishMany([...channels, 'user:999'], positioned);
+      await bus.publishMany(channels.slice(0, 10), frame(3));
+      await bus.publishMany([], frame(4));
+      await Promise.all(subscribers.map((c, i) => c.until((i === 0 ? 1 : 0) + 1 + (i < 10 ? 1 : 0))));
+      await new Promise((r) => setTimeout(r, 100));
+      subscribers.forEach((c, i) => {
+        expect(c.events).toEqual([...(i === 0 ? [frame(1)] : []), positioned, ...(i < 10 ? [frame(3)] : [])]);
+      });
+    });
+
     test('unsubscribe stops delivery; publishing to nobody is fine; nothing after close', async () => {
       const bus = await make2();
       const c = collector();
