@@ -2,6 +2,11 @@ import type { WebSocket } from 'ws';
 import type { MessagePosition } from '../bus/bus.js';
 import { CLOSE } from './protocol.js';
 
+/** A serialised frame: JSON text, or that text already UTF-8 encoded (see Gateway). */
+export type FrameData = string | Buffer;
+/** A Buffer is sent as a text frame: it holds JSON text. */
+const AS_TEXT = { binary: false } as const;
+
 export interface ConnectionLimits {
   /** Bytes that may wait in the socket's send buffer before the client counts as slow. */
   maxBufferedBytes: number;
@@ -23,7 +28,7 @@ export class Connection {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   /** Live frames held back while a sync streams history (null: not syncing). */
-  private held: string[] | null = null;
+  private held: FrameData[] | null = null;
   private heldBytes = 0;
   /** While a sync replays: per conversation, the lowest and highest live seq seen. */
   private live: Map<number, { min: number; max: number }> | null = null;
@@ -49,7 +54,7 @@ export class Connection {
    * past the bound. A client with nothing waiting is keeping up, so it gets the frame
    * even when that one frame is larger than the bound.
    */
-  send(frame: string): boolean {
+  send(frame: FrameData): boolean {
     if (!this.open) return false;
     const waiting = this.socket.bufferedAmount;
     if (waiting > 0 && waiting + Buffer.byteLength(frame) > this.limits.maxBufferedBytes) {
@@ -59,7 +64,8 @@ export class Connection {
       this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: send buffer full', null);
       return false;
     }
-    this.socket.send(frame);
+    if (typeof frame === 'string') this.socket.send(frame);
+    else this.socket.send(frame, AS_TEXT);
     return true;
   }
 
@@ -78,7 +84,7 @@ export class Connection {
    * position the publisher attached to a `new_message` frame; the frame itself is never
    * parsed here (it was serialised once for every recipient).
    */
-  deliver(frame: string, message?: MessagePosition): void {
+  deliver(frame: FrameData, message?: MessagePosition): void {
     if (message) {
       const upTo = this.synced.get(message.conversation_id);
       if (upTo !== undefined && message.seq <= upTo) return;

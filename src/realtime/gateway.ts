@@ -40,6 +40,9 @@ const MAX_PENDING_FRAMES = 256;
 export class Gateway {
   private readonly byUser = new Map<number, Set<Connection>>();
   private readonly unsubscribe = new Map<number, Promise<() => Promise<void>>>();
+  /** The last frame encoded for delivery and its bytes (see `encoded`). */
+  private lastFrame = '';
+  private lastBytes = Buffer.alloc(0);
   /** One per open socket: settles when its close has been fully processed. */
   private readonly released = new Set<Promise<void>>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -185,11 +188,24 @@ export class Gateway {
     const set = this.byUser.get(userId);
     if (!set) return;
     for (const conn of set) {
-      if (event.kind === 'frame') conn.deliver(event.frame, event.position);
+      if (event.kind === 'frame') conn.deliver(this.encoded(event.frame), event.position);
       else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {
         conn.close(CLOSE.SESSION_ENDED, 'session ended');
       }
     }
+  }
+
+  /**
+   * The frame as UTF-8 bytes, encoded once for all its recipients: a fanout hands every
+   * recipient the same frame string in a row (one bus event for all of them), and ws
+   * would otherwise encode it again for each socket.
+   */
+  private encoded(frame: string): Buffer {
+    if (frame !== this.lastFrame) {
+      this.lastFrame = frame;
+      this.lastBytes = Buffer.from(frame);
+    }
+    return this.lastBytes;
   }
 
   private receive(conn: Connection, text: string): void {
