@@ -30,7 +30,7 @@ scenarios: ${Object.keys(SCENARIOS).join(', ')}
 server:    --spawn (start natter: scratch database from DATABASE_URL/--database-url, else PGlite)
            --target URL (default http://127.0.0.1:8080)  --server-pid PID (CPU/RSS with --target)
            --database-url URL  --bus memory|redis|nats  --keep (keep scratch database/dir)
-           --cpu-prof (with --spawn: the server writes a V8 profile to bench/results/profiles/)
+           --cpu-prof (with --spawn or baseline: the server writes a V8 profile to bench/results/profiles/)
 load:      --workers N (generator processes, default ${defaultWorkers()})
 direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-steps 8
            --step-seconds 10  --drain-seconds 10  --p99-limit 100
@@ -38,7 +38,7 @@ group:     --members 500  --senders 1  (+ the rate options; default --start 5)
 idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (per step)
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
 resume:    --missed 5000  --peers 5  --repeat 3
-baseline:  --parts ws,db  --users/--members as above  --clients 4  --seconds 10`;
+baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10`;
 
 const STRING_OPTIONS = [
   'target', 'server-pid', 'database-url', 'bus', 'workers', 'out',

@@ -165,9 +165,10 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
 }
 
 /** The bare ws echo + broadcast server (bench/baseline/bare-server.ts) in its own process. */
-export async function spawnBare(): Promise<ServerHandle> {
+export async function spawnBare(cpuProfDir?: string): Promise<ServerHandle> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'bench/baseline/bare-server.ts')], {
+  const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(ROOT, 'bench/baseline/bare-server.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,10 +3,11 @@
  * fraction of it. (a) the bare ws server (bench/baseline/bare-server.ts) driven by the
  * same generator code as direct and group; (b) batched INSERTs straight into PostgreSQL.
  */
+import path from 'node:path';
 import pg from 'pg';
 import { num, type Context } from '../lib/context.js';
 import { table } from '../lib/report.js';
-import { scratchDatabase, spawnBare } from '../lib/spawn.js';
+import { ROOT, scratchDatabase, spawnBare } from '../lib/spawn.js';
 import { Histogram, clock } from '../lib/stats.js';
 import { directLadder } from './direct.js';
 import { groupLadder } from './group.js';
@@ -46,14 +47,21 @@ async function insertLoop(url: string, clients: number, batch: number, seconds: 
 export async function baseline(ctx: Context) {
   const out: Record<string, unknown> = {};
   const parts = String(ctx.opts.parts ?? 'ws,db').split(',');
-  if (parts.includes('ws')) {
-    const bare = await spawnBare();
+  // `ws` is both ladders; `ws-direct` or `ws-group` one of them (each takes its own --rates).
+  const wsDirect = parts.includes('ws') || parts.includes('ws-direct');
+  const wsGroup = parts.includes('ws') || parts.includes('ws-group');
+  if (wsDirect || wsGroup) {
+    const bare = await spawnBare(ctx.opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined);
     console.log(`bare ws server pid ${bare.pid} at ${bare.url}`);
     const bctx: Context = { ...ctx, target: bare.url, serverPid: bare.pid };
-    console.log('\n== (a) bare ws: direct ==');
-    out.ws_direct = await directLadder(bctx);
-    console.log('\n== (a) bare ws: group ==');
-    out.ws_group = await groupLadder(bctx);
+    if (wsDirect) {
+      console.log('\n== (a) bare ws: direct ==');
+      out.ws_direct = await directLadder(bctx);
+    }
+    if (wsGroup) {
+      console.log('\n== (a) bare ws: group ==');
+      out.ws_group = await groupLadder(bctx);
+    }
     await bare.stop();
   }
   const adminUrl = (ctx.opts['database-url'] as string | undefined) ?? process.env.DATABASE_URL;
