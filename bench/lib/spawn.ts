@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { CONFIG_SCHEMA } from '../../src/config/config.js';
 import { onCleanup } from './cleanup.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -154,7 +155,16 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
   child.stderr!.on('data', keepTail);
   const stop = killOnCleanup(child, 'natter');
   await waitForHttp(child, `http://127.0.0.1:${port}/ready`, () => output, 'natter', 120_000);
-  const { DATABASE_URL: _hidden, ...shown } = env;
+  // The results file records every natter setting the server ran with, including those
+  // inherited from the environment (WRITE_CONCURRENCY=4 npm run bench -- …), never secrets.
+  const inherited = Object.fromEntries(
+    Object.values(CONFIG_SCHEMA)
+      .map((k) => k.env)
+      .filter((name) => process.env[name] !== undefined && !(name in env) && !/SECRET|PASSWORD|URL/.test(name))
+      .map((name) => [name, process.env[name]!]),
+  );
+  const { DATABASE_URL: _hidden, ...own } = env;
+  const shown = { ...inherited, ...own };
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
