@@ -70,8 +70,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, bus);
-    const directory = new Directory(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 });
-    const users = new UsersService(db, (userId) => directory.forgetUser(userId));
+    const directory = new Directory(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
+    await directory.start();
+    const users = new UsersService(db, (userId) => directory.userChanged(userId));
     const conversations = new ConversationsService(db);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,

@@ -5,7 +5,8 @@
  * hints; the database is the log. A subscriber that misses an event (a dropped message,
  * a node restart) recovers through history and `seq`, never through the bus.
  *
- * Channels are per user (`user:<id>`), so a node subscribes only for the users it serves.
+ * Channels are per user (`user:<id>`), so a node subscribes only for the users it serves,
+ * plus one channel all nodes share for cache invalidation (`directory`).
  */
 export interface Bus {
   publish(channel: string, event: BusEvent): Promise<void>;
@@ -31,9 +32,15 @@ export type BusEvent =
       position?: MessagePosition;
     }
   /** The session ended (logout, revocation): close that session's sockets. */
-  | { kind: 'session_revoked'; sessionId: string };
+  | { kind: 'session_revoked'; sessionId: string }
+  /** On the directory channel: a user's profile changed; drop cached copies. */
+  | { kind: 'user_changed'; userId: number }
+  /** On the directory channel: a conversation's members changed; drop cached copies. */
+  | { kind: 'conversation_changed'; conversationId: number };
 
 export const userChannel = (userId: number) => `user:${userId}`;
+/** Every node listens here for changes that invalidate its caches (see Directory). */
+export const DIRECTORY_CHANNEL = 'directory';
 
 /** A message's place in the log: its conversation and seq. */
 export interface MessagePosition {

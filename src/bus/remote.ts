@@ -2,10 +2,13 @@ import type { Bus, BusEvent } from './bus.js';
 
 /**
  * Bus events on the wire: one marker character, then the frame text (`f`), or the
- * message position and the frame (`m<conversation>,<seq>;<frame>`), or a session id (`r`).
+ * message position and the frame (`m<conversation>,<seq>;<frame>`), or a session id (`r`),
+ * or the id of a changed user (`u`) or conversation (`c`).
  */
 export function encodeEvent(event: BusEvent): string {
   if (event.kind === 'session_revoked') return `r${event.sessionId}`;
+  if (event.kind === 'user_changed') return `u${event.userId}`;
+  if (event.kind === 'conversation_changed') return `c${event.conversationId}`;
   const p = event.position;
   return p ? `m${p.conversation_id},${p.seq};${event.frame}` : `f${event.frame}`;
 }
@@ -22,6 +25,12 @@ export function decodeEvent(payload: string): BusEvent | undefined {
     }
     case 'r':
       return { kind: 'session_revoked', sessionId: payload.slice(1) };
+    case 'u':
+    case 'c': {
+      const id = Number(payload.slice(1));
+      if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+      return payload[0] === 'u' ? { kind: 'user_changed', userId: id } : { kind: 'conversation_changed', conversationId: id };
+    }
     default:
       return undefined;
   }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { DIRECTORY_CHANNEL, type Bus } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
 import { findForMember, memberIds } from '../store/conversations.repository.js';
 import { findUserById, type UserRow } from '../store/users.repository.js';
@@ -10,11 +11,12 @@ import { findUserById, type UserRow } from '../store/users.repository.js';
  * Correctness:
  * - Members: a cached list is trusted for "yes, a member" and for fanout; a miss ("not in
  *   the list") is checked against the database, so a user added elsewhere is never refused.
- *   Membership today only grows (conversations are created with their members); when
- *   members can be removed, the removal must call `forgetConversation` on every node
- *   (through the bus) — until then entries also expire after `membersTtlMs`.
- * - Profiles: `forgetUser` on change on this node; other nodes see a changed username or
- *   avatar in new message frames within `usersTtlMs`.
+ *   A change of members must call `conversationChanged`, which drops the list here and,
+ *   through the bus's directory channel, on every node.
+ * - Profiles: `userChanged` after a profile edit, the same way — so a changed name, avatar
+ *   or presence-privacy setting shows everywhere within the bus's delivery time.
+ * - Entries also expire (`membersTtlMs`, `usersTtlMs`): that bounds staleness when the bus
+ *   dropped an event (it is at most once), and keeps presence fields in profiles fresh.
  */
 export class Directory {
   private readonly members: LRUCache<number, number[]>;
@@ -23,6 +25,7 @@ export class Directory {
   constructor(
     private readonly db: Db,
     opts: { membersTtlMs: number; usersTtlMs: number; max: number },
+    private readonly bus?: Bus,
   ) {
     this.members = new LRUCache<number, number[]>({
       max: opts.max,
@@ -53,11 +56,23 @@ export class Directory {
     return this.users.fetch(userId);
   }
 
-  forgetUser(userId: number): void {
-    this.users.delete(userId);
+  /** Listens on the directory channel for changes made through other nodes. */
+  async start(): Promise<void> {
+    await this.bus?.subscribe(DIRECTORY_CHANNEL, (event) => {
+      if (event.kind === 'user_changed') this.users.delete(event.userId);
+      else if (event.kind === 'conversation_changed') this.members.delete(event.conversationId);
+    });
   }
 
-  forgetConversation(conversationId: number): void {
+  /** A user's profile changed: forget it here at once, and on every other node. */
+  async userChanged(userId: number): Promise<void> {
+    this.users.delete(userId);
+    await this.bus?.publish(DIRECTORY_CHANNEL, { kind: 'user_changed', userId });
+  }
+
+  /** A conversation's members changed: forget them here at once, and on every other node. */
+  async conversationChanged(conversationId: number): Promise<void> {
     this.members.delete(conversationId);
+    await this.bus?.publish(DIRECTORY_CHANNEL, { kind: 'conversation_changed', conversationId });
   }
 }

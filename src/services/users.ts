@@ -70,8 +70,8 @@ export interface UserPage {
 export class UsersService {
   constructor(
     private readonly db: Db,
-    /** Told when a profile changed, so cached copies are dropped. */
-    private readonly onProfileChange: (userId: number) => void = () => {},
+    /** Told when a profile changed, so cached copies are dropped (on every node). */
+    private readonly onProfileChange: (userId: number) => Promise<void> | void = () => {},
   ) {}
 
   async me(userId: number): Promise<Me> {
@@ -106,7 +106,7 @@ export class UsersService {
       uniqueViolationToAppError(err);
     }
     if (!row) throw new AppError('unauthorized', 'Account no longer exists');
-    this.onProfileChange(userId);
+    await this.onProfileChange(userId);
     return toMe(row);
   }
 

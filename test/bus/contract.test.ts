@@ -78,8 +78,14 @@ for (const [name, node] of Object.entries(factories)) {
       await bus.publish('user:1', { kind: 'session_revoked', sessionId: 'abc-123' });
       const positioned: BusEvent = { kind: 'frame', frame: '{"type":"new_message","x":";,"}', position: { conversation_id: 42, seq: 7 } };
       await bus.publish('user:1', positioned);
-      await c.until(203);
+      await bus.publish('user:1', { kind: 'user_changed', userId: 77 });
+      await bus.publish('user:1', { kind: 'conversation_changed', conversationId: 78 });
+      await c.until(205);
       expect(c.events[202]).toEqual(positioned);
+      expect(c.events.slice(203)).toEqual([
+        { kind: 'user_changed', userId: 77 },
+        { kind: 'conversation_changed', conversationId: 78 },
+      ]);
       expect(c.events.slice(0, 200)).toEqual(Array.from({ length: 200 }, (_, i) => frame(i)));
       expect(c.events[200]).toEqual(unicode);
       expect(c.events[201]).toEqual({ kind: 'session_revoked', sessionId: 'abc-123' });

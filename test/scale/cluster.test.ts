@@ -248,6 +248,28 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     await Promise.all([alice, daveA, daveB].map((d) => d.ws.next(read)));
   });
 
+  test('a profile edit on one node shows at once in frames and pages served by the others', async () => {
+    // Every node caches profiles for 10 s. Warm node 3 (carol sends there) and node 2 (a page read there).
+    const before = carol.send(dmAC, 'before the rename');
+    await alice.ws.next(isMessage((await before.echo).message.id));
+    const lastSender = async (node: NatterNode) => {
+      const res = await node.request('GET', `/api/v1/conversations/${dmAC}/messages?limit=1`, { token: alice.user.token });
+      expect(res.status).toBe(200);
+      return res.body.messages[0].sender.username as string;
+    };
+    expect(await lastSender(n2)).toBe(carol.user.user.username);
+
+    const renamed = `carol_${Date.now().toString(36)}`;
+    const res = await n1.request('PATCH', '/api/v1/users/me', { token: carol.user.token, body: { username: renamed } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    // The directory channel drops the cached copies on every node: well within the 10 s.
+    await until('frames sent through node 3 to carry the new name', async () => {
+      const sent = await carol.send(dmAC, 'after the rename').echo;
+      return sent.message.sender.username === renamed;
+    }, 2000, 100);
+    await until('pages served by node 2 to carry the new name', async () => (await lastSender(n2)) === renamed, 2000, 100);
+  });
+
   test('going offline and coming back on another node is announced across nodes', async () => {
     // bob leaves node 2 ...
     await bob.ws.close();
