@@ -36,6 +36,29 @@ export function decodeEvent(payload: string): BusEvent | undefined {
   }
 }
 
+/**
+ * Every node of a deployment listens on this channel. A fanout to at least `FANOUT_MIN`
+ * channels is sent there once — the channel list and the event — instead of once per
+ * channel, and each node hands the event to its own handlers of the listed channels.
+ * A message to a group of 500 was 499 copies of the frame through Redis; now it is one
+ * copy per node. Both paths leave through the same publisher connection and arrive
+ * through the same subscriber connection, so events keep their publish order.
+ */
+export const FANOUT_CHANNEL = 'fanout';
+export const FANOUT_MIN = 16;
+
+/** `F<channel>,<channel>,…\n<event>`; channel names hold neither ',' nor a newline. */
+export function encodeFanout(channels: string[], event: BusEvent): string {
+  return `F${channels.join(',')}\n${encodeEvent(event)}`;
+}
+
+export function decodeFanout(payload: string): { channels: string[]; event: BusEvent } | undefined {
+  const end = payload.indexOf('\n');
+  if (payload[0] !== 'F' || end < 0) return undefined;
+  const event = decodeEvent(payload.slice(end + 1));
+  return event && { channels: payload.slice(1, end).split(','), event };
+}
+
 export interface BusLogger {
   warn(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
@@ -80,7 +103,8 @@ export abstract class RemoteBus implements Bus {
   async publishMany(channels: string[], event: BusEvent): Promise<void> {
     if (this.closed || channels.length === 0) return;
     try {
-      await this.remotePublishMany(channels, encodeEvent(event));
+      if (channels.length >= FANOUT_MIN) await this.remotePublish(FANOUT_CHANNEL, encodeFanout(channels, event));
+      else await this.remotePublishMany(channels, encodeEvent(event));
     } catch (err) {
       this.dropped += channels.length;
       this.log.warn({ err, channels: channels.length }, 'bus publish failed; clients will catch up by seq');
@@ -88,6 +112,12 @@ export abstract class RemoteBus implements Bus {
   }
 
   async subscribe(channel: string, handler: (event: BusEvent) => void): Promise<() => Promise<void>> {
+    // Listening for fanouts starts with the first subscription and never stops: a node
+    // that serves a user must hear the fanouts that name them.
+    if (!this.handlers.has(FANOUT_CHANNEL)) {
+      this.handlers.set(FANOUT_CHANNEL, new Set());
+      await this.chain(FANOUT_CHANNEL, () => this.remoteSubscribe(FANOUT_CHANNEL));
+    } else await this.pending.get(FANOUT_CHANNEL);
     let set = this.handlers.get(channel);
     const first = !set;
     if (!set) this.handlers.set(channel, (set = new Set()));
@@ -117,6 +147,15 @@ export abstract class RemoteBus implements Bus {
   /** Called by the implementation for each message that arrives on `channel`. */
   protected dispatch(channel: string, payload: string): void {
     if (this.closed) return;
+    if (channel === FANOUT_CHANNEL) {
+      const fanout = decodeFanout(payload);
+      if (!fanout) return;
+      for (const target of fanout.channels) {
+        const set = target === FANOUT_CHANNEL ? undefined : this.handlers.get(target);
+        if (set) for (const handler of [...set]) handler(fanout.event);
+      }
+      return;
+    }
     const set = this.handlers.get(channel);
     if (!set) return;
     const event = decodeEvent(payload);

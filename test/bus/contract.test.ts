@@ -160,5 +160,35 @@ for (const [name, node] of Object.entries(factories)) {
       await new Promise((r) => setTimeout(r, 100));
       expect(elsewhere.events).toEqual([]);
     });
+
+    if (node) test('a large fanout reaches each node’s subscribers of the listed channels, in order with single publishes', async () => {
+      const nodeA = await make2();
+      const nodeB = await make2(deployment);
+      const otherDeployment = await make2();
+      const channels = Array.from({ length: 40 }, (_, i) => `user:${500 + i}`);
+      const onB = [collector(), collector()];
+      const onA = collector();
+      const notListed = collector();
+      const elsewhere = collector();
+      await nodeB.subscribe(channels[3]!, onB[0]!.handler);
+      await nodeB.subscribe(channels[39]!, onB[1]!.handler);
+      await nodeB.subscribe('user:999', notListed.handler);
+      await nodeA.subscribe(channels[0]!, onA.handler);
+      await otherDeployment.subscribe(channels[3]!, elsewhere.handler);
+      const big = { kind: 'frame', frame: '{"type":"new_message","n":"big"}', position: { conversation_id: 5, seq: 1 } } as const;
+      for (let i = 0; i < 20; i++) {
+        await nodeA.publish(channels[3]!, frame(i));
+        await nodeA.publishMany(channels, { ...big, position: { conversation_id: 5, seq: i + 1 } });
+      }
+      await Promise.all([onB[0]!.until(40), onB[1]!.until(20), onA.until(20)]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(onB[0]!.events).toEqual(
+        Array.from({ length: 20 }, (_, i) => [frame(i), { ...big, position: { conversation_id: 5, seq: i + 1 } }]).flat(),
+      );
+      expect(onB[1]!.events).toHaveLength(20);
+      expect(onA.events).toHaveLength(20);
+      expect(notListed.events).toEqual([]);
+      expect(elsewhere.events).toEqual([]);
+    });
   });
 }
