@@ -41,7 +41,7 @@ export class Directory {
 
   /** The conversation's member ids (empty for a conversation that does not exist). */
   async memberIds(conversationId: number): Promise<number[]> {
-    return (await this.members.fetch(conversationId)) ?? [];
+    return (await fetchFresh(this.members, conversationId)) ?? [];
   }
 
   /** Whether `userId` is a member; a cache miss is confirmed against the database. */
@@ -53,7 +53,7 @@ export class Directory {
   }
 
   async user(userId: number): Promise<UserRow | undefined> {
-    return this.users.fetch(userId);
+    return fetchFresh(this.users, userId);
   }
 
   /** Listens on the directory channel for changes made through other nodes. */
@@ -76,3 +76,22 @@ export class Directory {
     await this.bus?.publish(DIRECTORY_CHANNEL, { kind: 'conversation_changed', conversationId });
   }
 }
+
+/**
+ * `cache.fetch`, asked again when the entry was dropped while its fetch ran. An
+ * invalidation (or an eviction) aborts the fetch in flight, and lru-cache rejects its
+ * callers; the value it was reading may be the old one, so it must not be used or kept.
+ * The next fetch reads afresh.
+ */
+async function fetchFresh<K extends {}, V extends {}>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cache.fetch(key);
+    } catch (err) {
+      if (attempt >= 3 || !FETCH_ABORTS.has((err as Error)?.message)) throw err;
+    }
+  }
+}
+
+/** The reasons lru-cache gives when it aborts a fetch in flight. */
+const FETCH_ABORTS = new Set(['deleted', 'evicted', 'replaced']);
