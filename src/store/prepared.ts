@@ -36,9 +36,10 @@ export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxState
     const run = async (text: string, values: unknown[]): Promise<unknown> => {
       const name = values.length > 0 && values.length <= opts.maxParams ? nameFor(text) : undefined;
       if (!name) {
-        const verb = /^\s*(\w+)/.exec(text)?.[1]?.toLowerCase();
+        const [, verb, next] = /^\s*(\w+)\s*(\w*)/.exec(text)?.map((w) => w.toLowerCase()) ?? [];
         if (verb === 'begin' || verb === 'start') inTransaction = true;
-        else if (verb === 'commit' || verb === 'rollback') inTransaction = false;
+        // `rollback to savepoint` stays inside the transaction.
+        else if (verb === 'commit' || (verb === 'rollback' && next !== 'to')) inTransaction = false;
         return plain(text, values);
       }
       try {
@@ -56,7 +57,8 @@ export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxState
     wrapper = {
       query: ((textOrCursor: unknown, values?: readonly unknown[]) =>
         typeof textOrCursor === 'string' ? run(textOrCursor, [...(values ?? [])]) : plain(textOrCursor)) as PostgresPoolClient['query'],
-      release: () => client.release(),
+      // Kysely passes true when a connection must not be reused (a failed rollback).
+      release: (destroy?: boolean) => client.release(destroy),
     };
     wrappers.set(client, wrapper);
     return wrapper;
@@ -67,8 +69,14 @@ export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxState
   };
 }
 
-/** PostgreSQL's answer when a prepared statement's result columns changed under it. */
+/**
+ * PostgreSQL's answer when a prepared statement's result columns changed under it. The
+ * routine name does not depend on the server's language; the message is the fallback.
+ */
 function isStalePlan(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
+  const e = err as { code?: string; routine?: string; message?: string };
+  return (
+    e.code === '0A000' &&
+    (e.routine === 'RevalidateCachedQuery' || /cached plan must not change result type/.test(e.message ?? ''))
+  );
 }

@@ -67,4 +67,35 @@ describe.skipIf(!url)(url ? 'named prepared statements on PostgreSQL' : 'prepare
     await expect(db.transaction().execute((trx) => byId(trx, 2))).rejects.toThrow(/cached plan/);
     expect(await byId(db, 2)).toEqual([{ id: 2, a: 'two', b: 7, c: 8 }]);
   });
+
+  test('a connection released for destruction is not handed out again', async () => {
+    const pgPool = new pg.Pool({ connectionString: url, max: 1 });
+    const pool = preparingPool(pgPool, { maxParams: 3, maxStatements: 10 });
+    const backend = async (c: Awaited<ReturnType<typeof pool.connect>>) =>
+      ((await c.query('select pg_backend_pid() as pid', [])) as { rows: { pid: number }[] }).rows[0]!.pid;
+    const first = await pool.connect();
+    const pid = await backend(first);
+    first.release();
+    const same = await pool.connect();
+    expect(await backend(same)).toBe(pid);
+    same.release(true);
+    const fresh = await pool.connect();
+    expect(await backend(fresh)).not.toBe(pid);
+    fresh.release();
+    await pool.end();
+  });
+
+  test('a rollback to a savepoint keeps the transaction open: a stale statement there is not retried', async () => {
+    const db = connect(100);
+    expect(await byId(db, 1)).toMatchObject({ 0: { id: 1 } });
+    await sql.raw(`alter table ${table} add column d int not null default 9`).execute(db);
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await sql.raw('savepoint s1').execute(trx);
+        await sql.raw('rollback to savepoint s1').execute(trx);
+        return byId(trx, 1);
+      }),
+    ).rejects.toThrow(/cached plan/);
+    expect(await byId(db, 1)).toEqual([expect.objectContaining({ id: 1, d: 9 })]);
+  });
 });
