@@ -144,12 +144,15 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
     case 'memory':
       return new MemoryBus();
     case 'redis': {
-      const bus = new RedisBus({ url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded }, busLog);
+      const bus = new RedisBus(
+        { url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded, fanoutMin: config.busFanoutMin },
+        busLog,
+      );
       if (!(await bus.ready(10_000))) busLog.warn('redis is not reachable yet; serving local sockets and retrying');
       return bus;
     }
     case 'nats':
-      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix }, busLog);
+      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix, fanoutMin: config.busFanoutMin }, busLog);
   }
 }
 

@@ -5,6 +5,8 @@ export interface NatsBusOptions {
   url: string;
   /** Subject prefix (e.g. `natter`), so several deployments can share one NATS. */
   prefix: string;
+  /** See RemoteBus: fanouts to this many channels or more go once per node; 0 turns it off. */
+  fanoutMin?: number;
 }
 
 const encoder = new TextEncoder();
@@ -26,7 +28,7 @@ export class NatsBus extends RemoteBus {
     private readonly opts: NatsBusOptions,
     log: BusLogger,
   ) {
-    super(log);
+    super(log, opts.fanoutMin);
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === 'disconnect') this.reconnecting = true;

@@ -7,6 +7,8 @@ export interface RedisBusOptions {
   prefix: string;
   /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+): scales on Redis Cluster. */
   sharded: boolean;
+  /** See RemoteBus: fanouts to this many channels or more go once per node; 0 turns it off. */
+  fanoutMin?: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export class RedisBus extends RemoteBus {
     private readonly opts: RedisBusOptions,
     log: BusLogger,
   ) {
-    super(log);
+    super(log, opts.fanoutMin);
     const common = {
       lazyConnect: false,
       maxRetriesPerRequest: 1,

@@ -46,6 +46,8 @@ export function decodeEvent(payload: string): BusEvent | undefined {
  */
 export const FANOUT_CHANNEL = 'fanout';
 export const FANOUT_MIN = 16;
+/** Channels per fanout message, so one stays far below NATS's 1 MB message limit. */
+export const FANOUT_CHUNK = 1000;
 
 /** `F<channel>,<channel>,…\n<event>`; channel names hold neither ',' nor a newline. */
 export function encodeFanout(channels: string[], event: BusEvent): string {
@@ -78,7 +80,11 @@ export abstract class RemoteBus implements Bus {
   /** Events that could not be published (bus unreachable); exposed for metrics. */
   dropped = 0;
 
-  constructor(protected readonly log: BusLogger) {}
+  /** `fanoutMin` 0: every event goes to its channels one by one (e.g. while old nodes run). */
+  constructor(
+    protected readonly log: BusLogger,
+    private readonly fanoutMin = FANOUT_MIN,
+  ) {}
 
   abstract isReady(): boolean;
   protected abstract remotePublish(channel: string, payload: string): Promise<void>;
@@ -103,8 +109,13 @@ export abstract class RemoteBus implements Bus {
   async publishMany(channels: string[], event: BusEvent): Promise<void> {
     if (this.closed || channels.length === 0) return;
     try {
-      if (channels.length >= FANOUT_MIN) await this.remotePublish(FANOUT_CHANNEL, encodeFanout(channels, event));
-      else await this.remotePublishMany(channels, encodeEvent(event));
+      if (this.fanoutMin > 0 && channels.length >= this.fanoutMin) {
+        const chunks = [];
+        for (let i = 0; i < channels.length; i += FANOUT_CHUNK) {
+          chunks.push(encodeFanout(channels.slice(i, i + FANOUT_CHUNK), event));
+        }
+        await Promise.all(chunks.map((payload) => this.remotePublish(FANOUT_CHANNEL, payload)));
+      } else await this.remotePublishMany(channels, encodeEvent(event));
     } catch (err) {
       this.dropped += channels.length;
       this.log.warn({ err, channels: channels.length }, 'bus publish failed; clients will catch up by seq');

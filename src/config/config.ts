@@ -152,6 +152,8 @@ export const CONFIG_SCHEMA = {
   redisUrl: key('REDIS_URL', 'redis://127.0.0.1:6379', str, 'Redis for BUS=redis (and presence across nodes).'),
   redisSharded: key('REDIS_SHARDED', 'false', bool, 'Use sharded pub/sub (SPUBLISH, Redis 7+), for Redis Cluster.'),
   natsUrl: key('NATS_URL', 'nats://127.0.0.1:4222', str, 'NATS server(s) for BUS=nats, comma-separated.'),
+  busFanoutMin: key('BUS_FANOUT_MIN', '16', int(0, 1_000_000),
+    'A fanout to this many users or more crosses Redis/NATS once per node, not once per user; 0 turns it off.'),
   busPrefix: key('BUS_PREFIX', 'natter', (raw) => (/^[A-Za-z0-9_-]{1,64}$/.test(raw) ? raw : bad('must be 1-64 letters, digits, _ or -')),
     'Namespace for channels and keys, so deployments can share a Redis or NATS.'),
   presence: key('PRESENCE', 'auto', oneOf('auto', 'memory', 'redis'),

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Bus, BusEvent } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { RedisBus } from '../../src/bus/redis.js';
+import { encodeEvent } from '../../src/bus/remote.js';
 
 /**
  * One contract, every Bus: in-process, Redis (classic and sharded pub/sub) and NATS, the
@@ -161,6 +163,18 @@ for (const [name, node] of Object.entries(factories)) {
       expect(elsewhere.events).toEqual([]);
     });
 
+    if (node) test('a fanout to thousands of channels is split into bounded messages and still reaches everyone once', async () => {
+      const nodeA = await make2();
+      const nodeB = await make2(deployment);
+      const channels = Array.from({ length: 2500 }, (_, i) => `user:${10_000 + i}`);
+      const picked = [0, 999, 1000, 2499].map((i) => ({ channel: channels[i]!, c: collector() }));
+      for (const p of picked) await nodeB.subscribe(p.channel, p.c.handler);
+      await nodeA.publishMany(channels, frame(1));
+      await Promise.all(picked.map((p) => p.c.until(1)));
+      await new Promise((r) => setTimeout(r, 100));
+      for (const p of picked) expect(p.c.events).toEqual([frame(1)]);
+    });
+
     if (node) test('a large fanout reaches each node’s subscribers of the listed channels, in order with single publishes', async () => {
       const nodeA = await make2();
       const nodeB = await make2(deployment);
@@ -192,3 +206,25 @@ for (const [name, node] of Object.entries(factories)) {
     });
   });
 }
+
+describe('BUS_FANOUT_MIN=0 (while nodes of an older version run)', () => {
+  test('a large fanout goes to each user channel, where a node that knows no fanout channel hears it', async () => {
+    const p = prefix();
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false, fanoutMin: 0 }, quiet);
+    open.push(bus);
+    expect(await bus.ready(5000)).toBe(true);
+    // An older node: a plain subscription to one user's channel, nothing else.
+    const older = new Redis(REDIS_URL);
+    const heard: string[] = [];
+    older.on('message', (_channel: string, message: string) => heard.push(message));
+    await older.subscribe(`${p}:user:42`);
+    try {
+      await bus.publishMany(Array.from({ length: 40 }, (_, i) => `user:${20 + i}`), frame(7));
+      const deadline = Date.now() + 3000;
+      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual([encodeEvent(frame(7))]);
+    } finally {
+      older.disconnect();
+    }
+  });
+});
