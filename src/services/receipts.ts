@@ -3,7 +3,7 @@ import { notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { participantsOf, unreadCounts } from '../store/conversations.repository.js';
 import { findInConversation } from '../store/messages.repository.js';
-import { advancePointer, sharesReadReceipts } from '../store/receipts.repository.js';
+import { advancePointer } from '../store/receipts.repository.js';
 import type { ConversationsService } from './conversations.js';
 import type { Directory } from './directory.js';
 
@@ -63,7 +63,8 @@ export class ReceiptsService {
       const frame = (status: 'delivered' | 'read', s: number) =>
         JSON.stringify({ type: 'receipt', conversation_id: conversationId, user_id: userId, status, seq: s });
       const ids = await this.directory.memberIds(conversationId);
-      const shareRead = readMoved ? await sharesReadReceipts(this.db, userId) : true;
+      // From the profile cache: a change of the setting is announced to every node.
+      const shareRead = readMoved ? ((await this.directory.user(userId))?.share_read_receipts ?? true) : true;
       const toOthers = readMoved && shareRead ? frame('read', after.last_read_seq) : deliveredMoved ? frame('delivered', after.last_delivered_seq) : null;
       const toSelf = readMoved ? frame('read', after.last_read_seq) : frame('delivered', after.last_delivered_seq);
       await Promise.all([

@@ -46,9 +46,3 @@ export async function advancePointer(
   });
 }
 
-/** Whether the user lets others see when they have read something. */
-export async function sharesReadReceipts(db: Db, userId: number): Promise<boolean> {
-  const row = await db.selectFrom('users').select('share_read_receipts').where('id', '=', userId).executeTakeFirst();
-  return row?.share_read_receipts ?? true;
-}
-
