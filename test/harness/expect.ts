@@ -7,6 +7,17 @@ export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** The keys of a user object as other users see it. */
 export const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'phone', 'status', 'updated_at', 'username'];
 
+/** The typed fields every user object has, whoever looks at it. */
+export function expectUserFields(user: any): void {
+  expect(Number.isInteger(user.id)).toBe(true);
+  expect(user.phone === null || typeof user.phone === 'string').toBe(true);
+  expect(user.avatar === null || typeof user.avatar === 'string').toBe(true);
+  expect(['online', 'offline']).toContain(user.status);
+  expect(user.last_seen).toMatch(ISO);
+  expect(user.created_at).toMatch(ISO);
+  expect(user.updated_at).toMatch(ISO);
+}
+
 /** An error reply: the status, a JSON body with a non-empty `error` string and the `code`. */
 export function expectError(res: Reply, status: number, code: string): void {
   expect(res.status, JSON.stringify(res.body)?.slice(0, 300)).toBe(status);

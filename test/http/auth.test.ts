@@ -1,21 +1,12 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, testConfig, type TestApp } from '../harness/app.js';
-import { ISO, expectError, expectNoPasswordKeys } from '../harness/expect.js';
-
-
-
+import { expectError, expectNoPasswordKeys, expectUserFields } from '../harness/expect.js';
 
 function expectUser(user: any): void {
-  expect(Number.isInteger(user.id)).toBe(true);
+  expectUserFields(user);
   expect(typeof user.username).toBe('string');
   expect(typeof user.email).toBe('string');
-  expect(user.phone === null || typeof user.phone === 'string').toBe(true);
-  expect(user.avatar === null || typeof user.avatar === 'string').toBe(true);
-  expect(['online', 'offline']).toContain(user.status);
-  expect(user.last_seen).toMatch(ISO);
-  expect(user.created_at).toMatch(ISO);
-  expect(user.updated_at).toMatch(ISO);
   expectNoPasswordKeys(user);
 }
 

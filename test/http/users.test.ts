@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
-import { ISO, USER_KEYS, expectError, expectNoPasswordKeys } from '../harness/expect.js';
-
-
-
+import { ISO, USER_KEYS, expectError, expectNoPasswordKeys, expectUserFields } from '../harness/expect.js';
 
 /** The public user object: exactly these keys, with these types. */
 function expectPublicUser(user: any): void {
   expect(Object.keys(user).sort()).toEqual(USER_KEYS);
-  expect(Number.isInteger(user.id)).toBe(true);
-  expect(user.phone === null || typeof user.phone === 'string').toBe(true);
-  expect(user.avatar === null || typeof user.avatar === 'string').toBe(true);
-  expect(['online', 'offline']).toContain(user.status);
-  expect(user.last_seen).toMatch(ISO);
-  expect(user.created_at).toMatch(ISO);
-  expect(user.updated_at).toMatch(ISO);
+  expectUserFields(user);
 }
 
 let t: TestApp;
