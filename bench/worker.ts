@@ -8,7 +8,7 @@ import { resume, type ResumeArgs } from './gen/resume.js';
 
 const fleet = new Fleet();
 
-const handlers: Record<string, (args: any) => Promise<unknown>> = {
+const handlers: Record<string, (args: never) => Promise<unknown>> = {
   ping: async () => ({ pid: process.pid }),
   connect: (a: { url: string; sockets: SocketSpec[]; concurrency: number }) => fleet.connect(a.url, a.sockets, a.concurrency),
   status: async () => ({ sockets: fleet.socks.length, connected: fleet.connectedFrames, closed: fleet.closed }),
@@ -26,7 +26,7 @@ process.on('message', (m: { id: number; cmd: string; args: unknown }) => {
     process.send!({ id: m.id, ok: false, error: `unknown command ${m.cmd}` });
     return;
   }
-  handler(m.args).then(
+  handler(m.args as never).then(
     (result) => process.send!({ id: m.id, ok: true, result }),
     (err: unknown) => process.send!({ id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
   );

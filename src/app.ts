@@ -1,27 +1,32 @@
+import type { Logger } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
-import { RedisPresenceStore } from './bus/redis-presence.js';
 import { RedisBus } from './bus/redis.js';
-import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
+import { createLogger } from './logger.js';
+import { MemoryPresenceStore } from './presence/memory.js';
+import type { PresenceStore } from './presence/presence-store.js';
+import { RedisPresenceStore } from './presence/redis.js';
 import { Gateway } from './realtime/gateway.js';
+import { Access } from './services/access.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
-import { Directory } from './services/directory.js';
+import { Fanout } from './services/fanout.js';
 import { MessageWriter } from './services/message-writer.js';
 import { MessagesService } from './services/messages.js';
-import { createLogger } from './logger.js';
-import { MemoryPresenceStore, PresenceService, type PresenceStore } from './services/presence.js';
+import { NodeCache } from './services/node-cache.js';
+import { PresenceService } from './services/presence.js';
 import { ReceiptsService } from './services/receipts.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
 import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
-import { resetPresence } from './store/users.repository.js';
 import { MIGRATIONS_DIR, Migrator } from './store/migrator.js';
+import { resetPresence } from './store/users.repository.js';
 
 export { MIGRATIONS_DIR };
 
@@ -43,6 +48,8 @@ export interface App {
 export interface AppOptions {
   /** Use this database instead of opening one from the config (tests share templates this way). */
   database?: Database;
+  /** What time it is, for token and session lifetimes (tests move it forward). Default: the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -51,6 +58,7 @@ export interface AppOptions {
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
   const database =
     opts.database ??
     (await openDatabase({
@@ -68,24 +76,26 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
     const { db } = database;
 
-    const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl);
-    const accounts = new AccountsService(db, signer, config.refreshTokenTtl, bus);
-    const directory = new Directory(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
-    await directory.start();
-    const users = new UsersService(db, (userId) => directory.userChanged(userId));
-    const conversations = new ConversationsService(db);
+    const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl, clock);
+    const cache = new NodeCache(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
+    await cache.start();
+    const access = new Access(cache);
+    const fanout = new Fanout(bus, cache);
+    const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
+    const users = new UsersService(db, (userId) => cache.userChanged(userId));
+    const conversations = new ConversationsService(db, access);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
-    const messages = new MessagesService(db, bus, conversations, config.messageMaxBytes, writer, directory);
-    const receipts = new ReceiptsService(db, bus, conversations, directory);
-    const typing = new TypingService(directory, messages, config.typingTimeout * 1000);
+    const messages = new MessagesService(db, access, cache, writer, fanout, config.messageMaxBytes);
+    const receipts = new ReceiptsService(db, access, cache, fanout);
+    const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
     // rows still saying online are left over from a crash.
     if (presenceStore instanceof MemoryPresenceStore) await resetPresence(db);
-    const presence = new PresenceService(db, bus, presenceStore, config.presenceGrace * 1000);
+    const presence = new PresenceService(db, fanout, presenceStore, config.presenceGrace * 1000);
 
     let gateway!: Gateway;
     const server = await buildServer({
@@ -96,7 +106,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         const failing: string[] = [];
         if (!(await database.ping())) failing.push('database');
         if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
-        if (presenceStore instanceof RedisPresenceStore && !presenceStore.isReady()) failing.push('presence (redis)');
+        if (!presenceStore.isReady()) failing.push('presence');
         return failing;
       },
       realtime: async (api) => {

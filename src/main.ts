@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { samplePlan, SAMPLE_PASSWORD } from './cli/seed-data.js';
 import { hashPassword } from './services/passwords.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { openDatabase, type Database } from './store/database.js';
+import { inTransaction, openDatabase, type Database } from './store/database.js';
 import { createMigration, MigrationError, MIGRATIONS_DIR, Migrator } from './store/migrator.js';
 import { applySeed, dropSchema } from './store/seed.repository.js';
 
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
       await withDatabase(config, async (database) => {
         await new Migrator(database, MIGRATIONS_DIR).up();
         const passwordHash = await hashPassword(SAMPLE_PASSWORD);
-        const added = await applySeed(database.db, samplePlan(passwordHash));
+        const added = await inTransaction(database.db, (trx) => applySeed(trx, samplePlan(passwordHash)));
         console.log(
           `seeded: ${added.users} users, ${added.conversations} conversations, ${added.messages} messages added ` +
             `(sample password: ${SAMPLE_PASSWORD})`,

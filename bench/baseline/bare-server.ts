@@ -57,12 +57,12 @@ server.on('upgrade', (req, socket, head) => {
     let set = sockets.get(user);
     if (!set) sockets.set(user, (set = new Set()));
     set.add(ws);
-    ws.on('close', () => set!.delete(ws));
+    ws.on('close', () => set.delete(ws));
     ws.send(JSON.stringify({ type: 'connected', user_id: user }));
     ws.on('message', (data) => {
       let frame: { type?: string; conversation_id?: number; content?: string };
       try {
-        frame = JSON.parse(data.toString());
+        frame = JSON.parse(String(data as Buffer)) as typeof frame;
       } catch {
         return;
       }

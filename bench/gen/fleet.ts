@@ -127,7 +127,7 @@ export class Fleet {
     }
     let frame: { type?: string; message?: { content?: unknown; conversation_id?: number }; error?: string; code?: string };
     try {
-      frame = JSON.parse(data.toString());
+      frame = JSON.parse(data.toString()) as typeof frame;
     } catch {
       return;
     }

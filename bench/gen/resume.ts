@@ -28,7 +28,7 @@ interface Frame {
 function frames(ws: WebSocket, fn: (f: Frame) => void): void {
   ws.on('message', (d) => {
     try {
-      fn(JSON.parse(d.toString()) as Frame);
+      fn(JSON.parse(String(d as Buffer)) as Frame);
     } catch {
       /* not JSON */
     }

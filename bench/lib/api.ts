@@ -66,7 +66,7 @@ export async function register(base: string, username: string): Promise<BenchUse
 
 /** Registers `count` users with bounded concurrency; names are unique per run. */
 export async function registerMany(base: string, count: number, prefix: string, concurrency = 8): Promise<BenchUser[]> {
-  const users: BenchUser[] = new Array(count);
+  const users = new Array<BenchUser>(count);
   let next = 0;
   const t0 = Date.now();
   let lastLog = t0;
@@ -104,7 +104,7 @@ export async function createGroup(base: string, owner: BenchUser, members: Bench
 
 /** Runs fn over items with bounded concurrency. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {

@@ -151,8 +151,8 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
   const keepTail = (d: Buffer) => {
     output = (output + d.toString()).slice(-20_000);
   };
-  child.stdout!.on('data', keepTail);
-  child.stderr!.on('data', keepTail);
+  child.stdout.on('data', keepTail);
+  child.stderr.on('data', keepTail);
   const stop = killOnCleanup(child, 'natter');
   await waitForHttp(child, `http://127.0.0.1:${port}/ready`, () => output, 'natter', 120_000);
   // The results file records every natter setting the server ran with, including those
@@ -184,8 +184,8 @@ export async function spawnBare(cpuProfDir?: string): Promise<ServerHandle> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const stop = killOnCleanup(child, 'bare server');
   await waitForOutput(child, () => output, 'bare server ready', 'bare server', 30_000);
   return { url: `http://127.0.0.1:${port}`, pid: child.pid!, config: { server: 'bare ws (bench/baseline/bare-server.ts)' }, database: { kind: 'none' }, stop };

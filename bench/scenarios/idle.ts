@@ -31,7 +31,6 @@ export async function idle(ctx: Context) {
   const before = pid ? rssBytes(pid) : null;
   const cpu = new CpuMeter(pid);
   cpu.start();
-  const t0 = Date.now();
   const samples: { sockets: number; rss: number }[] = [];
   const opened: { opened: number; failed: number; errors: string[]; ms: number }[] = [];
   let openMs = 0;

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type Subscription } from 'nats';
+import { connect, Events, type NatsConnection, type Subscription } from 'nats';
 import { RemoteBus, type BusLogger } from './remote.js';
 
 export interface NatsBusOptions {
@@ -31,8 +31,8 @@ export class NatsBus extends RemoteBus {
     super(log, opts.fanoutMin);
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type === 'disconnect') this.reconnecting = true;
-        if (status.type === 'reconnect') this.reconnecting = false;
+        if (status.type === Events.Disconnect) this.reconnecting = true;
+        if (status.type === Events.Reconnect) this.reconnecting = false;
         log.info({ type: status.type }, 'nats bus status');
       }
     })().catch(() => {});

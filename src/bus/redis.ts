@@ -74,7 +74,7 @@ export class RedisBus extends RemoteBus {
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
+    if (failed) throw failed[0] instanceof Error ? failed[0] : new Error(String(failed[0]));
   }
 
   protected async remoteSubscribe(channel: string): Promise<void> {

@@ -1,3 +1,4 @@
+import AjvCompiler from '@fastify/ajv-compiler';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -22,13 +23,18 @@ import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, reviveSafeJson } from './input-guards.js';
-import { CHAT_SCHEMAS } from './chat-schemas.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
-import { ErrorBody, MeSchema, UserSchema } from './schemas.js';
+import { ErrorBody } from '../schemas/common.js';
+import { ConversationSchema, ParticipantSchema } from '../schemas/conversations.js';
+import { MessageSchema } from '../schemas/messages.js';
+import { MeSchema, UserSchema } from '../schemas/users.js';
+
+/** The reply schemas routes refer to by $id (Type.Ref), registered once. */
+const SHARED_SCHEMAS = [ErrorBody, UserSchema, MeSchema, MessageSchema, ParticipantSchema, ConversationSchema];
 
 export type AppServer = FastifyInstance<
   RawServerDefault,
@@ -60,6 +66,22 @@ export const API_PREFIX = '/api/v1';
 
 
 /**
+ * Fastify's own Ajv validators, with one difference: JSON bodies are never coerced. A path
+ * or query value is text by nature, so "42" there is read as the integer it spells; a JSON
+ * body has types, and `"participant_id": "2"` or `"client_id": ""` (which coercion would
+ * turn into null) is refused as what it is.
+ */
+function validatorsByPart(): AjvCompiler.ValidatorFactory {
+  const pool = AjvCompiler();
+  return (externalSchemas, options) => {
+    const customOptions = { ...(options)?.customOptions };
+    const lenient = pool(externalSchemas, { ...options, customOptions });
+    const strict = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } } as never);
+    return (route) => (route.httpPart === 'body' ? strict : lenient)(route);
+  };
+}
+
+/**
  * Builds the HTTP app without listening: tests and main.ts decide where it listens.
  * Every route has a schema, which validates, serialises (nothing outside the schema is
  * ever sent: no password hashes) and feeds the OpenAPI document at /docs.
@@ -80,6 +102,10 @@ export async function buildServer(opts: {
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    // `discriminator` lets a oneOf of bodies (POST /conversations) be told apart by `type`,
+    // so a bad body is reported against its own kind's fields.
+    ajv: { customOptions: { discriminator: true } },
+    schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandlers(app);
@@ -103,10 +129,7 @@ export async function buildServer(opts: {
     }
   });
 
-  app.addSchema(ErrorBody);
-  app.addSchema(UserSchema);
-  app.addSchema(MeSchema);
-  for (const schema of CHAT_SCHEMAS) app.addSchema(schema);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(cors, {
     origin: config.corsOrigins,
@@ -125,7 +148,7 @@ export async function buildServer(opts: {
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { MessagePosition } from '../bus/bus.js';
+import { serializeFrame, type ServerFrame } from '../schemas/server-frames.js';
 import { CLOSE } from './protocol.js';
 
 /** A serialised frame: JSON text, or that text already UTF-8 encoded (see Gateway). */
@@ -69,8 +70,9 @@ export class Connection {
     return true;
   }
 
-  sendFrame(frame: object): boolean {
-    return this.send(JSON.stringify(frame));
+  /** One frame to this socket alone (bus frames arrive serialised, through `deliver`). */
+  sendFrame(frame: ServerFrame): boolean {
+    return this.send(serializeFrame(frame));
   }
 
   /**

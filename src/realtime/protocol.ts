@@ -1,10 +1,14 @@
-import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import type { ErrorCode } from '../domain/errors.js';
+import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '../schemas/client-frames.js';
 
 /**
- * The WebSocket protocol: client frame schemas and close codes. docs/protocol.md is the
- * full description; keep the two in step.
+ * The WebSocket protocol's edge: close codes and the parser every client frame goes
+ * through. The frame schemas are in src/schemas/client-frames.ts (server frames beside
+ * them); docs/protocol.md is the full description, and a test keeps the two in step.
  */
+
+export { CLIENT_FRAME_SCHEMAS };
 
 export const CLOSE = {
   /** Server shutting down: reconnect (to another node) and sync. */
@@ -23,58 +27,19 @@ export const CLOSE = {
   RATE_LIMITED: 4029,
 } as const;
 
-const Id = Type.Integer({ minimum: 1 });
-
-export const MessageFrame = Type.Object({
-  type: Type.Literal('message'),
-  conversation_id: Id,
-  content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  message_type: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  client_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  reply_to_id: Type.Optional(Type.Union([Id, Type.Null()])),
-  media_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-});
-
-export const TypingFrame = Type.Object({
-  type: Type.Literal('typing'),
-  conversation_id: Id,
-  is_typing: Type.Optional(Type.Boolean()),
-});
-
-export const PingFrame = Type.Object({ type: Type.Literal('ping') });
-
-const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-
-export const DeliveredFrame = Type.Object({ type: Type.Literal('delivered'), conversation_id: Id, seq: Seq });
-export const ReadFrame = Type.Object({ type: Type.Literal('read'), conversation_id: Id, seq: Seq });
-
-/** `since`: conversation id (as a JSON key) → the last seq the client holds. */
-export const SyncFrame = Type.Object({
-  type: Type.Literal('sync'),
-  since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq)),
-});
-
-export const FRAME_VALIDATORS = {
-  message: Compile(MessageFrame),
-  typing: Compile(TypingFrame),
-  ping: Compile(PingFrame),
-  delivered: Compile(DeliveredFrame),
-  read: Compile(ReadFrame),
-  sync: Compile(SyncFrame),
-};
-
-export type ClientFrame =
-  | Static<typeof MessageFrame>
-  | Static<typeof TypingFrame>
-  | Static<typeof PingFrame>
-  | Static<typeof DeliveredFrame>
-  | Static<typeof ReadFrame>
-  | Static<typeof SyncFrame>;
-export type ClientFrameType = keyof typeof FRAME_VALIDATORS;
+const VALIDATORS = Object.fromEntries(
+  Object.entries(CLIENT_FRAME_SCHEMAS).map(([type, schema]) => [type, Compile(schema)]),
+) as { [T in ClientFrameType]: ReturnType<typeof Compile<(typeof CLIENT_FRAME_SCHEMAS)[T]>> };
 
 export type ParsedFrame =
   | { ok: true; frame: ClientFrame }
-  | { ok: false; code: 'invalid_frame' | 'unknown_type' | 'validation_failed'; error: string; clientId?: string };
+  | {
+      ok: false;
+      code: Extract<ErrorCode, 'invalid_frame' | 'unknown_type' | 'validation_failed'>;
+      error: string;
+      clientId?: string;
+      field?: string;
+    };
 
 /** Parses and validates one text frame; never throws. */
 export function parseFrame(text: string): ParsedFrame {
@@ -93,20 +58,23 @@ export function parseFrame(text: string): ParsedFrame {
   if (typeof type !== 'string') {
     return { ok: false, code: 'invalid_frame', error: 'Frame needs a string "type"', clientId };
   }
-  if (!Object.hasOwn(FRAME_VALIDATORS, type)) {
+  if (!Object.hasOwn(VALIDATORS, type)) {
     return { ok: false, code: 'unknown_type', error: `Unknown frame type "${type}"`, clientId };
   }
-  const validator = FRAME_VALIDATORS[type as ClientFrameType];
+  const validator = VALIDATORS[type as ClientFrameType];
   if (!validator.Check(value)) {
     const [first] = validator.Errors(value);
-    const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || (first?.params as { requiredProperties?: string[] })?.requiredProperties?.[0];
+    const path = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.');
+    const missing = (first?.params as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
+    const field = path || missing || undefined;
     const message = first?.keyword === 'required' ? 'is required' : (first?.message ?? 'is not valid');
     return {
       ok: false,
       code: 'validation_failed',
       error: `${field ? `${field} ` : ''}${message}`,
       clientId,
+      ...(field ? { field } : {}),
     };
   }
-  return { ok: true, frame: value as ClientFrame };
+  return { ok: true, frame: value };
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { userChannel, type Bus } from '../bus/bus.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
-import { normalizeEmail, type Me } from '../domain/users.js';
+import { normalizeEmail, toMe } from '../domain/users.js';
+import type { Me } from '../schemas/users.js';
 import type { Db } from '../store/database.js';
 import {
   findSession,
@@ -15,7 +16,8 @@ import {
 import { findUserById, findUserByLogin, insertUser } from '../store/users.repository.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import type { AccessClaims, TokenSigner } from './tokens.js';
-import { toMe, uniqueViolationToAppError } from './users.js';
+import type { Fanout } from './fanout.js';
+import { uniqueViolationToAppError } from './users.js';
 
 /** What register, login and refresh answer (the seed's shape plus refresh_token). */
 export interface AuthResult {
@@ -65,7 +67,8 @@ export class AccountsService {
     private readonly signer: TokenSigner,
     private readonly refreshTtlSeconds: number,
     /** Told about every revoked session, so its open sockets close everywhere. */
-    private readonly bus?: Bus,
+    private readonly fanout?: Fanout,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Creates the account and its first session. Throws email_taken / username_taken. */
@@ -108,7 +111,7 @@ export class AccountsService {
     const parsed = parseRefreshToken(refreshToken);
     if (!parsed) throw invalid();
     const session = await findSession(this.db, parsed.sessionId);
-    if (!session || session.revoked_at || session.expires_at <= new Date()) throw invalid();
+    if (!session || session.revoked_at || session.expires_at.getTime() <= this.clock.now()) throw invalid();
     const presented = sha256(parsed.secret);
     if (!sameHash(presented, session.refresh_hash)) {
       if (sameHash(presented, session.previous_hash)) await this.revoke(session.user_id, session.id);
@@ -128,7 +131,7 @@ export class AccountsService {
   /** Revokes in the database first, then tells every node to close the session's sockets. */
   private async revoke(userId: number, sessionId: string): Promise<void> {
     await revokeSession(this.db, sessionId);
-    await this.bus?.publish(userChannel(userId), { kind: 'session_revoked', sessionId });
+    await this.fanout?.sessionRevoked(userId, sessionId);
   }
 
   /**
@@ -137,7 +140,7 @@ export class AccountsService {
    */
   async authenticate(token: string): Promise<AccessClaims> {
     const claims = await this.signer.verify(token);
-    if (!(await isSessionActive(this.db, claims.sessionId, claims.userId))) {
+    if (!(await isSessionActive(this.db, claims.sessionId, claims.userId, new Date(this.clock.now())))) {
       throw new AppError('unauthorized', 'Session has ended; log in again');
     }
     return claims;
@@ -145,16 +148,16 @@ export class AccountsService {
 
   /** Which of these sessions are still open. */
   liveSessions(sessionIds: string[]): Promise<Set<string>> {
-    return liveSessionIds(this.db, sessionIds);
+    return liveSessionIds(this.db, sessionIds, new Date(this.clock.now()));
   }
 
   /** Whether the session is still open (for checks after the token was accepted). */
   sessionActive(claims: AccessClaims): Promise<boolean> {
-    return isSessionActive(this.db, claims.sessionId, claims.userId);
+    return isSessionActive(this.db, claims.sessionId, claims.userId, new Date(this.clock.now()));
   }
 
   private expiry(): Date {
-    return new Date(Date.now() + this.refreshTtlSeconds * 1000);
+    return new Date(this.clock.now() + this.refreshTtlSeconds * 1000);
   }
 
   private async openSession(userId: number, userAgent: string | null) {

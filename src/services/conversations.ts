@@ -1,104 +1,37 @@
-import type { Conversation, Message, MessageStatus, Participant } from '../domain/conversations.js';
 import { directKey } from '../domain/conversations.js';
-import type { User } from '../domain/users.js';
 import { AppError, notFound } from '../domain/errors.js';
-import type { Db } from '../store/database.js';
+import { senderView, toMessage } from '../domain/messages.js';
+import { messageStatus, summarizePointers } from '../domain/receipts.js';
+import { toUser } from '../domain/users.js';
+import type { Conversation, Participant } from '../schemas/conversations.js';
+import { inTransaction, type Db } from '../store/database.js';
 import {
-  createGroup,
-  existingUserIds,
+  addParticipants,
+  findDirectId,
   findForMember,
-  findOrCreateDirect,
+  insertDirect,
+  insertGroup,
   listForMember,
   participantsOf,
   unreadCounts,
   type MemberConversationRow,
   type ParticipantRow,
 } from '../store/conversations.repository.js';
-import { latestOf, type MessageRow, type PointerSummary } from '../store/messages.repository.js';
-import { findUsersByIds, type UserRow } from '../store/users.repository.js';
-import { toUser } from './users.js';
-
-/** How the other participants' pointers look to one requester, for message status. */
-export interface StatusView {
-  requesterId: number;
-  myReadSeq: number;
-  othersMinReadSeq: number;
-  othersMinDeliveredSeq: number;
-  hasOthers: boolean;
-}
-
-export function statusView(requesterId: number, participants: ParticipantRow[]): StatusView {
-  const others = participants.filter((p) => p.id !== requesterId);
-  const me = participants.find((p) => p.id === requesterId);
-  return {
-    requesterId,
-    myReadSeq: me?.last_read_seq ?? 0,
-    // Someone who keeps read receipts private never shows as having read anything.
-    othersMinReadSeq: Math.min(...others.map((p) => (p.share_read_receipts ? p.last_read_seq : 0))),
-    othersMinDeliveredSeq: Math.min(...others.map((p) => p.last_delivered_seq)),
-    hasOthers: others.length > 0,
-  };
-}
-
-/** The same view from the pointer summary a history page query returns. */
-export function statusViewOf(requesterId: number, p: PointerSummary): StatusView {
-  return {
-    requesterId,
-    myReadSeq: p.my_read_seq,
-    othersMinReadSeq: p.others_read_seq ?? 0,
-    othersMinDeliveredSeq: p.others_delivered_seq ?? 0,
-    hasOthers: p.others_read_seq !== null,
-  };
-}
-
-/**
- * A message's status as the requester sees it. Their own message: `read` once every
- * other participant has read it, `delivered` once every other participant has it, else
- * `sent`. Someone else's: `read` once the requester has read it, else `delivered`.
- */
-export function messageStatus(row: Pick<MessageRow, 'seq' | 'sender_id'>, view: StatusView): MessageStatus {
-  if (row.sender_id !== view.requesterId) return view.myReadSeq >= row.seq ? 'read' : 'delivered';
-  if (!view.hasOthers) return 'sent';
-  if (view.othersMinReadSeq >= row.seq) return 'read';
-  if (view.othersMinDeliveredSeq >= row.seq) return 'delivered';
-  return 'sent';
-}
-
-/**
- * The sender as `viewerId` sees them (undefined: a frame for all participants alike).
- * A page converts each distinct sender once and shares the object between its messages.
- */
-export function senderView(sender: UserRow | undefined, viewerId?: number): User | null {
-  return sender ? toUser(sender, { id: viewerId, contact: true }) : null;
-}
-
-export function toMessage(row: MessageRow, sender: User | null, status: MessageStatus): Message {
-  return {
-    id: row.id,
-    conversation_id: row.conversation_id,
-    seq: row.seq,
-    sender_id: row.sender_id,
-    sender,
-    content: row.content,
-    type: row.type,
-    status,
-    media_url: row.media_url,
-    reply_to_id: row.reply_to_id,
-    client_id: row.client_id,
-    edited_at: row.edited_at?.toISOString() ?? null,
-    deleted_at: row.deleted_at?.toISOString() ?? null,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
-}
+import { latestOf } from '../store/messages.repository.js';
+import { existingUserIds, findUsersByIds, type UserRow } from '../store/users.repository.js';
+import type { Access } from './access.js';
 
 export interface ConversationPage {
   conversations: Conversation[];
   next_cursor: string | null;
 }
 
+/** Conversations: creating them, and each member's view of them. */
 export class ConversationsService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly access: Access,
+  ) {}
 
   /**
    * `direct`: returns the existing conversation between the two users (created: false)
@@ -118,24 +51,37 @@ export class ConversationsService {
         });
       }
       await this.requireUsers([input.participantId], 'participant_id');
-      const { id, created } = await findOrCreateDirect(
-        this.db,
-        directKey(callerId, input.participantId),
-        callerId,
-        input.participantId,
-      );
+      const key = directKey(callerId, input.participantId);
+      const { id, created } = await inTransaction(this.db, async (trx) => {
+        const made = await insertDirect(trx, key, callerId);
+        if (made === undefined) return { id: (await findDirectId(trx, key))!, created: false };
+        await addParticipants(trx, made, [
+          { userId: callerId, role: 'member' },
+          { userId: input.participantId, role: 'member' },
+        ]);
+        return { id: made, created: true };
+      });
       return { conversation: await this.get(callerId, id), created };
     }
     const name = input.name.trim();
     if (name === '') throw new AppError('validation_failed', 'name is required for a group', { field: 'name' });
     const memberIds = [...new Set(input.participantIds)].filter((id) => id !== callerId);
     await this.requireUsers(memberIds, 'participant_ids');
-    const id = await createGroup(this.db, { name, avatar: input.avatar ?? null, ownerId: callerId, memberIds });
+    const id = await inTransaction(this.db, async (trx) => {
+      const made = await insertGroup(trx, { name, avatar: input.avatar ?? null, createdBy: callerId });
+      await addParticipants(trx, made, [
+        { userId: callerId, role: 'owner' },
+        ...memberIds.map((userId) => ({ userId, role: 'member' as const })),
+      ]);
+      return made;
+    });
     return { conversation: await this.get(callerId, id), created: true };
   }
 
   /** The conversation as `callerId` sees it; not_found unless they are a member. */
   async get(callerId: number, conversationId: number): Promise<Conversation> {
+    await this.access.requireMember(callerId, conversationId);
+    // Gone meanwhile (the member left): the same answer the gate gives.
     const row = await findForMember(this.db, conversationId, callerId);
     if (!row) throw notFound('Conversation');
     const [conversation] = await this.assemble(callerId, [row]);
@@ -152,13 +98,6 @@ export class ConversationsService {
       conversations: await this.assemble(callerId, page),
       next_cursor: rows.length > opts.limit && last ? encodeCursor(last.activity_us, last.id) : null,
     };
-  }
-
-  /** Throws not_found unless the caller is a member; returns their view of the row. */
-  async requireMember(callerId: number, conversationId: number): Promise<MemberConversationRow> {
-    const row = await findForMember(this.db, conversationId, callerId);
-    if (!row) throw notFound('Conversation');
-    return row;
   }
 
   private async requireUsers(ids: number[], field: string): Promise<void> {
@@ -194,7 +133,7 @@ export class ConversationsService {
     return rows.map((row) => {
       const members = byConversation.get(row.id) ?? [];
       const last = latest.get(row.id);
-      const view = statusView(callerId, members);
+      const pointers = summarizePointers(callerId, members);
       return {
         id: row.id,
         type: row.type,
@@ -209,7 +148,7 @@ export class ConversationsService {
               toMessage(
                 last,
                 senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
-                messageStatus(last, view),
+                messageStatus(last, callerId, pointers),
               ),
             ]
           : [],

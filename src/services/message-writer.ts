@@ -1,5 +1,13 @@
-import type { Db } from '../store/database.js';
-import { ClientIdRace, insertBatch, insertMessage, type MessageRow, type NewMessage } from '../store/messages.repository.js';
+import { inTransaction, type Db } from '../store/database.js';
+import {
+  ClientIdRace,
+  findByClientId,
+  findByClientIds,
+  insertMessages,
+  takeSeqs,
+  type MessageRow,
+  type NewMessage,
+} from '../store/messages.repository.js';
 
 export interface WriterOptions {
   /** Most messages in one transaction. */
@@ -10,22 +18,30 @@ export interface WriterOptions {
   concurrency: number;
 }
 
+export interface Written {
+  row: MessageRow;
+  /** False: the (sender, client_id) pair was stored before; `row` is that message. */
+  created: boolean;
+}
+
 interface Pending {
   message: NewMessage;
-  resolve: (result: { row: MessageRow; created: boolean }) => void;
+  resolve: (result: Written) => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * Group commit: concurrent sends are written in batches, one transaction each (see
- * insertBatch), flushed when `maxBatch` are waiting or `delayMs` after the first one
- * arrived, whichever comes first; while all `concurrency` batches are in flight, new sends
- * gather for the next. Under load the batches grow by themselves and the database does
- * a fraction of the commits.
+ * Group commit: concurrent sends are written in batches, one transaction each, flushed
+ * when `maxBatch` are waiting or `delayMs` after the first one arrived, whichever comes
+ * first; while all `concurrency` batches are in flight, new sends gather for the next.
+ * Under load the batches grow by themselves and the database does a fraction of the
+ * commits.
  *
  * Contract: `write` resolves only after the transaction holding the message committed,
  * and rejects when it did not (the whole batch fails together) — so nobody is ever
- * acknowledged for a message that is not stored. Idempotent on (sender, client_id).
+ * acknowledged for a message that is not stored. Idempotent on (sender, client_id): a
+ * pair stored before, or repeated inside the batch, yields the stored (or first) message
+ * with `created: false`.
  */
 export class MessageWriter {
   private queue: Pending[] = [];
@@ -40,7 +56,7 @@ export class MessageWriter {
     private readonly opts: WriterOptions,
   ) {}
 
-  write(message: NewMessage): Promise<{ row: MessageRow; created: boolean }> {
+  write(message: NewMessage): Promise<Written> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flush();
@@ -74,10 +90,7 @@ export class MessageWriter {
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     try {
-      const results = await insertBatch(
-        this.db,
-        batch.map((p) => p.message),
-      );
+      const results = await this.commit(batch.map((p) => p.message));
       this.stats.batches++;
       this.stats.messages += batch.length;
       batch.forEach((p, i) => p.resolve(results[i]!));
@@ -90,11 +103,72 @@ export class MessageWriter {
       // written. One by one, each finds its stored twin or is inserted.
       for (const p of batch) {
         try {
-          p.resolve(await insertMessage(this.db, p.message));
+          p.resolve(await this.commitOne(p.message));
         } catch (e) {
           p.reject(e);
         }
       }
     }
+  }
+
+  /** One message alone; a lost client_id race finds the winner's message. */
+  private async commitOne(message: NewMessage): Promise<Written> {
+    try {
+      const [result] = await this.commit([message]);
+      return result!;
+    } catch (err) {
+      const twin = err instanceof ClientIdRace ? await findByClientId(this.db, message.senderId, message.clientId!) : undefined;
+      if (twin) return { row: twin, created: false };
+      throw err;
+    }
+  }
+
+  /**
+   * Commits a batch: one lookup of repeated client_ids, then one transaction that takes
+   * each conversation's next seqs and inserts the new messages. Results in input order.
+   * Throws ClientIdRace (nothing written) when another writer inserted one of the
+   * client_ids meanwhile; any other error means nothing of the batch was committed.
+   */
+  private async commit(items: NewMessage[]): Promise<Written[]> {
+    const keyOf = (m: NewMessage) => (m.clientId === null ? null : `${m.senderId}\u0000${m.clientId}`);
+    const keyed = items.filter((m): m is NewMessage & { clientId: string } => m.clientId !== null);
+    const stored = new Map((await findByClientIds(this.db, keyed)).map((r) => [`${r.sender_id}\u0000${r.client_id}`, r]));
+
+    // The first occurrence of each new client_id is inserted; repeats point at it.
+    const fresh: NewMessage[] = [];
+    const firstIndex = new Map<string, number>();
+    type Step = { kind: 'stored'; row: MessageRow } | { kind: 'repeat' | 'insert'; index: number };
+    const plan = items.map((m): Step => {
+      const key = keyOf(m);
+      if (key !== null) {
+        const row = stored.get(key);
+        if (row) return { kind: 'stored', row };
+        const seen = firstIndex.get(key);
+        if (seen !== undefined) return { kind: 'repeat', index: seen };
+        firstIndex.set(key, fresh.length);
+      }
+      fresh.push(m);
+      return { kind: 'insert', index: fresh.length - 1 };
+    });
+
+    const inserted =
+      fresh.length === 0
+        ? []
+        : await inTransaction(this.db, async (trx) => {
+            const counts = new Map<number, number>();
+            for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1);
+            const next = await takeSeqs(trx, counts);
+            const withSeqs = fresh.map((m) => {
+              const seq = next.get(m.conversationId);
+              if (seq === undefined) throw new Error(`conversation ${m.conversationId} vanished`);
+              next.set(m.conversationId, seq + 1);
+              return { ...m, seq };
+            });
+            return insertMessages(trx, withSeqs);
+          });
+
+    return plan.map((p) =>
+      p.kind === 'stored' ? { row: p.row, created: false } : { row: inserted[p.index]!, created: p.kind === 'insert' },
+    );
   }
 }

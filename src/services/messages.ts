@@ -1,12 +1,15 @@
-import { MESSAGE_TYPES, type Message, type MessageType } from '../domain/conversations.js';
-import { AppError, notFound } from '../domain/errors.js';
-import { userChannel, type Bus, type MessagePosition } from '../bus/bus.js';
+import { AppError } from '../domain/errors.js';
+import { MESSAGE_TYPES, senderView, toMessage, type MessageType } from '../domain/messages.js';
+import { messageStatus, summarizePointers } from '../domain/receipts.js';
+import type { Message } from '../schemas/messages.js';
+import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
-import { messageStatus, senderView, statusView, statusViewOf, toMessage, type ConversationsService } from './conversations.js';
-import type { Directory } from './directory.js';
+import type { Access } from './access.js';
+import type { Fanout } from './fanout.js';
 import type { MessageWriter } from './message-writer.js';
+import type { NodeCache } from './node-cache.js';
 
 export interface SendInput {
   conversationId: number;
@@ -29,17 +32,17 @@ export interface HistoryPage {
 export class MessagesService {
   constructor(
     private readonly db: Db,
-    private readonly bus: Bus,
-    private readonly conversations: ConversationsService,
-    private readonly maxContentBytes: number,
+    private readonly access: Access,
+    private readonly cache: NodeCache,
     private readonly writer: MessageWriter,
-    private readonly directory: Directory,
+    private readonly fanout: Fanout,
+    private readonly maxContentBytes: number,
   ) {}
 
   /**
    * validate → membership → commit (assigning seq; batched with concurrent sends by the
-   * MessageWriter) → publish `new_message` to every socket of every participant, the
-   * sender's included.
+   * MessageWriter) → publish `new_message` to every socket of every member, the sender's
+   * included.
    *
    * Resolves once the message is committed; nothing is published before that. With a
    * `clientId` the same sender sending again gets the stored message back with
@@ -50,7 +53,7 @@ export class MessagesService {
    */
   async send(senderId: number, input: SendInput): Promise<{ message: Message; created: boolean }> {
     const fields = this.validate(input);
-    if (!(await this.directory.isMember(senderId, input.conversationId))) throw notFound('Conversation');
+    await this.access.requireMember(senderId, input.conversationId);
     if (fields.replyToId !== null) {
       const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
       if (!target) {
@@ -63,8 +66,8 @@ export class MessagesService {
     // commits its messages are published at once, in commit (seq) order: no await stands
     // between the writer resolving and the publish calls.
     const [sender, members] = await Promise.all([
-      this.directory.user(senderId),
-      this.directory.memberIds(input.conversationId),
+      this.cache.profile(senderId),
+      this.cache.memberIds(input.conversationId),
     ]);
     const { row, created } = await this.writer.write({
       conversationId: input.conversationId,
@@ -80,51 +83,36 @@ export class MessagesService {
     }
     if (!created) {
       const participants = await participantsOf(this.db, [row.conversation_id]);
-      const status = messageStatus(row, statusView(senderId, participants));
+      const status = messageStatus(row, senderId, summarizePointers(senderId, participants));
       return { message: toMessage(row, senderView(sender, senderId), status), created };
     }
     const message = toMessage(row, senderView(sender), 'sent');
-    await this.publish(members, JSON.stringify({ type: 'new_message', message }), {
-      conversation_id: row.conversation_id,
-      seq: row.seq,
-    });
+    await this.fanout.toUsers(members, frames.newMessage(message), { conversation_id: row.conversation_id, seq: row.seq });
     return { message, created };
   }
 
   /**
    * A page of history, oldest first (see listPage for the paging rules). One query: the
-   * membership check and the senders' profiles come from the per-node directory.
+   * membership check and the senders' profiles come from the per-node cache.
    */
   async history(
     callerId: number,
     conversationId: number,
     opts: { limit: number; beforeSeq?: number; afterSeq?: number },
   ): Promise<HistoryPage> {
-    if (!(await this.directory.isMember(callerId, conversationId))) throw notFound('Conversation');
+    await this.access.requireMember(callerId, conversationId);
     const { rows, hasMore, pointers } = await listPage(this.db, conversationId, callerId, opts);
     if (!pointers) return { messages: [], has_more: hasMore };
     const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
     const senders = new Map(
-      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.directory.user(id), callerId)] as const)),
+      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)),
     );
-    const view = statusViewOf(callerId, pointers);
     return {
       messages: rows.map((r) =>
-        toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, view)),
+        toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, callerId, pointers)),
       ),
       has_more: hasMore,
     };
-  }
-
-  /** Publishes one serialised frame to every participant's channel. */
-  async publishToMembers(conversationId: number, frame: string, exceptUserId?: number): Promise<void> {
-    const ids = await this.directory.memberIds(conversationId);
-    await this.publish(exceptUserId === undefined ? ids : ids.filter((id) => id !== exceptUserId), frame);
-  }
-
-  /** One serialised frame to each user's channel, as one bus operation, made synchronously. */
-  private publish(userIds: number[], frame: string, position?: MessagePosition): Promise<void> {
-    return this.bus.publishMany(userIds.map(userChannel), { kind: 'frame', frame, ...(position ? { position } : {}) });
   }
 
   private validate(input: SendInput) {
@@ -145,10 +133,7 @@ export class MessagesService {
     if (type !== 'text' && mediaUrl === null) {
       throw new AppError('validation_failed', `media_url is required for a ${type} message`, { field: 'media_url' });
     }
-    const clientId = input.clientId ?? null;
-    if (clientId !== null && (clientId.length === 0 || clientId.length > 128)) {
-      throw new AppError('validation_failed', 'client_id must be 1 to 128 characters', { field: 'client_id' });
-    }
-    return { type, content, mediaUrl, clientId, replyToId: input.replyToId ?? null };
+    // client_id's length is bounded by the schemas of both entry points (REST and WS).
+    return { type, content, mediaUrl, clientId: input.clientId ?? null, replyToId: input.replyToId ?? null };
   }
 }

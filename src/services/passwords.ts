@@ -2,7 +2,7 @@ import { hash, verify, type Options } from '@node-rs/argon2';
 
 // argon2id with OWASP's baseline (19 MiB, 2 passes, 1 lane). The package's Algorithm
 // enum is a const enum, which ESM builds cannot import; 2 is its Argon2id.
-const ARGON2ID: Options = { algorithm: 2 as Options['algorithm'], memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const ARGON2ID: Options = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
 export const hashPassword = (password: string): Promise<string> => hash(password, ARGON2ID);
 

@@ -1,51 +1,9 @@
-import { userChannel, type Bus } from '../bus/bus.js';
+import type { PresenceStore } from '../presence/presence-store.js';
+import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import { contactIds } from '../store/conversations.repository.js';
 import { setPresence } from '../store/users.repository.js';
-
-/**
- * Counts a user's open sockets. The memory implementation serves one node; a shared one
- * (Redis) makes the counts cluster-wide.
- */
-export interface PresenceStore {
-  /** Adds a socket; true when it is the user's first. */
-  connect(userId: number): Promise<boolean>;
-  /** Removes a socket; true when it was the user's last. */
-  disconnect(userId: number): Promise<boolean>;
-  /** The user's open sockets (across all nodes, for a shared store). */
-  count(userId: number): Promise<number>;
-  /** Shared stores: called for each user whose last socket was on a node that died. */
-  setGoneHandler?(handler: (userId: number) => void): void;
-  close(): Promise<void>;
-}
-
-export class MemoryPresenceStore implements PresenceStore {
-  private readonly sockets = new Map<number, number>();
-
-  async connect(userId: number): Promise<boolean> {
-    const n = (this.sockets.get(userId) ?? 0) + 1;
-    this.sockets.set(userId, n);
-    return n === 1;
-  }
-
-  async disconnect(userId: number): Promise<boolean> {
-    const n = (this.sockets.get(userId) ?? 0) - 1;
-    if (n > 0) {
-      this.sockets.set(userId, n);
-      return false;
-    }
-    this.sockets.delete(userId);
-    return n === 0;
-  }
-
-  async count(userId: number): Promise<number> {
-    return this.sockets.get(userId) ?? 0;
-  }
-
-  async close(): Promise<void> {
-    this.sockets.clear();
-  }
-}
+import type { Fanout } from './fanout.js';
 
 /**
  * Online/offline transitions: a user goes online with their first socket and offline
@@ -66,7 +24,7 @@ export class PresenceService {
 
   constructor(
     private readonly db: Db,
-    private readonly bus: Bus,
+    private readonly fanout: Fanout,
     private readonly store: PresenceStore,
     private readonly graceMs: number,
   ) {
@@ -139,14 +97,8 @@ export class PresenceService {
   private async transition(userId: number, status: 'online' | 'offline', at: Date): Promise<void> {
     const row = await setPresence(this.db, userId, status, at);
     if (!row || row.last_seen_visibility === 'nobody') return;
-    const frame = JSON.stringify({
-      type: 'status_change',
-      user_id: userId,
-      status,
-      last_seen: row.last_seen.toISOString(),
-    });
     const contacts = await contactIds(this.db, userId);
-    await this.bus.publishMany(contacts.map(userChannel), { kind: 'frame', frame });
+    await this.fanout.toUsers(contacts, frames.statusChange(userId, status, row.last_seen.toISOString()));
   }
 
   private serial(userId: number, fn: () => Promise<void>): Promise<void> {

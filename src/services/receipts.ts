@@ -1,76 +1,71 @@
-import { userChannel, type Bus } from '../bus/bus.js';
 import { notFound } from '../domain/errors.js';
-import type { Db } from '../store/database.js';
+import { advancePointers, memberStatus, receiptsFor, type Pointers } from '../domain/receipts.js';
+import type { MessageReceipts, ReceiptState, UnreadSummary } from '../schemas/receipts.js';
+import { frames } from '../schemas/server-frames.js';
+import { inTransaction, type Db } from '../store/database.js';
 import { participantsOf, unreadCounts } from '../store/conversations.repository.js';
 import { findInConversation } from '../store/messages.repository.js';
-import { advancePointer } from '../store/receipts.repository.js';
-import type { ConversationsService } from './conversations.js';
-import type { Directory } from './directory.js';
-
-export interface Pointers {
-  conversation_id: number;
-  last_delivered_seq: number;
-  last_read_seq: number;
-}
-
-export interface ReceiptState extends Pointers {
-  unread_count: number;
-}
-
-export interface MessageReceipts {
-  message_id: number;
-  seq: number;
-  /** One entry per other participant: how far this message has got with them. */
-  receipts: { user_id: number; status: 'sent' | 'delivered' | 'read' }[];
-}
-
-export interface UnreadSummary {
-  total: number;
-  conversations: { conversation_id: number; unread_count: number }[];
-}
+import { lockPointers, setPointers } from '../store/receipts.repository.js';
+import type { Access } from './access.js';
+import type { Fanout } from './fanout.js';
+import type { NodeCache } from './node-cache.js';
 
 /**
- * Delivered/read pointers per participant (not a row per message per reader).
- * Invariant: last_read_seq ≤ last_delivered_seq ≤ conversation.last_seq; pointers only
- * move forward.
+ * Delivered/read pointers per member (not a row per message per reader); the rules are
+ * in domain/receipts.ts.
  */
 export class ReceiptsService {
   constructor(
     private readonly db: Db,
-    private readonly bus: Bus,
-    private readonly conversations: ConversationsService,
-    private readonly directory: Directory,
+    private readonly access: Access,
+    private readonly cache: NodeCache,
+    private readonly fanout: Fanout,
   ) {}
 
   /**
    * Moves the caller's `delivered` or `read` pointer to `seq` (default: the latest
    * message). An older seq is ignored; a seq past the end is capped. When a pointer
-   * moves, a `receipt` frame goes to every participant's sockets — the caller's own
-   * included, so their other devices update badges. A user who does not share read
-   * receipts sends others `delivered` instead of `read`.
+   * moves, a `receipt` frame goes to every member's sockets — the caller's own included,
+   * so their other devices update badges. A user who does not share read receipts sends
+   * others `delivered` instead of `read`.
    * Throws not_found unless the caller is a member. This runs for every delivered/read
    * frame, so it costs one transaction plus cached lookups; unread counts are left to
    * `advanceAndCount` (REST), which needs them in its reply.
    */
-  async advance(userId: number, conversationId: number, kind: 'delivered' | 'read', seq?: number): Promise<Pointers> {
-    // No seq: up to the latest message (advancePointer caps at last_seq).
-    const result = await advancePointer(this.db, conversationId, userId, kind, seq ?? Number.MAX_SAFE_INTEGER);
-    if (!result) throw notFound('Conversation');
-    const { before, after } = result;
-    const readMoved = after.last_read_seq > before.last_read_seq;
-    const deliveredMoved = after.last_delivered_seq > before.last_delivered_seq;
-    if (readMoved || deliveredMoved) {
-      const frame = (status: 'delivered' | 'read', s: number) =>
-        JSON.stringify({ type: 'receipt', conversation_id: conversationId, user_id: userId, status, seq: s });
-      const ids = await this.directory.memberIds(conversationId);
-      // From the profile cache: a change of the setting is announced to every node.
-      const shareRead = readMoved ? ((await this.directory.user(userId))?.share_read_receipts ?? true) : true;
-      const toOthers = readMoved && shareRead ? frame('read', after.last_read_seq) : deliveredMoved ? frame('delivered', after.last_delivered_seq) : null;
-      const toSelf = readMoved ? frame('read', after.last_read_seq) : frame('delivered', after.last_delivered_seq);
+  async advance(
+    userId: number,
+    conversationId: number,
+    kind: 'delivered' | 'read',
+    seq?: number,
+  ): Promise<Pointers & { conversation_id: number }> {
+    await this.access.requireMember(userId, conversationId);
+    const moved = await inTransaction(this.db, async (trx) => {
+      const current = await lockPointers(trx, conversationId, userId);
+      if (!current) return undefined;
+      const before = { last_delivered_seq: current.last_delivered_seq, last_read_seq: current.last_read_seq };
+      // No seq: up to the latest message.
+      const after = advancePointers(before, current.last_seq, kind, seq ?? current.last_seq);
+      if (after.last_delivered_seq !== before.last_delivered_seq || after.last_read_seq !== before.last_read_seq) {
+        await setPointers(trx, conversationId, userId, after);
+      }
+      return { before, after };
+    });
+    // Left the conversation between the gate and the lock: the gate's answer.
+    if (!moved) throw notFound('Conversation');
+    const { before, after } = moved;
+    // From the profile cache: a change of the setting is announced to every node.
+    const sharesReads = (await this.cache.profile(userId))?.share_read_receipts ?? true;
+    const notices = receiptsFor(before, after, sharesReads);
+    if (notices) {
+      const ids = await this.cache.memberIds(conversationId);
+      const { self, others } = notices;
       await Promise.all([
-        this.bus.publish(userChannel(userId), { kind: 'frame', frame: toSelf }),
-        toOthers
-          ? this.bus.publishMany(ids.filter((id) => id !== userId).map(userChannel), { kind: 'frame', frame: toOthers })
+        this.fanout.toUsers([userId], frames.receipt(conversationId, userId, self.status, self.seq)),
+        others
+          ? this.fanout.toUsers(
+              ids.filter((id) => id !== userId),
+              frames.receipt(conversationId, userId, others.status, others.seq),
+            )
           : undefined,
       ]);
     }
@@ -85,11 +80,11 @@ export class ReceiptsService {
   }
 
   /**
-   * Per-member status of one message, for every participant but its sender. Members who
-   * do not share read receipts show at most `delivered`.
+   * Per-member status of one message, for every member but its sender. Members who do not
+   * share read receipts show at most `delivered`.
    */
   async detail(userId: number, conversationId: number, messageId: number): Promise<MessageReceipts> {
-    await this.conversations.requireMember(userId, conversationId);
+    await this.access.requireMember(userId, conversationId);
     const message = await findInConversation(this.db, conversationId, messageId);
     if (!message) throw notFound('Message');
     const participants = await participantsOf(this.db, [conversationId]);
@@ -98,15 +93,7 @@ export class ReceiptsService {
       seq: message.seq,
       receipts: participants
         .filter((p) => p.id !== message.sender_id)
-        .map((p) => ({
-          user_id: p.id,
-          status:
-            p.share_read_receipts && p.last_read_seq >= message.seq
-              ? 'read'
-              : p.last_delivered_seq >= message.seq
-                ? 'delivered'
-                : 'sent',
-        })),
+        .map((p) => ({ user_id: p.id, status: memberStatus(p, message.seq) })),
     };
   }
 

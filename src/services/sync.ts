@@ -1,5 +1,5 @@
 import { AppError } from '../domain/errors.js';
-import type { Message } from '../domain/conversations.js';
+import type { Message } from '../schemas/messages.js';
 import type { Db } from '../store/database.js';
 import { memberSeqs } from '../store/conversations.repository.js';
 import type { MessagesService } from './messages.js';

@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
 
@@ -26,6 +27,7 @@ export class TokenSigner {
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.key = webcrypto.subtle.importKey(
       'raw',
@@ -37,20 +39,24 @@ export class TokenSigner {
   }
 
   async sign(claims: AccessClaims): Promise<string> {
+    const now = Math.floor(this.clock.now() / 1000);
     return new SignJWT({ sid: claims.sessionId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(String(claims.userId))
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + Math.round(this.ttlSeconds))
+      .setIssuedAt(now)
+      .setExpirationTime(now + Math.round(this.ttlSeconds))
       .sign(await this.key);
   }
 
   /** Throws AppError('unauthorized') for anything but a valid, unexpired token. */
   async verify(token: string): Promise<AccessClaims> {
     const known = this.verified.get(token);
-    if (known && known.expiresAtMs > Date.now()) return known.claims;
+    if (known && known.expiresAtMs > this.clock.now()) return known.claims;
     try {
-      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await this.key, {
+        algorithms: ['HS256'],
+        currentDate: new Date(this.clock.now()),
+      });
       const userId = Number(payload.sub);
       if (!Number.isSafeInteger(userId) || typeof payload.sid !== 'string' || !isUuid(payload.sid)) {
         throw new Error('claims');

@@ -1,6 +1,6 @@
-import { notFound } from '../domain/errors.js';
-import type { Directory } from './directory.js';
-import type { MessagesService } from './messages.js';
+import { frames } from '../schemas/server-frames.js';
+import type { Access } from './access.js';
+import type { Fanout } from './fanout.js';
 
 /**
  * Typing indicators. Each `typing` frame is forwarded to the other participants; a user
@@ -11,14 +11,14 @@ export class TypingService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    private readonly directory: Directory,
-    private readonly messages: MessagesService,
+    private readonly access: Access,
+    private readonly fanout: Fanout,
     private readonly ttlMs: number,
   ) {}
 
   /** Throws not_found unless the user is a member of the conversation. */
   async typing(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
-    if (!(await this.directory.isMember(userId, conversationId))) throw notFound('Conversation');
+    await this.access.requireMember(userId, conversationId);
     const key = `${conversationId}:${userId}`;
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
@@ -52,7 +52,6 @@ export class TypingService {
   }
 
   private announce(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
-    const frame = JSON.stringify({ type: 'typing', conversation_id: conversationId, user_id: userId, is_typing: isTyping });
-    return this.messages.publishToMembers(conversationId, frame, userId);
+    return this.fanout.toMembers(conversationId, frames.typing(conversationId, userId, isTyping), userId);
   }
 }

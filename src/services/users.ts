@@ -1,5 +1,6 @@
-import type { Me, User } from '../domain/users.js';
 import { AppError, notFound } from '../domain/errors.js';
+import { toMe, toUser } from '../domain/users.js';
+import type { Me, User } from '../schemas/users.js';
 import type { Db } from '../store/database.js';
 import { contactIds } from '../store/conversations.repository.js';
 import {
@@ -9,44 +10,6 @@ import {
   updateUser,
   type UserRow,
 } from '../store/users.repository.js';
-
-/**
- * Whether a viewer may see a user's status and last_seen: always themselves; others per
- * the user's last_seen_visibility (`contacts` = people sharing a conversation with them).
- */
-export function presenceVisible(row: UserRow, viewer: { id?: number; contact: boolean }): boolean {
-  if (viewer.id === row.id) return true;
-  if (row.last_seen_visibility === 'everyone') return true;
-  return row.last_seen_visibility === 'contacts' && viewer.contact;
-}
-
-/**
- * Rows never leave the services: this is the one row → wire conversion for users.
- * When presence is hidden from the viewer, status reads offline and last_seen null. The
- * default viewer is a contact: that is everyone who sees a user inside a conversation.
- */
-export function toUser(row: UserRow, viewer: { id?: number; contact: boolean } = { contact: true }): User {
-  const visible = presenceVisible(row, viewer);
-  return {
-    id: row.id,
-    username: row.username,
-    email: row.email,
-    phone: row.phone,
-    avatar: row.avatar,
-    status: visible ? row.status : 'offline',
-    last_seen: visible ? row.last_seen.toISOString() : null,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
-}
-
-export function toMe(row: UserRow): Me {
-  return {
-    ...toUser(row, { id: row.id, contact: true }),
-    last_seen_visibility: row.last_seen_visibility,
-    share_read_receipts: row.share_read_receipts,
-  };
-}
 
 export function uniqueViolationToAppError(err: unknown): never {
   if (err instanceof UniqueViolation) {

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './database.js';
 import type { ConversationsTable } from './schema.js';
+import type { Role } from '../schemas/conversations.js';
 import type { UserRow } from './users.repository.js';
 
 export type ConversationRow = Selectable<ConversationsTable>;
@@ -9,79 +10,50 @@ export type ConversationRow = Selectable<ConversationsTable>;
 export interface MemberConversationRow extends ConversationRow {
   last_read_seq: number;
   last_delivered_seq: number;
-  role: 'owner' | 'admin' | 'member';
+  role: Role;
 }
 
 export interface ParticipantRow extends UserRow {
   conversation_id: number;
-  role: 'owner' | 'admin' | 'member';
+  role: Role;
   last_read_seq: number;
   last_delivered_seq: number;
 }
 
-/** Users among `ids` that exist. */
-export async function existingUserIds(db: Db, ids: number[]): Promise<number[]> {
-  if (ids.length === 0) return [];
-  const rows = await db.selectFrom('users').select('id').where('id', 'in', ids).execute();
-  return rows.map((r) => r.id);
-}
-
 /**
- * Creates the direct conversation for `key` with both users, or returns the one that
- * exists. Safe under concurrent calls: the unique direct_key decides the winner.
+ * Inserts the direct conversation for `key` unless it exists; returns its id, or
+ * undefined when another call made it first (the unique direct_key decides the winner).
  */
-export async function findOrCreateDirect(
-  db: Db,
-  key: string,
-  creatorId: number,
-  otherId: number,
-): Promise<{ id: number; created: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    const inserted = await trx
-      .insertInto('conversations')
-      .values({ type: 'direct', direct_key: key, created_by: creatorId })
-      .onConflict((oc) => oc.column('direct_key').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) {
-      const existing = await trx
-        .selectFrom('conversations')
-        .select('id')
-        .where('direct_key', '=', key)
-        .executeTakeFirstOrThrow();
-      return { id: existing.id, created: false };
-    }
-    await trx
-      .insertInto('conversation_participants')
-      .values([
-        { conversation_id: inserted.id, user_id: creatorId, role: 'member' },
-        { conversation_id: inserted.id, user_id: otherId, role: 'member' },
-      ])
-      .execute();
-    return { id: inserted.id, created: true };
-  });
+export async function insertDirect(db: Db, key: string, creatorId: number): Promise<number | undefined> {
+  const row = await db
+    .insertInto('conversations')
+    .values({ type: 'direct', direct_key: key, created_by: creatorId })
+    .onConflict((oc) => oc.column('direct_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row?.id;
 }
 
-/** Creates a group with the owner and members in one transaction. */
-export async function createGroup(
-  db: Db,
-  g: { name: string; avatar: string | null; ownerId: number; memberIds: number[] },
-): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    const { id } = await trx
-      .insertInto('conversations')
-      .values({ type: 'group', name: g.name, avatar: g.avatar, created_by: g.ownerId })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await trx
-      .insertInto('conversation_participants')
-      .values([
-        { conversation_id: id, user_id: g.ownerId, role: 'owner' },
-        ...g.memberIds.map((userId) => ({ conversation_id: id, user_id: userId, role: 'member' as const })),
-      ])
-      .execute();
-    return id;
-  });
+export async function findDirectId(db: Db, key: string): Promise<number | undefined> {
+  const row = await db.selectFrom('conversations').select('id').where('direct_key', '=', key).executeTakeFirst();
+  return row?.id;
+}
+
+export async function insertGroup(db: Db, g: { name: string; avatar: string | null; createdBy: number }): Promise<number> {
+  const { id } = await db
+    .insertInto('conversations')
+    .values({ type: 'group', name: g.name, avatar: g.avatar, created_by: g.createdBy })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
+}
+
+export async function addParticipants(db: Db, conversationId: number, members: { userId: number; role: Role }[]): Promise<void> {
+  if (members.length === 0) return;
+  await db
+    .insertInto('conversation_participants')
+    .values(members.map((m) => ({ conversation_id: conversationId, user_id: m.userId, role: m.role })))
+    .execute();
 }
 
 const memberColumns = [

@@ -1,19 +1,40 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
+import {
+  Kysely,
+  PGliteDialect,
+  PostgresDialect,
+  sql,
+  type PGlite as PGliteClient,
+  type PGliteQueryOptions,
+  type PGliteQueryResults,
+  type PGliteTransaction,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { preparingPool } from './prepared.js';
 import type { DB } from './schema.js';
 
+/** A database handle: the pool, or a transaction (which is one too). */
 export type Db = Kysely<DB>;
+/** A transaction: repository functions that must run inside one say so by taking this. */
+export type Trx = Transaction<DB>;
+
+/**
+ * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
+ * Services decide what is atomic and call this; repository functions never open a
+ * transaction themselves, they take the `trx` they are handed.
+ */
+export function inTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(fn);
+}
 
 export interface Database {
   readonly db: Db;
   readonly kind: 'postgres' | 'pglite';
   /** Runs a multi-statement SQL script (a migration file) on one connection. */
-  runScript(db: Kysely<any>, script: string): Promise<void>;
+  runScript(db: Db, script: string): Promise<void>;
   /** True when a trivial query succeeds. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -63,7 +84,7 @@ function openPostgres(url: string, poolSize: number, preparedStatements: boolean
           ? parseInt8
           : oid === INT8_ARRAY_OID
             ? parseInt8Array
-            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+            : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
   // A connection that loses its server (restart, failover, a terminated backend) must not
@@ -93,17 +114,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
     parsers: { [INT8_OID]: parseInt8 },
     ...(opts.pgliteTemplate ? { loadDataDir: opts.pgliteTemplate } : {}),
   });
-  // PGlite's query() uses the extended protocol (one statement); a parameterless query
-  // goes through exec() instead so scripts behave as on PostgreSQL's simple protocol.
-  const client = {
-    query: async (text: string, params: unknown[]) => {
-      if (params.length > 0) return pglite.query(text, params);
-      const results = await pglite.exec(text);
-      return results[results.length - 1] ?? { rows: [], fields: [], affectedRows: 0 };
-    },
-    close: () => pglite.close(),
-  };
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(client as unknown as PGlite) });
+  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: scriptable(pglite) }) });
   return {
     db,
     kind: 'pglite',
@@ -114,12 +125,52 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
+type Queryable = Pick<PGlite, 'query' | 'exec'>;
+
+/**
+ * PGlite's query() uses the extended protocol, one statement at a time; a query without
+ * parameters goes through exec() instead (the simple protocol), so a migration file with
+ * several statements runs as it does on PostgreSQL — inside a transaction too.
+ */
+function scriptable(pglite: PGlite): PGliteClient {
+  const run = async <T>(
+    on: Queryable,
+    text: string,
+    params: unknown[] | undefined,
+    opts: PGliteQueryOptions | undefined,
+  ): Promise<PGliteQueryResults<T>> => {
+    if (params && params.length > 0) return on.query<T>(text, params, opts);
+    const results = await on.exec(text, opts);
+    // exec() types its rows loosely; a script's last statement's rows are whatever it selected.
+    return (results[results.length - 1] ?? { rows: [], fields: [], affectedRows: 0 }) as PGliteQueryResults<T>;
+  };
+  return {
+    get closed() {
+      return pglite.closed;
+    },
+    get ready() {
+      return pglite.ready;
+    },
+    waitReady: pglite.waitReady,
+    close: () => pglite.close(),
+    query: (text, params, opts) => run(pglite, text, params, opts),
+    transaction: (callback) =>
+      pglite.transaction((tx) => {
+        const wrapped: PGliteTransaction = {
+          query: (text, params, opts) => run(tx, text, params, opts),
+          rollback: () => tx.rollback(),
+        };
+        return callback(wrapped);
+      }),
+  };
+}
+
 /**
  * A query without parameters goes over the simple protocol (pg does so itself; the PGlite
  * client above routes it to exec), which runs several statements in one go, as
  * golang-migrate does.
  */
-async function runScript(conn: Kysely<any>, script: string): Promise<void> {
+async function runScript(conn: Db, script: string): Promise<void> {
   await sql.raw(script).execute(conn);
 }
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from './database.js';
+import { sql } from 'kysely';
+import type { Database, Db } from './database.js';
 
 /**
  * Runs the plain-SQL migrations in golang-migrate's layout and bookkeeping, so the
@@ -150,7 +150,7 @@ export class Migrator {
     await this.locked((conn) => writeState(conn, version === 0 ? null : version, false));
   }
 
-  private async apply(conn: Kysely<any>, file: MigrationFile, direction: 'up' | 'down'): Promise<void> {
+  private async apply(conn: Db, file: MigrationFile, direction: 'up' | 'down'): Promise<void> {
     const script = readFileSync(direction === 'up' ? file.upPath : file.downPath, 'utf8');
     const previous = this.files[this.files.indexOf(file) - 1]?.version ?? null;
     const after = direction === 'up' ? file.version : previous;
@@ -172,7 +172,7 @@ export class Migrator {
   }
 
   /** Runs `fn` on one connection holding the migration lock. */
-  private async locked<T>(fn: (conn: Kysely<any>) => Promise<T>): Promise<T> {
+  private async locked<T>(fn: (conn: Db) => Promise<T>): Promise<T> {
     return this.database.db.connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(${LOCK_KEY})`.execute(conn);
       try {
@@ -187,12 +187,12 @@ export class Migrator {
   }
 }
 
-async function readState(conn: Kysely<any>): Promise<MigrationState> {
+async function readState(conn: Db): Promise<MigrationState> {
   const row = await conn.selectFrom('schema_migrations').select(['version', 'dirty']).limit(1).executeTakeFirst();
   return row ? { version: Number(row.version), dirty: row.dirty } : { version: null, dirty: false };
 }
 
-async function cleanVersion(conn: Kysely<any>): Promise<number> {
+async function cleanVersion(conn: Db): Promise<number> {
   const state = await readState(conn);
   if (state.dirty) {
     throw new MigrationError(
@@ -204,7 +204,7 @@ async function cleanVersion(conn: Kysely<any>): Promise<number> {
 }
 
 /** golang-migrate's SetVersion: the table holds at most one row. */
-async function writeState(conn: Kysely<any>, version: number | null, dirty: boolean): Promise<void> {
+async function writeState(conn: Db, version: number | null, dirty: boolean): Promise<void> {
   await conn.deleteFrom('schema_migrations').execute();
   if (version !== null) await conn.insertInto('schema_migrations').values({ version, dirty }).execute();
 }

@@ -66,6 +66,8 @@ export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxState
   return {
     connect: async () => wrap(await pool.connect()),
     end: () => pool.end(),
+    // Kysely opens a side connection with these to cancel a query whose signal aborted.
+    options: pool.options,
   };
 }
 

@@ -24,15 +24,15 @@ export async function findSession(db: Db, id: string): Promise<SessionRow | unde
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The session is live: exists, not revoked, not expired. */
-export async function isSessionActive(db: Db, id: string, userId: number): Promise<boolean> {
+/** The session is live at `at`: exists, not revoked, not expired. */
+export async function isSessionActive(db: Db, id: string, userId: number, at: Date): Promise<boolean> {
   const row = await db
     .selectFrom('sessions')
     .select('id')
     .where('id', '=', id)
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .where('expires_at', '>', sql<Date>`now()`)
+    .where('expires_at', '>', at)
     .executeTakeFirst();
   return row !== undefined;
 }
@@ -62,15 +62,15 @@ export async function revokeSession(db: Db, id: string): Promise<void> {
   await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('id', '=', id).where('revoked_at', 'is', null).execute();
 }
 
-/** Which of the given sessions are live (not revoked, not expired). */
-export async function liveSessionIds(db: Db, ids: string[]): Promise<Set<string>> {
+/** Which of the given sessions are live at `at` (not revoked, not expired). */
+export async function liveSessionIds(db: Db, ids: string[], at: Date): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const rows = await db
     .selectFrom('sessions')
     .select('id')
     .where('id', 'in', ids)
     .where('revoked_at', 'is', null)
-    .where('expires_at', '>', sql<Date>`now()`)
+    .where('expires_at', '>', at)
     .execute();
   return new Set(rows.map((r) => r.id));
 }

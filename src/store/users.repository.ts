@@ -101,6 +101,13 @@ export async function listUsers(
   return q.orderBy('id').limit(opts.limit).execute();
 }
 
+/** Users among `ids` that exist. */
+export async function existingUserIds(db: Db, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('users').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id);
+}
+
 export async function findUsersByIds(db: Db, ids: number[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();

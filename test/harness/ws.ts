@@ -16,7 +16,7 @@ export class WsClient {
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
+      this.frames.push(JSON.parse(String(data as Buffer)) as Frame);
       this.wake();
     });
     this.closed = new Promise((resolve) => {

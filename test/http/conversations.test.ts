@@ -123,7 +123,7 @@ describe('POST /conversations (direct)', () => {
     expect(replies.filter((r) => r.status === 201)).toHaveLength(1);
     expect(await countConversations()).toBe(before + 1);
     const [id] = [...ids];
-    const members = await db().selectFrom('conversation_participants').select('user_id').where('conversation_id', '=', id!).execute();
+    const members = await db().selectFrom('conversation_participants').select('user_id').where('conversation_id', '=', id).execute();
     expect(members.map((m) => m.user_id).sort()).toEqual([c.user.id, d.user.id].sort());
   });
 

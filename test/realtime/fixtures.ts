@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { registerUser, type TestApp } from '../harness/app.js';
+import { type registerUser, type TestApp } from '../harness/app.js';
 import { connect, type Frame, type WsClient } from '../harness/ws.js';
 
 export type User = Awaited<ReturnType<typeof registerUser>>;
@@ -22,12 +22,12 @@ export class Sockets {
   async closeAll(): Promise<void> {
     const all = this.open.splice(0);
     await Promise.all(
-      all.map((ws) => {
+      all.map(async (ws) => {
         // A paused test socket never reads the close handshake; do not wait for it.
         (ws.socket as any)._socket?.resume?.();
         if (ws.closeCode !== undefined) return;
         ws.socket.terminate();
-        return ws.closed;
+        await ws.closed;
       }),
     );
   }

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { AppServer, RouteContext } from '../server.js';
-import { AuthResultSchema, AvatarUrl, Email, errorResponses, MessageBody, Phone, Username } from '../schemas.js';
+import { errorResponses, MessageBody, OrNull } from '../../schemas/common.js';
+import { AuthResultSchema, AvatarUrl, Email, Phone, Username } from '../../schemas/users.js';
 import { caller } from '../auth.js';
 import { AppError } from '../../domain/errors.js';
 
@@ -20,8 +21,8 @@ export function authRoutes(app: AppServer, ctx: RouteContext): void {
           username: Username,
           email: Email,
           password: Type.String({ minLength: passwordMin, maxLength: 256 }),
-          phone: Type.Optional(Type.Union([Phone, Type.Null()])),
-          avatar: Type.Optional(Type.Union([AvatarUrl, Type.Null()])),
+          phone: Type.Optional(OrNull(Phone)),
+          avatar: Type.Optional(OrNull(AvatarUrl)),
         }),
         response: { 201: AuthResultSchema, ...errorResponses(400, 409, 429) },
       },

@@ -1,18 +1,13 @@
-import { Type } from 'typebox';
-import { AppError } from '../../domain/errors.js';
+import { ConversationParams, errorResponses } from '../../schemas/common.js';
+import {
+  ConversationListQuery,
+  ConversationPageSchema,
+  ConversationReply,
+  CreateConversationBody,
+} from '../../schemas/conversations.js';
+import { HistoryPageSchema, HistoryQuery, MessageReply, SendMessageBody } from '../../schemas/messages.js';
 import { caller } from '../auth.js';
-import { errorResponses } from '../schemas.js';
 import type { AppServer, RouteContext } from '../server.js';
-
-/**
- * Ids and seqs are bigint columns; a larger number would fail the query (a 500), so the
- * schemas stop at the largest integer JSON numbers carry exactly.
- */
-const MAX_INT = Number.MAX_SAFE_INTEGER;
-const Id = () => Type.Integer({ minimum: 1, maximum: MAX_INT });
-const IdParams = Type.Object({ id: Id() });
-const ConversationReply = Type.Object({ conversation: Type.Ref('Conversation') });
-const MessageReply = Type.Object({ message: Type.Ref('Message') });
 
 export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
   const { conversations, messages } = ctx.services;
@@ -31,34 +26,22 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
           'users, or 201 with a new one. `{"type":"group","name":"…","participant_ids":[2,3]}` answers 201; ' +
           'the caller becomes its owner.',
         security,
-        body: Type.Object({
-          type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
-          participant_id: Type.Optional(Id()),
-          name: Type.Optional(Type.String({ maxLength: 100 })),
-          avatar: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-          participant_ids: Type.Optional(Type.Array(Id(), { maxItems: 1000 })),
-        }),
+        body: CreateConversationBody,
         response: { 200: ConversationReply, 201: ConversationReply, ...errorResponses(400, 401, 404) },
       },
     },
     async (request, reply) => {
       const me = caller(request).userId;
       const body = request.body;
-      let result;
-      if (body.type === 'direct') {
-        if (body.participant_id === undefined) {
-          throw new AppError('validation_failed', 'participant_id is required', { field: 'participant_id' });
-        }
-        result = await conversations.create(me, { type: 'direct', participantId: body.participant_id });
-      } else {
-        if (body.name === undefined) throw new AppError('validation_failed', 'name is required', { field: 'name' });
-        result = await conversations.create(me, {
-          type: 'group',
-          name: body.name,
-          participantIds: body.participant_ids ?? [],
-          avatar: body.avatar ?? null,
-        });
-      }
+      const result =
+        body.type === 'direct'
+          ? await conversations.create(me, { type: 'direct', participantId: body.participant_id })
+          : await conversations.create(me, {
+              type: 'group',
+              name: body.name,
+              participantIds: body.participant_ids ?? [],
+              avatar: body.avatar ?? null,
+            });
       return reply.code(result.created ? 201 : 200).send({ conversation: result.conversation });
     },
   );
@@ -71,17 +54,8 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['conversations'],
         summary: 'The caller\'s conversations, most recent activity first',
         security,
-        querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-          cursor: Type.Optional(Type.String({ maxLength: 128 })),
-        }),
-        response: {
-          200: Type.Object({
-            conversations: Type.Array(Type.Ref('Conversation')),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...errorResponses(400, 401),
-        },
+        querystring: ConversationListQuery,
+        response: { 200: ConversationPageSchema, ...errorResponses(400, 401) },
       },
     },
     async (request) => conversations.list(caller(request).userId, request.query),
@@ -95,7 +69,7 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['conversations'],
         summary: 'One conversation (404 unless the caller is a participant)',
         security,
-        params: IdParams,
+        params: ConversationParams,
         response: { 200: ConversationReply, ...errorResponses(400, 401, 404) },
       },
     },
@@ -114,16 +88,9 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
           '`after_seq`: the page just after it (newer). `has_more` says whether more lie beyond the page ' +
           'in that direction.',
         security,
-        params: IdParams,
-        querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-          before_seq: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT })),
-          after_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT })),
-        }),
-        response: {
-          200: Type.Object({ messages: Type.Array(Type.Ref('Message')), has_more: Type.Boolean() }),
-          ...errorResponses(400, 401, 404),
-        },
+        params: ConversationParams,
+        querystring: HistoryQuery,
+        response: { 200: HistoryPageSchema, ...errorResponses(400, 401, 404) },
       },
     },
     async (request) =>
@@ -145,15 +112,8 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
           'Answers 201 with the stored message; with a `client_id` already used by the caller, 200 with the ' +
           'original message and nothing stored twice. Participants receive it as a `new_message` frame.',
         security,
-        params: IdParams,
-        body: Type.Object({
-          content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-          type: Type.Optional(Type.String({ description: 'text (default), image, video, audio or file' })),
-          message_type: Type.Optional(Type.String({ description: 'Alias of `type`, as in the WebSocket frame.' })),
-          media_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-          reply_to_id: Type.Optional(Type.Union([Id(), Type.Null()])),
-          client_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-        }),
+        params: ConversationParams,
+        body: SendMessageBody,
         response: { 200: MessageReply, 201: MessageReply, ...errorResponses(400, 401, 404, 413) },
       },
     },
@@ -171,3 +131,4 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
     },
   );
 }
+

@@ -1,14 +1,12 @@
-import { Type } from 'typebox';
+import { ConversationParams, errorResponses, MessageParams } from '../../schemas/common.js';
+import {
+  AdvanceBody,
+  MessageReceiptsSchema,
+  ReceiptStateSchema,
+  UnreadSummarySchema,
+} from '../../schemas/receipts.js';
 import { caller } from '../auth.js';
-import { errorResponses } from '../schemas.js';
 import type { AppServer, RouteContext } from '../server.js';
-
-const ReceiptState = Type.Object({
-  conversation_id: Type.Integer(),
-  last_delivered_seq: Type.Integer(),
-  last_read_seq: Type.Integer(),
-  unread_count: Type.Integer(),
-});
 
 export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
   const { receipts } = ctx.services;
@@ -28,9 +26,9 @@ export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
             'ignored, a seq past the end is capped.' +
             (kind === 'read' ? ' Reading implies delivered.' : ''),
           security,
-          params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
-          body: Type.Optional(Type.Object({ seq: Type.Optional(Type.Integer({ minimum: 0 })) })),
-          response: { 200: ReceiptState, ...errorResponses(400, 401, 404) },
+          params: ConversationParams,
+          body: AdvanceBody,
+          response: { 200: ReceiptStateSchema, ...errorResponses(400, 401, 404) },
         },
       },
       async (request) => receipts.advanceAndCount(caller(request).userId, request.params.id, kind, request.body?.seq),
@@ -45,20 +43,8 @@ export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['receipts'],
         summary: 'How far one message has got with each other participant',
         security,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }), messageId: Type.Integer({ minimum: 1 }) }),
-        response: {
-          200: Type.Object({
-            message_id: Type.Integer(),
-            seq: Type.Integer(),
-            receipts: Type.Array(
-              Type.Object({
-                user_id: Type.Integer(),
-                status: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read')]),
-              }),
-            ),
-          }),
-          ...errorResponses(400, 401, 404),
-        },
+        params: MessageParams,
+        response: { 200: MessageReceiptsSchema, ...errorResponses(400, 401, 404) },
       },
     },
     async (request) => receipts.detail(caller(request).userId, request.params.id, request.params.messageId),
@@ -73,13 +59,7 @@ export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
         summary: 'Unread counts per conversation and in total',
         description: 'Messages after your read pointer, not yours, not deleted. Conversations with none are left out.',
         security,
-        response: {
-          200: Type.Object({
-            total: Type.Integer(),
-            conversations: Type.Array(Type.Object({ conversation_id: Type.Integer(), unread_count: Type.Integer() })),
-          }),
-          ...errorResponses(401),
-        },
+        response: { 200: UnreadSummarySchema, ...errorResponses(401) },
       },
     },
     async (request) => receipts.unread(caller(request).userId),

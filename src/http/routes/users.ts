@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import type { AppServer, RouteContext } from '../server.js';
 import { caller } from '../auth.js';
-import { AvatarUrl, errorResponses, Phone, Username, Visibility } from '../schemas.js';
+import { Cursor, errorResponses, Id, OrNull, PageLimit } from '../../schemas/common.js';
+import { AvatarUrl, Phone, Username, Visibility } from '../../schemas/users.js';
 
 export function userRoutes(app: AppServer, ctx: RouteContext): void {
   const { users } = ctx.services;
@@ -33,8 +34,8 @@ export function userRoutes(app: AppServer, ctx: RouteContext): void {
         security,
         body: Type.Object({
           username: Type.Optional(Username),
-          phone: Type.Optional(Type.Union([Phone, Type.Null()])),
-          avatar: Type.Optional(Type.Union([AvatarUrl, Type.Null()])),
+          phone: Type.Optional(OrNull(Phone)),
+          avatar: Type.Optional(OrNull(AvatarUrl)),
           last_seen_visibility: Type.Optional(Visibility),
           share_read_receipts: Type.Optional(Type.Boolean()),
         }),
@@ -54,8 +55,8 @@ export function userRoutes(app: AppServer, ctx: RouteContext): void {
         security,
         querystring: Type.Object({
           search: Type.Optional(Type.String({ maxLength: 100, description: 'Substring of username or email.' })),
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-          cursor: Type.Optional(Type.String({ maxLength: 64, description: '`next_cursor` of the previous page.' })),
+          limit: PageLimit(),
+          cursor: Type.Optional(Cursor()),
         }),
         response: {
           200: Type.Object({
@@ -77,8 +78,7 @@ export function userRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['users'],
         summary: 'One user',
         security,
-        // Ids beyond 2^53 cannot be a user (and would fail the bigint query): refuse them here.
-        params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
+        params: Type.Object({ id: Id() }),
         response: { 200: Type.Object({ user: Type.Ref('User') }), ...errorResponses(400, 401, 404) },
       },
     },

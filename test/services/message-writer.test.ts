@@ -66,7 +66,7 @@ test('two writers (two nodes) under concurrency: batched, gapless seq per conver
     const sender = users[i % 4]!;
     // Every 5th message repeats a client_id: sometimes on the same writer, sometimes on the other.
     const clientId = i % 5 === 0 ? `dup-${Math.floor(i / 10)}` : `c-${i}`;
-    const sameSenderAndConv = i % 5 === 0 ? msg(convs[0]!, users[0]!, `m${i}`, clientId) : msg(conv, sender, `m${i}`, clientId);
+    const sameSenderAndConv = i % 5 === 0 ? msg(convs[0], users[0]!, `m${i}`, clientId) : msg(conv, sender, `m${i}`, clientId);
     writes.push(writers[i % 2]!.write(sameSenderAndConv));
   }
   const results = await Promise.all(writes);

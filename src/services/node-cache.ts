@@ -5,8 +5,9 @@ import { findForMember, memberIds } from '../store/conversations.repository.js';
 import { findUserById, type UserRow } from '../store/users.repository.js';
 
 /**
- * Per-node caches of what every send needs — a conversation's member ids and the sender's
- * profile — so the hot path does not re-read them from the database for each message.
+ * The per-node cache of what every send needs — a conversation's member ids and the
+ * sender's profile — so the hot path does not re-read them from the database for each
+ * message. It is only a cache: the database is the truth, and every entry can be dropped.
  *
  * Correctness:
  * - Members: a cached list is trusted for "yes, a member" and for fanout; a miss ("not in
@@ -18,7 +19,7 @@ import { findUserById, type UserRow } from '../store/users.repository.js';
  * - Entries also expire (`membersTtlMs`, `usersTtlMs`): that bounds staleness when the bus
  *   dropped an event (it is at most once), and keeps presence fields in profiles fresh.
  */
-export class Directory {
+export class NodeCache {
   private readonly members: LRUCache<number, number[]>;
   private readonly users: LRUCache<number, UserRow>;
 
@@ -52,11 +53,12 @@ export class Directory {
     return true;
   }
 
-  async user(userId: number): Promise<UserRow | undefined> {
+  /** The user's stored profile (undefined: no such user). */
+  async profile(userId: number): Promise<UserRow | undefined> {
     return fetchFresh(this.users, userId);
   }
 
-  /** Listens on the directory channel for changes made through other nodes. */
+  /** Listens on the bus's directory channel for changes made through other nodes. */
   async start(): Promise<void> {
     await this.bus?.subscribe(DIRECTORY_CHANNEL, (event) => {
       if (event.kind === 'user_changed') this.users.delete(event.userId);
@@ -83,7 +85,8 @@ export class Directory {
  * callers; the value it was reading may be the old one, so it must not be used or kept.
  * The next fetch reads afresh.
  */
-async function fetchFresh<K extends {}, V extends {}>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
+// lru-cache's own bounds: keys and values are anything but null and undefined.
+async function fetchFresh<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await cache.fetch(key);

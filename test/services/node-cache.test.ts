@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { MemoryBus } from '../../src/bus/memory.js';
-import { Directory } from '../../src/services/directory.js';
+import { NodeCache } from '../../src/services/node-cache.js';
 import type { Database } from '../../src/store/database.js';
 import { testDatabase } from '../harness/app.js';
 
@@ -31,12 +31,12 @@ afterAll(() => database?.close());
 
 test('a change announced while a profile is being read answers with a fresh read, not an error', async () => {
   const bus = new MemoryBus();
-  const here = new Directory(database.db, opts, bus);
-  const elsewhere = new Directory(database.db, opts, bus);
+  const here = new NodeCache(database.db, opts, bus);
+  const elsewhere = new NodeCache(database.db, opts, bus);
   await here.start();
 
   // Changed on this node while the read is in flight.
-  const reading = here.user(userId);
+  const reading = here.profile(userId);
   const changed = here.userChanged(userId);
   expect(await reading).toMatchObject({ id: userId, username: 'dir0' });
   await changed;
@@ -44,17 +44,17 @@ test('a change announced while a profile is being read answers with a fresh read
   // Changed on another node after a read started: whatever that read returns, the change
   // is committed before it is announced, so no later read sees the old profile.
   await here.userChanged(userId);
-  const inFlight = here.user(userId);
+  const inFlight = here.profile(userId);
   await database.db.updateTable('users').set({ username: 'dir0-renamed' }).where('id', '=', userId).execute();
   await elsewhere.userChanged(userId);
   expect(await inFlight).toMatchObject({ id: userId });
   await new Promise((r) => setTimeout(r, 10));
-  expect(await here.user(userId)).toMatchObject({ username: 'dir0-renamed' });
+  expect(await here.profile(userId)).toMatchObject({ username: 'dir0-renamed' });
   await bus.close();
 });
 
 test('the same holds for a conversation’s members', async () => {
-  const here = new Directory(database.db, opts, new MemoryBus());
+  const here = new NodeCache(database.db, opts, new MemoryBus());
   const reading = here.memberIds(conversationId);
   await here.conversationChanged(conversationId);
   expect(await reading).toEqual([userId]);

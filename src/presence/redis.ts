@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BusLogger } from './remote.js';
+import type { BusLogger } from '../bus/remote.js';
+import type { PresenceStore } from './presence-store.js';
 
 export interface RedisPresenceOptions {
   url: string;
@@ -51,7 +52,7 @@ return gone`;
  * gets there first — and the users left with no socket anywhere are reported through
  * `onGone`, so they go offline within about ttl + ttl/3 of the crash.
  */
-export class RedisPresenceStore {
+export class RedisPresenceStore implements PresenceStore {
   readonly nodeId: string;
   private readonly redis: Redis;
   private readonly timer: NodeJS.Timeout;

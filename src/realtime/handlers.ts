@@ -1,0 +1,51 @@
+import type { ClientFrameOf, ClientFrameType } from '../schemas/client-frames.js';
+import { frames } from '../schemas/server-frames.js';
+import type { MessagesService } from '../services/messages.js';
+import type { ReceiptsService } from '../services/receipts.js';
+import type { SyncService } from '../services/sync.js';
+import type { TypingService } from '../services/typing.js';
+import type { Connection } from './connection.js';
+import { streamSync } from './sync-stream.js';
+
+export interface HandlerDeps {
+  messages: MessagesService;
+  typing: TypingService;
+  receipts: ReceiptsService;
+  sync: SyncService;
+}
+
+/**
+ * What each client frame does: one entry per type in CLIENT_FRAME_SCHEMAS (a missing one
+ * does not compile). A handler gets a validated frame, calls a service and may answer its
+ * socket; an AppError it throws becomes an `error` frame (see the router).
+ */
+export type FrameHandlers = { [T in ClientFrameType]: (conn: Connection, frame: ClientFrameOf<T>) => Promise<void> };
+
+export function frameHandlers(deps: HandlerDeps): FrameHandlers {
+  return {
+    ping: async (conn) => {
+      conn.sendFrame(frames.pong());
+    },
+    typing: (conn, frame) => deps.typing.typing(conn.userId, frame.conversation_id, frame.is_typing ?? true),
+    message: async (conn, frame) => {
+      const { message, created } = await deps.messages.send(conn.userId, {
+        conversationId: frame.conversation_id,
+        content: frame.content,
+        type: frame.message_type,
+        clientId: frame.client_id,
+        replyToId: frame.reply_to_id,
+        mediaUrl: frame.media_url,
+      });
+      // A new message reaches this socket through the bus with everyone else's copy;
+      // a repeated client_id is answered here, to this socket only.
+      if (!created) conn.sendFrame(frames.newMessage(message));
+    },
+    delivered: async (conn, frame) => {
+      await deps.receipts.advance(conn.userId, frame.conversation_id, 'delivered', frame.seq);
+    },
+    read: async (conn, frame) => {
+      await deps.receipts.advance(conn.userId, frame.conversation_id, 'read', frame.seq);
+    },
+    sync: (conn, frame) => streamSync(conn, deps.sync, frame.since),
+  };
+}

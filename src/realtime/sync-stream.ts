@@ -1,0 +1,43 @@
+import type { Message } from '../schemas/messages.js';
+import { frames } from '../schemas/server-frames.js';
+import type { SyncService } from '../services/sync.js';
+import type { Connection } from './connection.js';
+
+/**
+ * A `sync` frame on one socket. Replays what the client missed up to a snapshot, then
+ * the messages that arrived meanwhile (the bus tells us their seqs; we read them from the
+ * database), then `synced`, then live frames. So the socket sees every message once and
+ * in seq order per conversation. History goes out batch by batch as the client reads it.
+ */
+export async function streamSync(conn: Connection, sync: SyncService, since: Record<string, number> | undefined): Promise<void> {
+  conn.beginSync();
+  const sink = {
+    message: async (message: Message) => {
+      conn.sendFrame(frames.newMessage(message));
+      await conn.drained();
+    },
+  };
+  let sent: Record<string, number> = {};
+  const gone = new Set<string>();
+  try {
+    sent = await sync.sync(conn.userId, since, sink);
+    for (;;) {
+      const behind = conn.liveBeyond(sent);
+      // No await between this check and endSync: a live message now is sent live.
+      if (behind.length === 0 || !conn.open) break;
+      for (const { conversationId, after, upTo } of behind) {
+        const last = await sync.replay(conn.userId, conversationId, after, upTo, sink);
+        if (last !== undefined) sent[conversationId] = last;
+        else {
+          // Left the conversation meanwhile: nothing more of it is due, or reported.
+          sent[conversationId] = upTo;
+          gone.add(String(conversationId));
+        }
+      }
+    }
+    const report = Object.fromEntries(Object.entries(sent).filter(([id]) => !gone.has(id)));
+    conn.sendFrame(frames.synced(report));
+  } finally {
+    await conn.endSync(sent);
+  }
+}

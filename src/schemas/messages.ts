@@ -1,0 +1,66 @@
+import { Type, type Static } from 'typebox';
+import { MESSAGE_TYPES } from '../domain/messages.js';
+import { type UserSchema, userProperties } from './users.js';
+import { ClientId, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, Url } from './common.js';
+
+/** Messages on the wire: the object REST returns and `new_message` frames carry. */
+
+const NullableString = nullable<string>(Type.String());
+const NullableInt = nullable<number>(Type.Integer());
+const NullableTimestamp = nullable<string>(Type.String({ format: 'date-time' }));
+
+export const MessageSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    conversation_id: Type.Integer(),
+    seq: Type.Integer({ description: 'Position in the conversation: 1, 2, 3 … without gaps.' }),
+    sender_id: NullableInt,
+    // The user object inline with type [object, null] rather than anyOf [User, null]:
+    // see `nullable` in common.ts for why replies avoid anyOf.
+    sender: Type.Unsafe<Static<typeof UserSchema> | null>({
+      type: ['object', 'null'],
+      properties: userProperties,
+      required: Object.keys(userProperties),
+      description: 'The sender (null if their account was deleted).',
+    }),
+    content: Type.String(),
+    type: stringEnum(MESSAGE_TYPES),
+    status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),
+    media_url: NullableString,
+    reply_to_id: NullableInt,
+    client_id: NullableString,
+    edited_at: NullableTimestamp,
+    deleted_at: NullableTimestamp,
+    created_at: Timestamp(),
+    updated_at: Timestamp(),
+  },
+  { $id: 'Message', title: 'Message' },
+);
+/** A message as every client sees it (REST and WebSocket alike). */
+export type Message = Static<typeof MessageSchema>;
+
+/**
+ * What a send carries, over REST (`POST /conversations/:id/messages`) and in the WebSocket
+ * `message` frame alike. `type` is checked by the service, which names the allowed values.
+ */
+export const sendFields = {
+  content: Type.Optional(OrNull(Type.String())),
+  client_id: Type.Optional(OrNull(ClientId())),
+  reply_to_id: Type.Optional(OrNull(Id({ description: 'A message of the same conversation.' }))),
+  media_url: Type.Optional(OrNull(Url())),
+};
+
+export const SendMessageBody = Type.Object({
+  ...sendFields,
+  type: Type.Optional(Type.String({ maxLength: 16, description: 'text (default), image, video, audio or file' })),
+  message_type: Type.Optional(Type.String({ maxLength: 16, description: 'Alias of `type`, as in the WebSocket frame.' })),
+});
+
+export const HistoryQuery = Type.Object({
+  limit: PageLimit(),
+  before_seq: Type.Optional(Id({ description: 'The page just before this seq (older).' })),
+  after_seq: Type.Optional(Seq({ description: 'The page just after this seq (newer).' })),
+});
+
+export const MessageReply = Type.Object({ message: Type.Ref('Message') });
+export const HistoryPageSchema = Type.Object({ messages: Type.Array(Type.Ref('Message')), has_more: Type.Boolean() });

@@ -1,0 +1,85 @@
+import { Type, type Static } from 'typebox';
+import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
+import { stringEnum } from './common.js';
+import { MessageSchema, type Message } from './messages.js';
+
+/**
+ * Every frame the server sends over the WebSocket, by `type`, and one constructor per
+ * frame: services and the gateway build frames only through `frames.*`, so a frame with a
+ * wrong or missing field does not compile. docs/protocol.md §3 describes each one (a test
+ * checks that it lists exactly these). Clients ignore types and fields they do not know.
+ */
+export const SERVER_FRAME_SCHEMAS = {
+  connected: Type.Object({ type: Type.Literal('connected'), user_id: Type.Integer() }),
+  new_message: Type.Object({ type: Type.Literal('new_message'), message: MessageSchema }),
+  typing: Type.Object({
+    type: Type.Literal('typing'),
+    conversation_id: Type.Integer(),
+    user_id: Type.Integer(),
+    is_typing: Type.Boolean(),
+  }),
+  receipt: Type.Object({
+    type: Type.Literal('receipt'),
+    conversation_id: Type.Integer(),
+    user_id: Type.Integer(),
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('read')]),
+    seq: Type.Integer(),
+  }),
+  status_change: Type.Object({
+    type: Type.Literal('status_change'),
+    user_id: Type.Integer(),
+    status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    last_seen: Type.String({ format: 'date-time' }),
+  }),
+  synced: Type.Object({ type: Type.Literal('synced'), conversations: Type.Record(Type.String(), Type.Integer()) }),
+  pong: Type.Object({ type: Type.Literal('pong') }),
+  error: Type.Object({
+    type: Type.Literal('error'),
+    error: Type.String(),
+    code: stringEnum(ERROR_CODES),
+    client_id: Type.Optional(Type.String()),
+    field: Type.Optional(Type.String()),
+  }),
+};
+
+export type ServerFrameType = keyof typeof SERVER_FRAME_SCHEMAS;
+export type ServerFrameOf<T extends ServerFrameType> = Static<(typeof SERVER_FRAME_SCHEMAS)[T]>;
+export type ServerFrame = { [T in ServerFrameType]: ServerFrameOf<T> }[ServerFrameType];
+
+/** The one way to build a server frame. */
+export const frames = {
+  connected: (userId: number): ServerFrameOf<'connected'> => ({ type: 'connected', user_id: userId }),
+  newMessage: (message: Message): ServerFrameOf<'new_message'> => ({ type: 'new_message', message }),
+  typing: (conversationId: number, userId: number, isTyping: boolean): ServerFrameOf<'typing'> => ({
+    type: 'typing',
+    conversation_id: conversationId,
+    user_id: userId,
+    is_typing: isTyping,
+  }),
+  receipt: (conversationId: number, userId: number, status: 'delivered' | 'read', seq: number): ServerFrameOf<'receipt'> => ({
+    type: 'receipt',
+    conversation_id: conversationId,
+    user_id: userId,
+    status,
+    seq,
+  }),
+  statusChange: (userId: number, status: 'online' | 'offline', lastSeen: string): ServerFrameOf<'status_change'> => ({
+    type: 'status_change',
+    user_id: userId,
+    status,
+    last_seen: lastSeen,
+  }),
+  synced: (conversations: Record<string, number>): ServerFrameOf<'synced'> => ({ type: 'synced', conversations }),
+  pong: (): ServerFrameOf<'pong'> => ({ type: 'pong' }),
+  /** `client_id` of the refused frame, and `field` for validation errors, when known. */
+  error: (code: ErrorCode, error: string, extra: { clientId?: string; field?: string } = {}): ServerFrameOf<'error'> => ({
+    type: 'error',
+    error,
+    code,
+    ...(extra.clientId === undefined ? {} : { client_id: extra.clientId }),
+    ...(extra.field === undefined ? {} : { field: extra.field }),
+  }),
+};
+
+/** A frame as the JSON text that travels on the bus and the socket (serialised once per fanout). */
+export const serializeFrame = (frame: ServerFrame): string => JSON.stringify(frame);
