@@ -34,6 +34,8 @@ interface ValidationIssue {
 function describeValidation(issue: ValidationIssue, context: string): { field: string; message: string } {
   const pathParts = issue.instancePath.split('/').filter(Boolean);
   if (issue.keyword === 'required') pathParts.push(String(issue.params.missingProperty));
+  // A oneOf told apart by a tag (POST /conversations' `type`): the tag is at fault.
+  if (issue.keyword === 'discriminator') pathParts.push(String(issue.params.tag));
   const field = pathParts.join('.') || context;
   switch (issue.keyword) {
     case 'required':
@@ -44,6 +46,8 @@ function describeValidation(issue: ValidationIssue, context: string): { field: s
       return { field, message: `${field} has characters or a length that are not allowed` };
     case 'type':
       return { field, message: `${field} must be ${String(issue.params.type).replace(',', ' or ')}` };
+    case 'discriminator':
+      return { field, message: `${field} is missing or not one of the accepted values` };
     default:
       return { field, message: `${field} ${issue.message ?? 'is not valid'}` };
   }

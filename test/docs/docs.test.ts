@@ -34,3 +34,18 @@ test('docs/protocol.md lists every close code and every WebSocket error code it 
   expect(named.length).toBeGreaterThan(5);
   for (const code of named) expect(ERROR_CODES).toContain(code);
 });
+
+/** The frame types named in `### ` headings of one section of docs/protocol.md (one or several per heading). */
+function documentedFrames(doc: string, from: string, to: string): string[] {
+  const section = doc.slice(doc.indexOf(from), doc.indexOf(to));
+  const headings = [...section.matchAll(/^### (.*)$/gm)].map((m) => m[1]!.split(':')[0]!);
+  return headings.flatMap((h) => [...h.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!)).sort();
+}
+
+test('docs/protocol.md describes exactly the client and server frame types the code knows', async () => {
+  const { CLIENT_FRAME_SCHEMAS } = await import('../../src/schemas/client-frames.js');
+  const { SERVER_FRAME_SCHEMAS } = await import('../../src/schemas/server-frames.js');
+  const doc = read('docs/protocol.md');
+  expect(documentedFrames(doc, '## 2.', '## 3.')).toEqual(Object.keys(CLIENT_FRAME_SCHEMAS).sort());
+  expect(documentedFrames(doc, '## 3.', '## 4.')).toEqual(Object.keys(SERVER_FRAME_SCHEMAS).sort());
+});

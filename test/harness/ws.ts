@@ -1,14 +1,31 @@
+import { Compile } from 'typebox/compile';
 import WebSocket from 'ws';
+import { SERVER_FRAME_SCHEMAS } from '../../src/schemas/server-frames.js';
 import type { TestApp } from './app.js';
 
 export type Frame = Record<string, any> & { type: string };
 
+const serverFrames = new Map(Object.entries(SERVER_FRAME_SCHEMAS).map(([type, schema]) => [type, Compile(schema)]));
+
+/** Why a frame the server sent breaks its own contract (src/schemas/server-frames.ts), or null. */
+export function contractProblem(frame: Frame): string | null {
+  const validator = serverFrames.get(frame.type);
+  if (!validator) return `unknown server frame type ${JSON.stringify(frame.type)}`;
+  if (validator.Check(frame)) return null;
+  const [first] = validator.Errors(frame);
+  return `${frame.type} ${first?.instancePath ?? ''} ${first?.message ?? 'is not valid'}`;
+}
+
 /**
  * A real WebSocket client for tests. It records every frame; `next` waits for the first
  * not-yet-taken frame matching a predicate, so tests read frames in order without races.
+ * Every frame is checked against the server frame schemas: one that breaks them fails the
+ * test at its next `next`, so every realtime test also checks the wire contract.
  */
 export class WsClient {
   readonly frames: Frame[] = [];
+  /** Frames that broke the server frame schemas. */
+  readonly broken: string[] = [];
   private taken = new Set<number>();
   private waiters: (() => void)[] = [];
   closeCode: number | undefined;
@@ -16,7 +33,10 @@ export class WsClient {
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data as Buffer)) as Frame);
+      const frame = JSON.parse(String(data as Buffer)) as Frame;
+      const problem = contractProblem(frame);
+      if (problem) this.broken.push(`${problem}: ${JSON.stringify(frame).slice(0, 300)}`);
+      this.frames.push(frame);
       this.wake();
     });
     this.closed = new Promise((resolve) => {
@@ -36,6 +56,7 @@ export class WsClient {
   async next(match: (f: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (this.broken.length > 0) throw new Error(`the server broke its frame contract: ${this.broken.join('; ')}`);
       const i = this.frames.findIndex((f, idx) => !this.taken.has(idx) && match(f));
       if (i >= 0) {
         this.taken.add(i);

@@ -133,10 +133,32 @@ describe('POST /conversations (direct)', () => {
     expect(await countConversations()).toBe(before);
   });
 
-  test('missing participant_id → 400 validation_failed', async () => {
-    expectError(await create(a, { type: 'direct' }), 400, 'validation_failed');
-    expectError(await create(a, { type: 'direct', participant_id: 'x' }), 400, 'validation_failed');
-    expectError(await create(a, { type: 'chatroom', participant_id: b.user.id }), 400, 'validation_failed');
+  test('missing participant_id → 400 validation_failed naming the field of the body\'s own kind', async () => {
+    const cases: [unknown, string][] = [
+      [{ type: 'direct' }, 'participant_id'],
+      [{ type: 'direct', participant_id: 'x' }, 'participant_id'],
+      [{ type: 'chatroom', participant_id: b.user.id }, 'type'],
+      [{ participant_id: b.user.id }, 'type'],
+      [{ type: 'group', participant_ids: [b.user.id] }, 'name'],
+      [{ type: 'group', name: 'G', participant_ids: [b.user.id, 'x'] }, 'participant_ids.1'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await create(a, body);
+      expectError(res, 400, 'validation_failed');
+      expect(res.body.field, JSON.stringify(body)).toBe(field);
+      expect(res.body.error, JSON.stringify(body)).toMatch(new RegExp(`^${field.replace('.', '\\.')} `));
+    }
+  });
+
+  test('a number sent as a string in a JSON body is refused, not coerced; nothing created', async () => {
+    const before = await countConversations();
+    for (const value of [String(b.user.id), '1e309', 'Infinity']) {
+      const res = await create(a, { type: 'direct', participant_id: value });
+      expectError(res, 400, 'validation_failed');
+      expect(res.body.field).toBe('participant_id');
+    }
+    expectError(await create(a, { type: 'group', name: 'G', participant_ids: [String(b.user.id)] }), 400, 'validation_failed');
+    expect(await countConversations()).toBe(before);
   });
 
   test('unknown user → 404 not_found naming the id, nothing created', async () => {
