@@ -14,8 +14,10 @@ export interface RedisPresenceOptions {
 }
 
 // KEYS: 1 user hash, 2 nodes set, 3 node's user set, 4 node heartbeat. ARGV: node, user, delta, ttl ms.
-// Returns the user's socket count across all nodes after the change.
+// Returns the user's socket count across all nodes after the change, or -1 for a
+// disconnect this node has no socket counted for (nothing changes).
 const CHANGE = `
+if tonumber(ARGV[3]) < 0 and (tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') <= 0) then return -1 end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
