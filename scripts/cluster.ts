@@ -9,11 +9,9 @@
  * Ctrl-C (SIGINT/SIGTERM) stops every node gracefully.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ROOT, tsArgs } from '../support/processes.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '3' },
@@ -35,12 +33,9 @@ const bus = values.bus ?? process.env.BUS ?? 'redis';
 // Online counts must be shared by the nodes; PRESENCE=auto would pick per-node memory with
 // BUS=nats (and every node would mark everyone offline as it starts).
 const presence = process.env.PRESENCE ?? (count > 1 ? 'redis' : 'auto');
-const loader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-const main = path.join(root, 'src/main.ts');
-
 function run(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', loader, main, ...args], {
-    cwd: root,
+  return spawn(process.execPath, tsArgs('src/main.ts', ...args), {
+    cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

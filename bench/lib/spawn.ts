@@ -1,20 +1,18 @@
 /**
- * Starts the server under test as a separate process: natter (src/main.ts through tsx's
- * loader) on a scratch PostgreSQL database or a temp PGlite directory, or the bare ws
+ * Starts the server under test as a separate process: natter (src/main.ts through
+ * `--import tsx`) on a scratch PostgreSQL database or a temp PGlite directory, or the bare ws
  * baseline server. Everything started here is registered for cleanup.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { CONFIG_SCHEMA } from '../../src/config/config.js';
+import { urlForDatabase, withPg } from '../../support/postgres.js';
+import { freePort, ROOT, tsArgs } from '../../support/processes.js';
 import { onCleanup } from './cleanup.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+export { ROOT, withPg };
 
 export interface ServerHandle {
   url: string;
@@ -23,36 +21,6 @@ export interface ServerHandle {
   config: Record<string, string>;
   database: { kind: 'postgresql' | 'pglite' | 'none'; url?: string; name?: string };
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-export function urlForDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(`cannot connect to PostgreSQL at ${new URL(url).host}: ${(err as Error).message}`);
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 /** Creates a scratch database next to `adminUrl`'s and returns its URL; dropped at cleanup unless keep. */
@@ -142,7 +110,7 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
   }
   const childEnv = { ...process.env, ...env };
   const profile = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
-  const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...profile, ...tsArgs('src/main.ts')], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -178,7 +146,7 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
 export async function spawnBare(cpuProfDir?: string): Promise<ServerHandle> {
   const port = await freePort();
   const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-  const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(ROOT, 'bench/baseline/bare-server.ts')], {
+  const child = spawn(process.execPath, [...profile, ...tsArgs('bench/baseline/bare-server.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,85 +1,57 @@
+import * as hdr from 'hdr-histogram-js';
+
 /**
- * A compact log-linear latency histogram (values in milliseconds, kept at microsecond
- * resolution below 1 ms and ~0.4 % relative precision above). Histograms from several
- * generator processes merge by adding bucket counts, so workers ship counts, not samples.
+ * Latency histograms (values in milliseconds), HdrHistogram underneath: microsecond
+ * resolution, three significant digits, merged across generator processes by shipping
+ * the compressed encoding, not samples.
  */
-const SUB = 256; // buckets per power of two
+const US_PER_MS = 1000;
 
-function bucketOf(us: number): number {
-  if (us < SUB) return Math.max(0, Math.floor(us));
-  const exp = Math.floor(Math.log2(us / SUB));
-  const base = SUB * 2 ** exp;
-  return SUB + exp * SUB + Math.floor(((us - base) / base) * SUB);
-}
-
-function valueOf(bucket: number): number {
-  if (bucket < SUB) return bucket;
-  const exp = Math.floor((bucket - SUB) / SUB);
-  const base = SUB * 2 ** exp;
-  return base + (((bucket - SUB) % SUB) + 0.5) * (base / SUB);
-}
-
+/** A histogram as it travels between processes. */
 export interface HistogramData {
-  counts: Record<string, number>;
-  count: number;
-  max: number;
-  sum: number;
+  /** HdrHistogram's compressed base64 encoding. */
+  encoded: string;
 }
 
 export class Histogram {
-  counts = new Map<number, number>();
-  count = 0;
-  max = 0;
-  sum = 0;
+  private readonly h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+
+  get count(): number {
+    return this.h.totalCount;
+  }
 
   record(ms: number): void {
-    const v = ms < 0 ? 0 : ms;
-    const b = bucketOf(v * 1000);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
-    this.count++;
-    this.sum += v;
-    if (v > this.max) this.max = v;
+    this.h.recordValue(Math.max(0, Math.round(ms * US_PER_MS)));
   }
 
   merge(other: HistogramData | Histogram): void {
-    const entries = other instanceof Histogram ? [...other.counts] : Object.entries(other.counts).map(([k, v]) => [Number(k), v] as const);
-    for (const [b, n] of entries) this.counts.set(b, (this.counts.get(b) ?? 0) + n);
-    this.count += other.count;
-    this.sum += other.sum;
-    if (other.max > this.max) this.max = other.max;
+    if (other instanceof Histogram) this.h.add(other.h);
+    else {
+      const decoded = hdr.decodeFromCompressedBase64(other.encoded);
+      this.h.add(decoded);
+      decoded.destroy();
+    }
   }
 
   /** The value at quantile q (0..1), in ms. */
   quantile(q: number): number {
-    if (this.count === 0) return NaN;
-    const rank = Math.ceil(q * this.count);
-    let seen = 0;
-    for (const b of [...this.counts.keys()].sort((a, c) => a - c)) {
-      seen += this.counts.get(b)!;
-      if (seen >= rank) return Math.min(valueOf(b) / 1000, this.max);
-    }
-    return this.max;
+    return this.count === 0 ? NaN : this.h.getValueAtPercentile(q * 100) / US_PER_MS;
   }
 
   toJSON(): HistogramData {
-    return { counts: Object.fromEntries(this.counts), count: this.count, max: this.max, sum: this.sum };
-  }
-
-  static from(data: HistogramData): Histogram {
-    const h = new Histogram();
-    h.merge(data);
-    return h;
+    return { encoded: hdr.encodeIntoCompressedBase64(this.h) };
   }
 
   summary(): LatencySummary {
     const r = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
+    const empty = this.count === 0;
     return {
       count: this.count,
-      mean_ms: r(this.count ? this.sum / this.count : NaN),
+      mean_ms: r(empty ? NaN : this.h.mean / US_PER_MS),
       p50_ms: r(this.quantile(0.5)),
       p95_ms: r(this.quantile(0.95)),
       p99_ms: r(this.quantile(0.99)),
-      max_ms: r(this.count ? this.max : NaN),
+      max_ms: r(empty ? NaN : this.h.maxValue / US_PER_MS),
     };
   }
 }

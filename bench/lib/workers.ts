@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { onCleanup } from './cleanup.js';
-import { ROOT, TSX_LOADER } from './spawn.js';
+import { ROOT, TSX_IMPORT } from '../../support/processes.js';
 
 interface Reply {
   id: number;
@@ -41,7 +41,7 @@ export class WorkerPool {
     const children: ChildProcess[] = [];
     for (let i = 0; i < count; i++) {
       const child = fork(path.join(ROOT, 'bench/worker.ts'), [String(i)], {
-        execArgv: ['--import', TSX_LOADER, '--max-old-space-size=2048'],
+        execArgv: ['--import', TSX_IMPORT, '--max-old-space-size=2048'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       children.push(child);

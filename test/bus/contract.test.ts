@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { Bus, BusEvent } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory.js';
 import { NatsBus } from '../../src/bus/nats.js';
@@ -36,22 +36,13 @@ const frame = (n: number): BusEvent => ({ kind: 'frame', frame: JSON.stringify({
 
 function collector() {
   const events: BusEvent[] = [];
-  let wake: (() => void) | undefined;
   return {
     events,
     handler: (e: BusEvent) => {
       events.push(e);
-      wake?.();
     },
     async until(count: number, timeoutMs = 3000) {
-      const deadline = Date.now() + timeoutMs;
-      while (events.length < count) {
-        if (Date.now() > deadline) throw new Error(`got ${events.length} of ${count} events`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 20);
-        });
-      }
+      await vi.waitFor(() => expect(events.length).toBeGreaterThanOrEqual(count), { timeout: timeoutMs, interval: 10 });
     },
   };
 }
@@ -220,9 +211,7 @@ describe('BUS_FANOUT_MIN=0 (while nodes of an older version run)', () => {
     await older.subscribe(`${p}:user:42`);
     try {
       await bus.publishMany(Array.from({ length: 40 }, (_, i) => `user:${20 + i}`), frame(7));
-      const deadline = Date.now() + 3000;
-      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(heard).toEqual([encodeEvent(frame(7))]);
+      await expect.poll(() => heard, { timeout: 3000 }).toEqual([encodeEvent(frame(7))]);
     } finally {
       older.disconnect();
     }

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, describe, expect, test } from 'vitest';
 import { verifyPassword } from '../../src/services/passwords.js';
+import { ROOT, TSX_IMPORT } from '../../support/processes.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from '../harness/postgres.js';
 import { ALL_TABLES } from '../harness/schema.js';
@@ -18,7 +18,6 @@ import { ALL_TABLES } from '../harness/schema.js';
  * per process, so each test walks through many steps on one database.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SLOW = 300_000;
 
 const cleanups: (() => unknown)[] = [];
@@ -47,7 +46,8 @@ function natter(args: string[], env: Record<string, string>, cwd = ROOT): Promis
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/main.ts', ...args],
+      // src/main.ts of the working directory: some tests run a copy of the project.
+      ['--import', TSX_IMPORT, 'src/main.ts', ...args],
       { cwd, env: { ...base, NODE_ENV: 'test', ...env }, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from './postgres.js';
 
@@ -78,10 +79,26 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * A clock a test moves forward, for token and session lifetimes: the app reads the time
+ * from it, so a test sees a token expire without sleeping through its lifetime.
+ */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
 /** Starts the real app on an ephemeral port over a fresh database; talk to it over HTTP. */
-export async function startApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function startApp(overrides: Partial<Config> = {}, opts: { clock?: Clock } = {}): Promise<TestApp> {
   const database = await testDatabase();
-  const app = await createApp(testConfig(overrides), { database });
+  const app = await createApp(testConfig(overrides), { database, ...opts });
   const url = await app.listen();
   return {
     app,

@@ -11,8 +11,9 @@ const serverFrames = new Map(Object.entries(SERVER_FRAME_SCHEMAS).map(([type, sc
 export function contractProblem(frame: Frame): string | null {
   const validator = serverFrames.get(frame.type);
   if (!validator) return `unknown server frame type ${JSON.stringify(frame.type)}`;
-  if (validator.Check(frame)) return null;
-  const [first] = validator.Errors(frame);
+  const value: unknown = frame;
+  if (validator.Check(value)) return null;
+  const [first] = validator.Errors(value);
   return `${frame.type} ${first?.instancePath ?? ''} ${first?.message ?? 'is not valid'}`;
 }
 

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, testConfig, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, testConfig, TestClock, type TestApp } from '../harness/app.js';
 import { expectError, expectNoPasswordKeys, expectUserFields } from '../harness/expect.js';
 
 function expectUser(user: any): void {
@@ -460,27 +460,40 @@ describe('access tokens', () => {
 
 describe('token lifetimes', () => {
   let short: TestApp;
+  const clock = new TestClock();
   beforeAll(async () => {
-    // exp is whole seconds: 1.5 rounds to 2, so a fresh token is valid for at least 1s.
-    short = await startApp({ accessTokenTtl: 1.5, refreshTokenTtl: 4 });
+    // Time moves by the test clock: a 15-minute token and a 1-hour session, as configured.
+    short = await startApp({ accessTokenTtl: 900, refreshTokenTtl: 3600 }, { clock });
   });
   afterAll(() => short?.close());
 
   test('an access token past its lifetime is 401 unauthorized; a refresh in time still works', async () => {
     const reg = await registerUser(short);
     expect((await short.request('GET', '/api/v1/users/me', { token: reg.token })).status).toBe(200);
+    clock.advance(899_000);
+    expect((await short.request('GET', '/api/v1/users/me', { token: reg.token })).status).toBe(200);
     const renewed = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expect(renewed.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 3100));
+    clock.advance(2_000);
     const res = await short.request('GET', '/api/v1/users/me', { token: reg.token });
     expectError(res, 401, 'unauthorized');
     expect(res.body.error).toMatch(/expired/i);
+    // The renewed token's lifetime started at the refresh.
+    expect((await short.request('GET', '/api/v1/users/me', { token: renewed.body.token })).status).toBe(200);
   });
 
-  test('a session past its lifetime refuses its refresh token', async () => {
+  test('a session past its lifetime refuses its refresh token; one refreshed in time lives on', async () => {
     const reg = await registerUser(short);
-    await new Promise((r) => setTimeout(r, 4500));
+    const login = await short.request('POST', '/api/v1/auth/login', { body: { email: reg.user.email, password: 'password123' } });
+    clock.advance(3_599_000);
+    // A refresh moves its session's end a whole lifetime on; the other session keeps its end.
+    const renewed = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: login.body.refresh_token } });
+    expect(renewed.status).toBe(200);
+    clock.advance(2_000);
     const res = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expectError(res, 401, 'invalid_refresh_token');
+    // A session whose refresh came in time lives on.
+    const again = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: renewed.body.refresh_token } });
+    expect(again.status).toBe(200);
   });
 });

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
 import { wsUrl, type Frame } from '../harness/ws.js';
-import { direct, eventually, Sockets, type User } from './fixtures.js';
+import { direct, Sockets, type User } from './fixtures.js';
 
 /** Presence over real sockets: the grace period against flapping, and last_seen privacy. */
 
@@ -68,7 +68,7 @@ describe('grace period', () => {
       });
     }
     // Whatever the contact heard, the last word is offline, and the row agrees.
-    await eventually(async () => (await row(b.user.id)).status === 'offline', GRACE_S * 1000 + 4000);
+    await expect.poll(async () => (await row(b.user.id)).status, { timeout: GRACE_S * 1000 + 4000 }).toBe('offline');
     await wa.expectNone(statusOf(b.user.id), GRACE_S * 1000 + 300).catch(() => {});
     const heard = wa.all('status_change').filter((f) => f.user_id === b.user.id);
     if (heard.length > 0) expect(heard.at(-1)!.status).toBe('offline');
@@ -128,7 +128,7 @@ describe('last_seen_visibility', () => {
       const offline = await wc.next(statusOf(u.user.id), GRACE_S * 1000 + 3000);
       expect(offline).toMatchObject({ status: 'offline' });
     } else {
-      await eventually(async () => (await row(u.user.id)).status === 'offline', GRACE_S * 1000 + 3000);
+      await expect.poll(async () => (await row(u.user.id)).status, { timeout: GRACE_S * 1000 + 3000 }).toBe('offline');
       await wc.expectNone(statusOf(u.user.id), 200);
     }
     // Strangers never hear anything; with `nobody` nor do contacts.

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
 import type { Frame, WsClient } from '../harness/ws.js';
-import { direct, errorFrame, eventually, group, restSend, Sockets, type User } from './fixtures.js';
+import { direct, errorFrame, group, restSend, Sockets, type User } from './fixtures.js';
 
 /** Resuming after a reconnect with `sync`, while live messages keep arriving. */
 
@@ -88,7 +88,7 @@ async function resume(
 ) {
   const first = await sockets.connect(w.t, w.me);
   await flood(w, 9, 3, (i) => `before ${i}`);
-  await eventually(() => first.all('new_message').length === 9);
+  await expect.poll(() => first.all('new_message').length, { timeout: 5000 }).toBe(9);
   const held = Object.fromEntries(w.convs.map((c) => [c, Math.max(...newMessageSeqs(first.frames, c))]));
   await first.close();
 
@@ -104,13 +104,13 @@ async function resume(
     synced = await ws.nextOfType('synced', 60_000);
     // Keep sending a while after the sync too.
     const after = sender.sent;
-    await eventually(() => sender.sent >= after + 12, 20_000);
+    await expect.poll(() => sender.sent >= after + 12, { timeout: 20_000 }).toBe(true);
   } finally {
     await sender.stop();
   }
 
   const final = await lastSeqs(w);
-  await eventually(() => w.convs.every((c) => newMessageSeqs(ws.frames, c).includes(final[c]!)), 20_000);
+  await expect.poll(() => w.convs.every((c) => newMessageSeqs(ws.frames, c).includes(final[c]!)), { timeout: 20_000 }).toBe(true);
   // Nothing more is on its way: a ping is answered after everything published before it.
   ws.send({ type: 'ping' });
   await ws.nextOfType('pong');

@@ -75,11 +75,3 @@ export const newMessageIn = (conversationId: number, content?: string) => (f: Fr
 
 export const errorFrame = (code: string) => (f: Frame) => f.type === 'error' && f.code === code;
 
-/** Waits until `check` holds, polling server-side state that has no frame to await. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

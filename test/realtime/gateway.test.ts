@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, TestClock, type TestApp } from '../harness/app.js';
 import { connect, refusedUpgrade, WsClient, wsUrl } from '../harness/ws.js';
-import { direct, errorFrame, eventually, group, messageRows, newMessageIn, restSend, Sockets, type User } from './fixtures.js';
+import { direct, errorFrame, group, messageRows, newMessageIn, restSend, Sockets, type User } from './fixtures.js';
 
 let t: TestApp;
 const sockets = new Sockets();
@@ -65,8 +65,9 @@ describe('upgrade and authentication', () => {
 
 describe('expired tokens', () => {
   let short: TestApp;
+  const clock = new TestClock();
   beforeAll(async () => {
-    short = await startApp({ accessTokenTtl: 1 });
+    short = await startApp({ accessTokenTtl: 60 }, { clock });
   });
   afterAll(() => short?.close());
 
@@ -75,8 +76,8 @@ describe('expired tokens', () => {
     // The token is good now...
     const ws = sockets.track(await connect(short, a.token));
     await ws.close();
-    // ...and not once its one-second lifetime (whole seconds in the JWT) is over.
-    await new Promise((r) => setTimeout(r, 2100));
+    // ...and not once its lifetime is over.
+    clock.advance(61_000);
     expect(await refusedUpgrade(wsUrl(short, a.token))).toBe(401);
   });
 });
@@ -303,5 +304,5 @@ test('the server counts open sockets and forgets closed ones', async () => {
   expect(t.app.gateway.connectionCount).toBe(before + 2);
   await w1.close();
   await w2.close();
-  await eventually(() => t.app.gateway.connectionCount === before);
+  await expect.poll(() => t.app.gateway.connectionCount, { timeout: 5000 }).toBe(before);
 });

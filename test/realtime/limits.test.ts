@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
 import type { Frame, WsClient } from '../harness/ws.js';
-import { direct, errorFrame, eventually, group, messageRows, newMessageIn, Sockets, type User } from './fixtures.js';
+import { direct, errorFrame, group, messageRows, newMessageIn, Sockets, type User } from './fixtures.js';
 
 const sockets = new Sockets();
 afterEach(() => sockets.closeAll());
@@ -63,7 +63,7 @@ describe('send buffer (WS_SEND_BUFFER = 64 KiB)', () => {
     const received = wb.all('new_message').length;
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThan(n);
-    await eventually(() => t.app.gateway.connectionCount === before - 1);
+    await expect.poll(() => t.app.gateway.connectionCount, { timeout: 5000 }).toBe(before - 1);
     expect((await messageRows(t, conv)).filter((r) => r.content === 'from a closed socket')).toEqual([]);
 
     // The others were never held up and are still live.
@@ -131,7 +131,7 @@ describe('heartbeat and rate limit (WS_PING_INTERVAL = 0.3 s, WS_RATE_LIMIT = 5)
     // A burst of 30 at once: the bucket holds 10.
     for (let i = 0; i < 30; i++) wc.send({ type: 'ping' });
     await wc.next(errorFrame('rate_limited'));
-    await eventually(() => wc.all('pong').length + wc.all('error').length === 30);
+    await expect.poll(() => wc.all('pong').length + wc.all('error').length, { timeout: 5000 }).toBe(30);
     const pongs = wc.all('pong').length;
     expect(pongs).toBeGreaterThanOrEqual(10);
     expect(pongs).toBeLessThan(14);
@@ -142,7 +142,7 @@ describe('heartbeat and rate limit (WS_PING_INTERVAL = 0.3 s, WS_RATE_LIMIT = 5)
     for (let i = 0; i < 20; i++) wc.send({ type: 'message', conversation_id: conv, content: `burst ${i}`, client_id: `rl-${i}` });
     const refused = await wc.next((f) => f.type === 'error' && f.code === 'rate_limited' && f.client_id !== undefined);
     expect(refused.client_id).toMatch(/^rl-\d+$/);
-    await eventually(async () => wc.all('new_message').length + wc.all('error').filter((f) => f.client_id).length === 20);
+    await expect.poll(() => wc.all('new_message').length + wc.all('error').filter((f) => f.client_id).length, { timeout: 5000 }).toBe(20);
     const stored = await messageRows(t, conv);
     expect(stored.map((r) => r.client_id).sort()).toEqual(wc.all('new_message').map((f) => f.message.client_id).sort());
     expect(stored.some((r) => r.client_id === refused.client_id)).toBe(false);

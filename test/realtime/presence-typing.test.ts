@@ -62,7 +62,7 @@ describe('presence', () => {
 
   test('a user who opens a socket is told nothing about themself, but sees contacts come online', async () => {
     // An earlier test's socket may still be inside the offline grace period.
-    await until(async () => (await userRow(a.user.id)).status === 'offline');
+    await expect.poll(async () => (await userRow(a.user.id)).status, { timeout: 5000 }).toBe('offline');
     const wb = await sockets.connect(t, b);
     const wa = await sockets.connect(t, a);
     await wb.next(statusOf(a.user.id, 'online'));
@@ -70,7 +70,7 @@ describe('presence', () => {
   });
 
   test('reconnecting after the grace period gives offline→online in that order, and the row says online', async () => {
-    await until(async () => (await userRow(b.user.id)).status === 'offline');
+    await expect.poll(async () => (await userRow(b.user.id)).status, { timeout: 5000 }).toBe('offline');
     const wa = await sockets.connect(t, a);
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -88,13 +88,6 @@ describe('presence', () => {
   });
 });
 
-async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('typing', () => {
   let a: User, b: User, c: User, outsider: User;

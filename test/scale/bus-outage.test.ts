@@ -4,7 +4,7 @@ import type { Bus, BusEvent } from '../../src/bus/bus.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { RedisBus } from '../../src/bus/redis.js';
 import type { RemoteBus } from '../../src/bus/remote.js';
-import { findBinary, freePort, PrivateNats, PrivateRedis, sleep, until, type BusServer } from './cluster-harness.js';
+import { findBinary, freePort, PrivateNats, PrivateRedis, sleep, type BusServer } from './cluster-harness.js';
 
 /**
  * The remote buses through an outage of their server (a private redis-server or
@@ -59,7 +59,7 @@ for (const kind of kinds) {
       await b.subscribe('user:1', (e) => e.kind === 'frame' && got.before!.push(e.frame));
 
       await server.stop();
-      await until('both buses to notice', () => !a.isReady() && !b.isReady());
+      await expect.poll(() => !a.isReady() && !b.isReady(), { message: 'both buses to notice', timeout: 10_000 }).toBe(true);
       // Subscribing while the server is away resolves (promptly) instead of failing.
       const subscribed = b.subscribe('user:2', (e) => e.kind === 'frame' && got.during!.push(e.frame));
       expect(await Promise.race([subscribed.then(() => 'subscribed'), sleep(3000).then(() => 'pending')])).toBe('subscribed');
@@ -69,22 +69,17 @@ for (const kind of kinds) {
       await sleep(2500);
 
       await server.start();
-      await until('both buses to reconnect', () => a.isReady() && b.isReady(), 20_000);
+      await expect.poll(() => a.isReady() && b.isReady(), { message: 'both buses to reconnect', timeout: 20_000 }).toBe(true);
       // Re-subscribing may lag the reconnect a little: publish until delivered.
       for (const [channel, bucket] of [
         ['user:1', 'before'],
         ['user:2', 'during'],
       ] as const) {
-        await until(
-          `delivery on ${channel}`,
-          async () => {
+        await expect.poll(async () => {
             await a.publish(channel, frame(`after ${channel}`));
             await sleep(100);
             return got[bucket]!.includes(`after ${channel}`);
-          },
-          10_000,
-          0,
-        );
+          }, { message: `delivery on ${channel}`, timeout: 10_000, interval: 0 }).toBe(true);
       }
       // What was published while the server was away never arrives late.
       expect(got.before).not.toContain('lost');

@@ -1,12 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import WebSocket from 'ws';
+import { freePort, Proc, sleep } from '../../support/processes.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from '../harness/postgres.js';
 import { WsClient, type Frame } from '../harness/ws.js';
 
@@ -17,24 +16,6 @@ import { WsClient, type Frame } from '../harness/ws.js';
  * process's exit — kills it even when a test failed half-way.
  */
 
-const root = path.resolve(import.meta.dirname, '../..');
-const tsxLoader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-const mainScript = path.join(root, 'src/main.ts');
-
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // Synchronous last resort: a crashed or interrupted run leaves no servers behind.
-    process.once('exit', () => {
-      for (const c of children) c.kill('SIGKILL');
-    });
-  }
-}
-
 /** The path of an executable, or undefined (PATH first, then the usual sbin/bin places). */
 export function findBinary(name: string): string | undefined {
   const which = spawnSync('which', [name], { encoding: 'utf8' });
@@ -44,18 +25,7 @@ export function findBinary(name: string): string | undefined {
     .find((p) => existsSync(p));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { freePort, Proc, sleep };
 
 /**
  * Waits until the socket has received a matching frame, whether or not a `next` call
@@ -64,89 +34,13 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function seen(ws: WsClient, match: (f: Frame) => boolean, timeoutMs = 10_000, fromIndex = 0): Promise<number> {
   const count = () => ws.frames.slice(fromIndex).filter(match).length;
-  const deadline = Date.now() + timeoutMs;
-  while (count() === 0) {
-    if (Date.now() > deadline) {
-      throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(ws.frames.slice(-20)).slice(0, 3000)}`);
-    }
-    await sleep(20);
-  }
+  await vi.waitFor(
+    () => {
+      if (count() === 0) throw new Error(`no matching frame yet; got ${JSON.stringify(ws.frames.slice(-20)).slice(0, 3000)}`);
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
   return count();
-}
-
-/** Polls `check` until it holds; throws `what` after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-const OUTPUT_LIMIT = 256 * 1024;
-
-/** One child process with its output kept (the tail) for waiting on and for error messages. */
-export class Proc {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  private out = '';
-
-  constructor(
-    readonly name: string,
-    command: string,
-    args: string[],
-    opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-  ) {
-    this.child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    track(this.child);
-    const append = (d: Buffer) => {
-      this.out += d.toString();
-      if (this.out.length > OUTPUT_LIMIT) this.out = this.out.slice(-OUTPUT_LIMIT / 2);
-    };
-    this.child.stdout!.on('data', append);
-    this.child.stderr!.on('data', append);
-    this.exited = new Promise((resolve) => {
-      if (this.child.exitCode !== null) resolve(this.child.exitCode);
-      this.child.once('exit', (code) => resolve(code));
-      this.child.once('error', (err) => {
-        this.out += `\n[spawn error] ${err.message}`;
-        resolve(null);
-      });
-    });
-  }
-
-  get output(): string {
-    return this.out;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  tail(chars = 4000): string {
-    return this.out.slice(-chars);
-  }
-
-  /** Resolves once the output matches; rejects if the process exits first or time runs out. */
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.out.match(pattern);
-      if (m) return m;
-      if (!this.running) throw new Error(`${this.name} exited before ${pattern}:\n${this.tail()}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms:\n${this.tail()}`);
-      await sleep(25);
-    }
-  }
-
-  /** Sends `signal` and waits for the exit; SIGKILL follows if it takes longer than `graceMs`. */
-  async stop(signal: NodeJS.Signals = 'SIGKILL', graceMs = 5000): Promise<void> {
-    if (!this.running) return;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
 }
 
 /** A bus server this test owns, on a fixed port so it can be stopped and started again. */
@@ -390,7 +284,7 @@ export class Cluster {
       delete base[key];
     }
     const name = `node${i + 1}`;
-    const proc = new Proc(name, process.execPath, ['--import', tsxLoader, mainScript], {
+    const proc = Proc.natter(name, [], {
       cwd: this.dir,
       env: { ...base, ...env },
     });

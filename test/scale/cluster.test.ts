@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { testDatabaseUrl } from '../harness/postgres.js';
 import type { Frame } from '../harness/ws.js';
-import { Cluster, Device, findBinary, history, register, seen, sleep, until, type NatterNode } from './cluster-harness.js';
+import { Cluster, Device, findBinary, history, register, seen, sleep, type NatterNode } from './cluster-harness.js';
 
 /**
  * Three real natter processes sharing one PostgreSQL database and one bus, with clients
@@ -117,19 +117,14 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
    */
   async function untilTypingCrossesNodes(from: Device, conv: number): Promise<void> {
     const others = membersOf(conv).filter((d) => d.id !== from.id);
-    await until(
-      `typing from ${from.label} to reach every node`,
-      async () => {
+    await expect.poll(async () => {
         const marks = others.map((d) => d.ws.frames.length);
         from.ws.send({ type: 'typing', conversation_id: conv, is_typing: true });
         await sleep(300);
         return others.every((d, i) =>
           d.ws.frames.slice(marks[i]).some((f) => f.type === 'typing' && f.user_id === from.id && f.conversation_id === conv),
         );
-      },
-      20_000,
-      0,
-    );
+      }, { message: `typing from ${from.label} to reach every node`, timeout: 20_000, interval: 0 }).toBe(true);
   }
 
   beforeAll(async () => {
@@ -263,11 +258,11 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     const res = await n1.request('PATCH', '/api/v1/users/me', { token: carol.user.token, body: { username: renamed } });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     // The directory channel drops the cached copies on every node: well within the 10 s.
-    await until('frames sent through node 3 to carry the new name', async () => {
+    await expect.poll(async () => {
       const sent = await carol.send(dmAC, 'after the rename').echo;
       return sent.message.sender.username === renamed;
-    }, 2000, 100);
-    await until('pages served by node 2 to carry the new name', async () => (await lastSender(n2)) === renamed, 2000, 100);
+    }, { message: 'frames sent through node 3 to carry the new name', timeout: 2000, interval: 100 }).toBe(true);
+    await expect.poll(async () => (await lastSender(n2)) === renamed, { message: 'pages served by node 2 to carry the new name', timeout: 2000, interval: 100 }).toBe(true);
   });
 
   test('going offline and coming back on another node is announced across nodes', async () => {
@@ -312,9 +307,8 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     const marks = new Map(devices().map((d) => [d, d.ws.frames.length]));
 
     await cluster.busServer.stop();
-    await until('every node to answer /ready with 503', async () =>
-      (await Promise.all(nodes.map((n) => n.readyStatus()))).every((s) => s === 503),
-    );
+    await expect.poll(async () =>
+      (await Promise.all(nodes.map((n) => n.readyStatus()))).every((s) => s === 503), { message: 'every node to answer /ready with 503', timeout: 10_000 }).toBe(true);
     const notReady = await n2.request('GET', '/ready');
     expect(notReady.body).toMatchObject({ code: 'not_ready' });
     expect(notReady.body.error).toContain('bus');
@@ -356,11 +350,7 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
 
     await cluster.busServer.start();
     const downFor = Date.now();
-    await until(
-      'every node to answer /ready with 200 again',
-      async () => (await Promise.all(nodes.map((n) => n.readyStatus()))).every((s) => s === 200),
-      30_000,
-    );
+    await expect.poll(async () => (await Promise.all(nodes.map((n) => n.readyStatus()))).every((s) => s === 200), { message: 'every node to answer /ready with 200 again', timeout: 30_000 }).toBe(true);
     console.log(`[scale ${bus}] nodes ready ${Date.now() - downFor} ms after the bus came back`);
     await untilTypingCrossesNodes(alice, grp);
     await untilTypingCrossesNodes(bob, grp);
