@@ -30,15 +30,14 @@ export function advancePointers(before: Pointers, lastSeq: number, kind: 'delive
  * as having read nothing (they still show what was delivered). Their own devices see
  * everything.
  */
-export const readSeqShownToOthers = (member: { last_read_seq: number; share_read_receipts: boolean }): number =>
-  member.share_read_receipts ? member.last_read_seq : 0;
+export const readSeqShownToOthers = (lastReadSeq: number, sharesReads: boolean): number => (sharesReads ? lastReadSeq : 0);
 
 /** How far one message (by seq) got with one member, as others may see it. */
 export function memberStatus(
   member: Pointers & { share_read_receipts: boolean },
   seq: number,
 ): MessageStatus {
-  if (readSeqShownToOthers(member) >= seq) return 'read';
+  if (readSeqShownToOthers(member.last_read_seq, member.share_read_receipts) >= seq) return 'read';
   if (member.last_delivered_seq >= seq) return 'delivered';
   return 'sent';
 }
@@ -117,10 +116,7 @@ export function messageStatus(
   if (message.sender_id !== readerId) return pointers.my_read_seq >= message.seq ? 'read' : 'delivered';
   if (pointers.others === 0) return 'sent';
   // The lowest read pointer the others show: the privacy rule applied to the whole group.
-  const othersRead = readSeqShownToOthers({
-    last_read_seq: pointers.others_min_shared_read_seq ?? 0,
-    share_read_receipts: !pointers.others_hide_reads,
-  });
+  const othersRead = readSeqShownToOthers(pointers.others_min_shared_read_seq ?? 0, !pointers.others_hide_reads);
   if (othersRead >= message.seq) return 'read';
   if ((pointers.others_min_delivered_seq ?? 0) >= message.seq) return 'delivered';
   return 'sent';
