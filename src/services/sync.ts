@@ -46,9 +46,11 @@ export class SyncService {
       // " 1" would name a conversation the client never knew by that id.
       const id = /^[1-9][0-9]{0,15}$/.test(key) ? Number(key) : NaN;
       if (!Number.isSafeInteger(id) || !Number.isSafeInteger(seq) || seq < 0) {
-        throw new AppError('validation_failed', 'since maps conversation ids to the last seq held (integers ≥ 0)', {
-          field: 'since',
-        });
+        throw new AppError(
+          'validation_failed',
+          `since.${key} is not valid: since maps conversation ids (1 to 2^53 − 1) to the last seq held (integers ≥ 0)`,
+          { field: `since.${key}` },
+        );
       }
       wanted.set(id, seq);
     }

@@ -470,11 +470,12 @@ describe('token lifetimes', () => {
   test('an access token past its lifetime is 401 unauthorized; a refresh in time still works', async () => {
     const reg = await registerUser(short);
     expect((await short.request('GET', '/api/v1/users/me', { token: reg.token })).status).toBe(200);
-    clock.advance(899_000);
+    // exp is whole seconds (the signing second + 900): 898 s on is safely inside.
+    clock.advance(898_000);
     expect((await short.request('GET', '/api/v1/users/me', { token: reg.token })).status).toBe(200);
     const renewed = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expect(renewed.status).toBe(200);
-    clock.advance(2_000);
+    clock.advance(3_000);
     const res = await short.request('GET', '/api/v1/users/me', { token: reg.token });
     expectError(res, 401, 'unauthorized');
     expect(res.body.error).toMatch(/expired/i);
@@ -485,11 +486,11 @@ describe('token lifetimes', () => {
   test('a session past its lifetime refuses its refresh token; one refreshed in time lives on', async () => {
     const reg = await registerUser(short);
     const login = await short.request('POST', '/api/v1/auth/login', { body: { email: reg.user.email, password: 'password123' } });
-    clock.advance(3_599_000);
+    clock.advance(3_598_000);
     // A refresh moves its session's end a whole lifetime on; the other session keeps its end.
     const renewed = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: login.body.refresh_token } });
     expect(renewed.status).toBe(200);
-    clock.advance(2_000);
+    clock.advance(3_000);
     const res = await short.request('POST', '/api/v1/auth/refresh', { body: { refresh_token: reg.refresh_token } });
     expectError(res, 401, 'invalid_refresh_token');
     // A session whose refresh came in time lives on.

@@ -19,8 +19,10 @@ export class Sockets {
     return ws;
   }
 
+  /** Closes every socket; fails when any of them received a frame that broke the server frame schemas. */
   async closeAll(): Promise<void> {
     const all = this.open.splice(0);
+    for (const ws of all) ws.assertContract();
     await Promise.all(
       all.map(async (ws) => {
         // A paused test socket never reads the close handshake; do not wait for it.
