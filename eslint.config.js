@@ -52,6 +52,10 @@ export default tseslint.config(
     { group: ['kysely', 'pg', '@electric-sql/pglite', 'ioredis', 'nats', 'fastify', 'ws', 'node:*'], message: 'domain/ and schemas/ do no I/O.' },
     { group: ['../services/*', '../store/*', '../http/*', '../realtime/*', '../bus/*', '../presence/*'], message: 'domain/ and schemas/ depend on nothing else.' },
   ]),
+  layer(['src/http/**/*.ts', 'src/realtime/**/*.ts'], [
+    { group: ['kysely', 'pg', '@electric-sql/pglite'], message: 'Only src/store/ talks to the database.' },
+    { group: ['../store/*', '../../store/*'], message: 'Transports call services, never the store.' },
+  ]),
   layer(['src/services/**/*.ts'], [
     { group: ['kysely', 'pg', '@electric-sql/pglite'], message: 'Only src/store/ talks to the database.' },
     { group: ['../http/*', '../realtime/*'], message: 'Services know no transport.' },

@@ -79,7 +79,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl, clock);
     const cache = new NodeCache(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
     await cache.start();
-    const access = new Access(cache);
+    const access = new Access(db, cache);
     const fanout = new Fanout(bus, cache);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
     const users = new UsersService(db, (userId) => cache.userChanged(userId));

@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * tsx's public `--import tsx` hook, resolved from this project, so a child runs the
- * TypeScript sources from any working directory (a test's temp folder too).
+ * tsx's public `tsx` entry (what `node --import tsx` loads), resolved by Node from this
+ * project rather than from the child's working directory, so a child runs the TypeScript
+ * sources from any folder (a test's temp folder too).
  */
 export const TSX_IMPORT = import.meta.resolve('tsx');
 
@@ -101,15 +102,30 @@ export class Proc {
   }
 
   /** Resolves once the output matches; rejects if the process exits first or time runs out. */
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.out.match(pattern);
-      if (m) return m;
-      if (!this.running) throw new Error(`${this.name} exited before ${pattern}:\n${this.tail()}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms:\n${this.tail()}`);
-      await sleep(25);
-    }
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.out.match(pattern);
+        if (m) finish(() => resolve(m));
+        else if (!this.running) finish(() => reject(new Error(`${this.name} exited before ${pattern}:\n${this.tail()}`)));
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms:\n${this.tail()}`))),
+        timeoutMs,
+      );
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        this.child.stdout!.off('data', check);
+        this.child.stderr!.off('data', check);
+        this.child.off('exit', check);
+        settle();
+      };
+      // Listeners added after the appending ones, so `out` already holds the new data.
+      this.child.stdout!.on('data', check);
+      this.child.stderr!.on('data', check);
+      this.child.once('exit', check);
+      check();
+    });
   }
 
   /** Sends `signal` and waits for the exit; SIGKILL follows if it takes longer than `graceMs`. */

@@ -1,15 +1,14 @@
 /**
- * Starts the server under test as a separate process: natter (src/main.ts through
- * `--import tsx`) on a scratch PostgreSQL database or a temp PGlite directory, or the bare ws
+ * Starts the server under test as a separate process (support/processes.ts): natter
+ * (src/main.ts through tsx) on a scratch PostgreSQL database or a temp PGlite directory, or the bare ws
  * baseline server. Everything started here is registered for cleanup.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_SCHEMA } from '../../src/config/config.js';
 import { urlForDatabase, withPg } from '../../support/postgres.js';
-import { freePort, ROOT, tsArgs } from '../../support/processes.js';
+import { freePort, Proc, ROOT, tsArgs } from '../../support/processes.js';
 import { onCleanup } from './cleanup.js';
 
 export { ROOT, withPg };
@@ -32,42 +31,23 @@ export async function scratchDatabase(adminUrl: string, prefix: string, keep: bo
   return { url: urlForDatabase(adminUrl, name), name };
 }
 
-function killOnCleanup(child: ChildProcess, name: string): () => Promise<void> {
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  };
+/** Stops the child (SIGTERM, then SIGKILL after 10 s) at cleanup; reports an exit with an error. */
+function stopOnCleanup(proc: Proc): () => Promise<void> {
+  const stop = () => proc.stop('SIGTERM', 10_000);
   const remove = onCleanup(stop);
-  // A synchronous last resort if the parent dies without running cleanup.
-  process.once('exit', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  child.once('exit', (code, signal) => {
+  proc.child.once('exit', (code, signal) => {
     remove();
-    if (code && code !== 0) console.error(`${name} (pid ${child.pid}) exited with ${code ?? signal}`);
+    if (code && code !== 0) console.error(`${proc.name} (pid ${proc.child.pid}) exited with ${code ?? signal}`);
   });
   return stop;
 }
 
-async function waitForOutput(child: ChildProcess, out: () => string, marker: string, name: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!out().includes(marker)) {
-    if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${out().slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not start within ${timeoutMs / 1000}s:\n${out().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** LOG_LEVEL=warn hides the "ready" line, so readiness is asked over HTTP. */
-async function waitForHttp(child: ChildProcess, url: string, out: () => string, name: string, timeoutMs: number): Promise<void> {
+/** LOG_LEVEL=warn hides the "ready" line, so readiness is asked over HTTP (a retry, not a poll of state). */
+async function waitForHttp(proc: Proc, url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${out().slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready within ${timeoutMs / 1000}s:\n${out().slice(-2000)}`);
+    if (!proc.running) throw new Error(`${proc.name} exited during start-up:\n${proc.tail(2000)}`);
+    if (Date.now() > deadline) throw new Error(`${proc.name} did not become ready within ${timeoutMs / 1000}s:\n${proc.tail(2000)}`);
     const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -108,21 +88,10 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
     database = { kind: 'pglite' };
     if (!opts.keep) onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   }
-  const childEnv = { ...process.env, ...env };
   const profile = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
-  const child = spawn(process.execPath, [...profile, ...tsArgs('src/main.ts')], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keepTail = (d: Buffer) => {
-    output = (output + d.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keepTail);
-  child.stderr.on('data', keepTail);
-  const stop = killOnCleanup(child, 'natter');
-  await waitForHttp(child, `http://127.0.0.1:${port}/ready`, () => output, 'natter', 120_000);
+  const proc = Proc.natter('natter', [], { env: { ...process.env, ...env }, nodeArgs: profile });
+  const stop = stopOnCleanup(proc);
+  await waitForHttp(proc, `http://127.0.0.1:${port}/ready`, 120_000);
   // The results file records every natter setting the server ran with, including those
   // inherited from the environment (WRITE_CONCURRENCY=4 npm run bench -- …), never secrets.
   const inherited = Object.fromEntries(
@@ -135,7 +104,7 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
   const shown = { ...inherited, ...own };
   return {
     url: `http://127.0.0.1:${port}`,
-    pid: child.pid!,
+    pid: proc.child.pid!,
     config: shown,
     database,
     stop,
@@ -146,15 +115,10 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
 export async function spawnBare(cpuProfDir?: string): Promise<ServerHandle> {
   const port = await freePort();
   const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-  const child = spawn(process.execPath, [...profile, ...tsArgs('bench/baseline/bare-server.ts')], {
-    cwd: ROOT,
+  const proc = new Proc('bare server', process.execPath, [...profile, ...tsArgs('bench/baseline/bare-server.ts')], {
     env: { ...process.env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  const stop = killOnCleanup(child, 'bare server');
-  await waitForOutput(child, () => output, 'bare server ready', 'bare server', 30_000);
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, config: { server: 'bare ws (bench/baseline/bare-server.ts)' }, database: { kind: 'none' }, stop };
+  const stop = stopOnCleanup(proc);
+  await proc.waitFor(/bare server ready/, 30_000);
+  return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, config: { server: 'bare ws (bench/baseline/bare-server.ts)' }, database: { kind: 'none' }, stop };
 }

@@ -6,7 +6,7 @@
  * a node restart) recovers through history and `seq`, never through the bus.
  *
  * Channels are per user (`user:<id>`), so a node subscribes only for the users it serves,
- * plus one channel all nodes share for cache invalidation (`directory`).
+ * plus one channel all nodes share for cache invalidation (CACHE_CHANNEL).
  */
 export interface Bus {
   publish(channel: string, event: BusEvent): Promise<void>;
@@ -33,14 +33,17 @@ export type BusEvent =
     }
   /** The session ended (logout, revocation): close that session's sockets. */
   | { kind: 'session_revoked'; sessionId: string }
-  /** On the directory channel: a user's profile changed; drop cached copies. */
+  /** On the cache channel: a user's profile changed; drop cached copies. */
   | { kind: 'user_changed'; userId: number }
-  /** On the directory channel: a conversation's members changed; drop cached copies. */
+  /** On the cache channel: a conversation's members changed; drop cached copies. */
   | { kind: 'conversation_changed'; conversationId: number };
 
 export const userChannel = (userId: number) => `user:${userId}`;
-/** Every node listens here for changes that invalidate its caches (see Directory). */
-export const DIRECTORY_CHANNEL = 'directory';
+/**
+ * Every node listens here for changes that invalidate its per-node cache (see NodeCache).
+ * The name on the wire stays `directory`, as nodes of earlier versions listen for it.
+ */
+export const CACHE_CHANNEL = 'directory';
 
 /** A message's place in the log: its conversation and seq. */
 export interface MessagePosition {

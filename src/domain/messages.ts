@@ -2,7 +2,13 @@ import type { Message } from '../schemas/messages.js';
 import type { MessageStatus } from '../schemas/receipts.js';
 import { toUser, type UserRecord } from './users.js';
 
-/** Messages: their kinds and the one stored → wire conversion. No I/O. */
+/**
+ * Message rules, once, with no I/O: their kinds, the stored → wire conversion, the sender
+ * as a viewer sees them, receipts (how pointers move, the read-receipt privacy rule, which
+ * receipt frames go to whom) and the status a viewer sees. The unread count is the one
+ * rule left in SQL (store/conversations.repository.ts: after the read pointer, not your
+ * own, not deleted), as counting is the database's job.
+ */
 
 export const MESSAGE_TYPES = ['text', 'image', 'video', 'audio', 'file'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -52,4 +58,122 @@ export function toMessage(row: MessageRecord, sender: Message['sender'], status:
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
+}
+
+// Receipts. Each member has two pointers per conversation, delivered and read.
+// Invariant: last_read_seq ≤ last_delivered_seq ≤ the conversation's last_seq; pointers
+// only move forward.
+
+export interface Pointers {
+  last_delivered_seq: number;
+  last_read_seq: number;
+}
+
+/**
+ * Moves a member's pointers to `seq` for a `delivered` or `read` receipt: capped at the
+ * conversation's last seq, never backwards, and reading implies delivered.
+ */
+export function advancePointers(before: Pointers, lastSeq: number, kind: 'delivered' | 'read', seq: number): Pointers {
+  const target = Math.min(seq, lastSeq);
+  return {
+    last_delivered_seq: Math.max(before.last_delivered_seq, target),
+    last_read_seq: kind === 'read' ? Math.max(before.last_read_seq, target) : before.last_read_seq,
+  };
+}
+
+/**
+ * The read-receipt privacy rule: a member who does not share read receipts shows others
+ * as having read nothing (they still show what was delivered). Their own devices see
+ * everything.
+ */
+export const readSeqShownToOthers = (lastReadSeq: number, sharesReads: boolean): number => (sharesReads ? lastReadSeq : 0);
+
+/** How far one message (by seq) got with one member, as others may see it. */
+export function memberStatus(
+  member: Pointers & { share_read_receipts: boolean },
+  seq: number,
+): MessageStatus {
+  if (readSeqShownToOthers(member.last_read_seq, member.share_read_receipts) >= seq) return 'read';
+  if (member.last_delivered_seq >= seq) return 'delivered';
+  return 'sent';
+}
+
+/**
+ * The `receipt` frames a pointer move produces: to the member's own devices the pointer
+ * that moved (read over delivered); to the others the same, unless it is a read the
+ * member keeps private, in which case they see the delivered pointer if that moved, and
+ * nothing otherwise. Undefined: nothing moved, nothing to send.
+ */
+export function receiptsFor(
+  before: Pointers,
+  after: Pointers,
+  sharesReads: boolean,
+): { self: ReceiptNotice; others: ReceiptNotice | null } | undefined {
+  const readMoved = after.last_read_seq > before.last_read_seq;
+  const deliveredMoved = after.last_delivered_seq > before.last_delivered_seq;
+  if (!readMoved && !deliveredMoved) return undefined;
+  const read: ReceiptNotice = { status: 'read', seq: after.last_read_seq };
+  const delivered: ReceiptNotice = { status: 'delivered', seq: after.last_delivered_seq };
+  return {
+    self: readMoved ? read : delivered,
+    others: readMoved && sharesReads ? read : deliveredMoved ? delivered : null,
+  };
+}
+
+export interface ReceiptNotice {
+  status: 'delivered' | 'read';
+  seq: number;
+}
+
+/**
+ * What one reader needs of the other members' pointers to derive message statuses, as
+ * the store aggregates it (in SQL for a history page, from the rows elsewhere).
+ */
+export interface PointerSummary {
+  /** The reader's own read pointer. */
+  my_read_seq: number;
+  /** How many other members there are. */
+  others: number;
+  /** Lowest read pointer among the others who share read receipts (null: none do). */
+  others_min_shared_read_seq: number | null;
+  /** Whether any other member keeps read receipts private. */
+  others_hide_reads: boolean;
+  /** Lowest delivered pointer among the others (null: no others). */
+  others_min_delivered_seq: number | null;
+}
+
+/** The same summary from member rows (a conversation list, a repeated send). */
+export function summarizePointers(
+  readerId: number,
+  members: (Pointers & { id: number; share_read_receipts: boolean })[],
+): PointerSummary {
+  const others = members.filter((m) => m.id !== readerId);
+  const sharing = others.filter((m) => m.share_read_receipts);
+  return {
+    my_read_seq: members.find((m) => m.id === readerId)?.last_read_seq ?? 0,
+    others: others.length,
+    others_min_shared_read_seq: sharing.length ? Math.min(...sharing.map((m) => m.last_read_seq)) : null,
+    others_hide_reads: sharing.length < others.length,
+    others_min_delivered_seq: others.length ? Math.min(...others.map((m) => m.last_delivered_seq)) : null,
+  };
+}
+
+/**
+ * A message's status as the reader sees it. Their own message: `read` once every other
+ * member has read it (a private reader never counts as having read), `delivered` once
+ * every other member has it, else `sent` (also with nobody else in the conversation).
+ * Someone else's: `read` once the reader has read it, else `delivered`.
+ */
+export function messageStatus(
+  message: { seq: number; sender_id: number | null },
+  readerId: number,
+  pointers: PointerSummary,
+): MessageStatus {
+  if (message.sender_id !== readerId) return pointers.my_read_seq >= message.seq ? 'read' : 'delivered';
+  if (pointers.others === 0) return 'sent';
+  // The lowest read pointer the others show: the privacy rule applied to the whole group.
+  const othersRead = readSeqShownToOthers(pointers.others_min_shared_read_seq ?? 0, !pointers.others_hide_reads);
+  if (othersRead >= message.seq) return 'read';
+  if ((pointers.others_min_delivered_seq ?? 0) >= message.seq) return 'delivered';
+  return 'sent';
 }

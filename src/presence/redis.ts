@@ -120,13 +120,19 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private async change(userId: number, delta: 1 | -1): Promise<number> {
-    const mine = (this.local.get(userId) ?? 0) + delta;
+    const before = this.local.get(userId) ?? 0;
+    const mine = before + delta;
     if (mine > 0) this.local.set(userId, mine);
     else this.local.delete(userId);
     if (!this.isReady()) return this.unreachable(delta, mine);
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>).natterPresenceChange!;
     try {
-      return await this.runChange(run, userId, delta);
+      const total = await this.runChange(run, userId, delta);
+      // Redis holds no socket of ours although we had one: it lost our counts (a restart
+      // before restore() wrote them back). The socket was real, so the cluster's total
+      // decides whether it was the user's last.
+      if (total === -1 && before > 0) return this.count(userId);
+      return total;
     } catch (err) {
       if (this.isReady()) throw err;
       return this.unreachable(delta, mine);

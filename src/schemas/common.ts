@@ -37,7 +37,7 @@ export const ClientId = () =>
 export const Url = () => Type.String({ maxLength: 2048 });
 
 /** An ISO-8601 time in UTC, as natter writes every time. */
-export const Timestamp = () => Type.String({ format: 'date-time' });
+export const Timestamp = (extra: { description?: string } = {}) => Type.String({ format: 'date-time', ...extra });
 
 /**
  * Reply shapes that serialise fast. fast-json-stringify has to run a validator on every

@@ -7,7 +7,7 @@ import { ClientId, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, 
 
 const NullableString = nullable<string>(Type.String());
 const NullableInt = nullable<number>(Type.Integer());
-const NullableTimestamp = nullable<string>(Type.String({ format: 'date-time' }));
+const NullableTimestamp = nullable<string>(Timestamp());
 
 export const MessageSchema = Type.Object(
   {

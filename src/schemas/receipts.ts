@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Seq, stringEnum } from './common.js';
+import { OrNull, Seq, stringEnum } from './common.js';
 
 /** Delivered/read pointers and unread counts on the wire. */
 
@@ -7,7 +7,9 @@ export const RECEIPT_STATUSES = ['sent', 'delivered', 'read'] as const;
 export type MessageStatus = (typeof RECEIPT_STATUSES)[number];
 
 export const AdvanceBody = Type.Optional(
-  Type.Object({ seq: Type.Optional(Seq({ description: 'Up to and including this seq (default: the latest).' })) }),
+  Type.Object({
+    seq: Type.Optional(OrNull(Seq({ description: 'Up to and including this seq (absent or null: the latest).' }))),
+  }),
 );
 
 export const ReceiptStateSchema = Type.Object({

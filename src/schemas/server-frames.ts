@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
-import { stringEnum } from './common.js';
+import { stringEnum, Timestamp } from './common.js';
 import { MessageSchema, type Message } from './messages.js';
 
 /**
@@ -29,7 +29,7 @@ export const SERVER_FRAME_SCHEMAS = {
     type: Type.Literal('status_change'),
     user_id: Type.Integer(),
     status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-    last_seen: Type.String({ format: 'date-time' }),
+    last_seen: Timestamp(),
   }),
   synced: Type.Object({ type: Type.Literal('synced'), conversations: Type.Record(Type.String(), Type.Integer()) }),
   pong: Type.Object({ type: Type.Literal('pong') }),

@@ -11,7 +11,7 @@ export const userProperties = {
   phone: nullable<string>(Type.String()),
   avatar: nullable<string>(Type.String()),
   status: stringEnum(['online', 'offline'] as const),
-  last_seen: nullable<string>(Type.String({ format: 'date-time', description: 'null when the user hides it from you' })),
+  last_seen: nullable<string>(Timestamp({ description: 'null when the user hides it from you' })),
   created_at: Timestamp(),
   updated_at: Timestamp(),
 };

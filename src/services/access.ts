@@ -1,4 +1,6 @@
 import { notFound } from '../domain/errors.js';
+import type { Db } from '../store/database.js';
+import { findForMember } from '../store/conversations.repository.js';
 import type { NodeCache } from './node-cache.js';
 
 /**
@@ -8,14 +10,19 @@ import type { NodeCache } from './node-cache.js';
  * exist. Group administration adds `requireRole` beside it.
  */
 export class Access {
-  constructor(private readonly cache: NodeCache) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cache: NodeCache,
+  ) {}
 
   /**
    * Resolves when `userId` is a member of `conversationId`; throws not_found otherwise.
-   * Answered from the per-node cache (a "yes" is trusted; a "no" is confirmed against the
-   * database, so a member added on another node is never refused).
+   * A "yes" from the per-node cache is trusted; a "no" is confirmed against the database
+   * (and the stale list dropped), so a member added on another node is never refused.
    */
   async requireMember(userId: number, conversationId: number): Promise<void> {
-    if (!(await this.cache.isMember(userId, conversationId))) throw notFound('Conversation');
+    if ((await this.cache.memberIds(conversationId)).includes(userId)) return;
+    if (!(await findForMember(this.db, conversationId, userId))) throw notFound('Conversation');
+    this.cache.forgetMembers(conversationId);
   }
 }

@@ -1,7 +1,6 @@
 import { directKey } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
-import { senderView, toMessage } from '../domain/messages.js';
-import { messageStatus, summarizePointers } from '../domain/receipts.js';
+import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
 import { toUser } from '../domain/users.js';
 import type { Conversation, Participant } from '../schemas/conversations.js';
 import { inTransaction, type Db } from '../store/database.js';

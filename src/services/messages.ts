@@ -1,6 +1,5 @@
 import { AppError } from '../domain/errors.js';
-import { MESSAGE_TYPES, senderView, toMessage, type MessageType } from '../domain/messages.js';
-import { messageStatus, summarizePointers } from '../domain/receipts.js';
+import { MESSAGE_TYPES, messageStatus, senderView, summarizePointers, toMessage, type MessageType } from '../domain/messages.js';
 import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { DIRECTORY_CHANNEL, type Bus } from '../bus/bus.js';
+import { CACHE_CHANNEL, type Bus } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
-import { findForMember, memberIds } from '../store/conversations.repository.js';
+import { memberIds } from '../store/conversations.repository.js';
 import { findUserById, type UserRow } from '../store/users.repository.js';
 
 /**
@@ -11,9 +11,10 @@ import { findUserById, type UserRow } from '../store/users.repository.js';
  *
  * Correctness:
  * - Members: a cached list is trusted for "yes, a member" and for fanout; a miss ("not in
- *   the list") is checked against the database, so a user added elsewhere is never refused.
+ *   the list") is checked against the database by Access, so a user added elsewhere is
+ *   never refused.
  *   A change of members must call `conversationChanged`, which drops the list here and,
- *   through the bus's directory channel, on every node.
+ *   through the bus's cache channel, on every node.
  * - Profiles: `userChanged` after a profile edit, the same way — so a changed name, avatar
  *   or presence-privacy setting shows everywhere within the bus's delivery time.
  * - Entries also expire (`membersTtlMs`, `usersTtlMs`): that bounds staleness when the bus
@@ -45,12 +46,9 @@ export class NodeCache {
     return (await fetchFresh(this.members, conversationId)) ?? [];
   }
 
-  /** Whether `userId` is a member; a cache miss is confirmed against the database. */
-  async isMember(userId: number, conversationId: number): Promise<boolean> {
-    if ((await this.memberIds(conversationId)).includes(userId)) return true;
-    if (!(await findForMember(this.db, conversationId, userId))) return false;
+  /** Drops this node's copy of a conversation's members (it was found stale). */
+  forgetMembers(conversationId: number): void {
     this.members.delete(conversationId);
-    return true;
   }
 
   /** The user's stored profile (undefined: no such user). */
@@ -58,9 +56,9 @@ export class NodeCache {
     return fetchFresh(this.users, userId);
   }
 
-  /** Listens on the bus's directory channel for changes made through other nodes. */
+  /** Listens on the bus's cache channel for changes made through other nodes. */
   async start(): Promise<void> {
-    await this.bus?.subscribe(DIRECTORY_CHANNEL, (event) => {
+    await this.bus?.subscribe(CACHE_CHANNEL, (event) => {
       if (event.kind === 'user_changed') this.users.delete(event.userId);
       else if (event.kind === 'conversation_changed') this.members.delete(event.conversationId);
     });
@@ -69,13 +67,13 @@ export class NodeCache {
   /** A user's profile changed: forget it here at once, and on every other node. */
   async userChanged(userId: number): Promise<void> {
     this.users.delete(userId);
-    await this.bus?.publish(DIRECTORY_CHANNEL, { kind: 'user_changed', userId });
+    await this.bus?.publish(CACHE_CHANNEL, { kind: 'user_changed', userId });
   }
 
   /** A conversation's members changed: forget them here at once, and on every other node. */
   async conversationChanged(conversationId: number): Promise<void> {
     this.members.delete(conversationId);
-    await this.bus?.publish(DIRECTORY_CHANNEL, { kind: 'conversation_changed', conversationId });
+    await this.bus?.publish(CACHE_CHANNEL, { kind: 'conversation_changed', conversationId });
   }
 }
 

@@ -1,5 +1,5 @@
 import { notFound } from '../domain/errors.js';
-import { advancePointers, memberStatus, receiptsFor, type Pointers } from '../domain/receipts.js';
+import { advancePointers, memberStatus, receiptsFor, type Pointers } from '../domain/messages.js';
 import type { MessageReceipts, ReceiptState, UnreadSummary } from '../schemas/receipts.js';
 import { frames } from '../schemas/server-frames.js';
 import { inTransaction, type Db } from '../store/database.js';

@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { PointerSummary } from '../domain/receipts.js';
+import type { PointerSummary } from '../domain/messages.js';
 import type { Db, Trx } from './database.js';
 import type { MessagesTable } from './schema.js';
 

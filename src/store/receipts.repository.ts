@@ -1,4 +1,4 @@
-import type { Pointers } from '../domain/receipts.js';
+import type { Pointers } from '../domain/messages.js';
 import type { Trx } from './database.js';
 
 /**

@@ -80,6 +80,12 @@ describe('pointers', () => {
     await send(alice, c, 'later');
     res = await mark(bob, c, 'read');
     expect(res.body).toMatchObject({ last_read_seq: 6 });
+
+    // seq null (how some clients write "none") means the same.
+    await send(alice, c, 'later still');
+    res = await t.request('POST', `/api/v1/conversations/${c}/read`, { token: bob.token, body: { seq: null } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ last_read_seq: 7, unread_count: 0 });
   });
 
   test('non-members get 404 and change nothing; bad seq is a validation error', async () => {

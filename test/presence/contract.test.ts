@@ -140,6 +140,21 @@ for (const [name, deployment] of Object.entries(factories)) {
       expect(await b.count(user)).toBe(0);
     });
 
+    test.runIf(deployment().shared)("after the store lost its data (a restart), a node's last socket still counts as last", async () => {
+      const d = deployment();
+      const a = track(await d.node());
+      const user = newUser();
+      expect(await a.connect(user)).toBe(true);
+      const redis = new Redis(REDIS_URL);
+      try {
+        const keys = await redis.keys(`${prefixes.at(-1)}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+      expect(await a.disconnect(user)).toBe(true);
+    });
+
     test.runIf(deployment().shared)("a disconnect on a node that holds none of the user's sockets changes nothing", async () => {
       const d = deployment();
       const [a, b] = [track(await d.node()), track(await d.node())];

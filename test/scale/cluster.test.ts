@@ -257,7 +257,7 @@ function clusterSuite(bus: 'redis' | 'nats'): void {
     const renamed = `carol_${Date.now().toString(36)}`;
     const res = await n1.request('PATCH', '/api/v1/users/me', { token: carol.user.token, body: { username: renamed } });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    // The directory channel drops the cached copies on every node: well within the 10 s.
+    // The cache channel drops the cached copies on every node: well within the 10 s.
     await expect.poll(async () => {
       const sent = await carol.send(dmAC, 'after the rename').echo;
       return sent.message.sender.username === renamed;

@@ -31,7 +31,7 @@ export function receiptRoutes(app: AppServer, ctx: RouteContext): void {
           response: { 200: ReceiptStateSchema, ...errorResponses(400, 401, 404) },
         },
       },
-      async (request) => receipts.advanceAndCount(caller(request).userId, request.params.id, kind, request.body?.seq),
+      async (request) => receipts.advanceAndCount(caller(request).userId, request.params.id, kind, request.body?.seq ?? undefined),
     );
   }
 
