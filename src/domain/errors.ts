@@ -30,8 +30,8 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** Extra machine-readable detail (e.g. the offending field). */
-    readonly details?: Record<string, unknown>,
+    /** Machine-readable detail: the request field at fault, for validation errors. */
+    readonly details?: { field?: string },
   ) {
     super(message);
     this.name = 'AppError';

@@ -82,7 +82,7 @@ function toAppError(err: FastifyError | AppError | Error, log: FastifyRequest['l
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
-  const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
+  const field = err.details?.field;
   return reply
     .code(HTTP_STATUS[err.code])
     .type('application/json')

@@ -73,10 +73,10 @@ export const API_PREFIX = '/api/v1';
  */
 function validatorsByPart(): AjvCompiler.ValidatorFactory {
   const pool = AjvCompiler();
-  return (externalSchemas, options) => {
-    const customOptions = { ...(options)?.customOptions };
-    const lenient = pool(externalSchemas, { ...options, customOptions });
-    const strict = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } } as never);
+  return (externalSchemas, options = {}) => {
+    const lenient = pool(externalSchemas, options);
+    // Fastify hands the Ajv (not JTD) options here; only coerceTypes differs.
+    const strict = pool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
     return (route) => (route.httpPart === 'body' ? strict : lenient)(route);
   };
 }

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { RawData, WebSocket } from 'ws';
 import type { Bus } from '../bus/bus.js';
 import { AppError } from '../domain/errors.js';
+import { bearerToken } from '../http/auth.js';
 import { frames } from '../schemas/server-frames.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { PresenceService } from '../services/presence.js';
@@ -152,6 +153,5 @@ export class Gateway {
 function upgradeToken(request: FastifyRequest): string | null {
   const query = request.query as Record<string, unknown> | undefined;
   if (typeof query?.token === 'string' && query.token !== '') return query.token;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return m ? m[1]! : null;
+  return bearerToken(request);
 }

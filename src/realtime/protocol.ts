@@ -8,8 +8,6 @@ import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '..
  * them); docs/protocol.md is the full description, and a test keeps the two in step.
  */
 
-export { CLIENT_FRAME_SCHEMAS };
-
 export const CLOSE = {
   /** Server shutting down: reconnect (to another node) and sync. */
   GOING_AWAY: 1001,

@@ -46,8 +46,7 @@ export class FrameRouter {
     } catch (err) {
       const clientId = clientIdOf(frame);
       if (err instanceof AppError) {
-        const field = typeof err.details?.field === 'string' ? err.details.field : undefined;
-        conn.sendFrame(frames.error(err.code, err.message, { clientId, field }));
+        conn.sendFrame(frames.error(err.code, err.message, { clientId, field: err.details?.field }));
       } else {
         this.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
         conn.sendFrame(frames.error('internal', 'Internal server error', { clientId }));

@@ -53,8 +53,10 @@ export class ReceiptsService {
     // Left the conversation between the gate and the lock: the gate's answer.
     if (!moved) throw notFound('Conversation');
     const { before, after } = moved;
-    // From the profile cache: a change of the setting is announced to every node.
-    const sharesReads = (await this.cache.profile(userId))?.share_read_receipts ?? true;
+    // Only a read that moved asks for the setting: delivered frames (about one a message) do
+    // not. From the profile cache; a change of the setting is announced to every node.
+    const readMoved = after.last_read_seq > before.last_read_seq;
+    const sharesReads = readMoved ? ((await this.cache.profile(userId))?.share_read_receipts ?? true) : true;
     const notices = receiptsFor(before, after, sharesReads);
     if (notices) {
       const ids = await this.cache.memberIds(conversationId);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { CLIENT_FRAME_SCHEMAS } from '../../src/realtime/protocol.js';
+import { CLIENT_FRAME_SCHEMAS } from '../../src/schemas/client-frames.js';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
 import { integerFields, withField } from '../harness/samples.js';
 import { direct, messageRows, Sockets, type User } from './fixtures.js';
