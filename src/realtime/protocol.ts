@@ -1,6 +1,7 @@
 import { Compile } from 'typebox/compile';
 import type { ErrorCode } from '../domain/errors.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '../schemas/client-frames.js';
+import { checkedReviver, inputProblem, InputProblem } from '../schemas/text-guards.js';
 
 /**
  * The WebSocket protocol's edge: close codes and the parser every client frame goes
@@ -39,12 +40,25 @@ export type ParsedFrame =
       field?: string;
     };
 
+/**
+ * A frame holding a value no store can take (NUL, a lone surrogate, a non-finite number):
+ * refused naming the field, with the frame's client_id when that one is clean, so the
+ * client knows which message to fix.
+ */
+function refusedText(text: string, problem: InputProblem): ParsedFrame {
+  const loose = JSON.parse(text) as unknown;
+  const raw = loose && typeof loose === 'object' ? (loose as Record<string, unknown>).client_id : undefined;
+  const clientId = typeof raw === 'string' && inputProblem(raw) === null ? raw : undefined;
+  return { ok: false, code: 'validation_failed', error: problem.message, clientId, field: problem.field };
+}
+
 /** Parses and validates one text frame; never throws. */
 export function parseFrame(text: string): ParsedFrame {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
+    value = JSON.parse(text, checkedReviver);
+  } catch (err) {
+    if (err instanceof InputProblem) return refusedText(text, err);
     return { ok: false, code: 'invalid_frame', error: 'Frame is not valid JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
