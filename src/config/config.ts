@@ -162,7 +162,7 @@ export const CONFIG_SCHEMA = {
     'With BUS=redis or nats: a node silent this long is taken for dead and its users go offline.'),
   writeBatchMax: key('WRITE_BATCH_MAX', '256', int(1, 10000), 'Most messages committed in one transaction (group commit).'),
   writeBatchDelay: key('WRITE_BATCH_DELAY', '1ms', durationSeconds, 'How long a send may wait for others to share its commit.'),
-  writeConcurrency: key('WRITE_CONCURRENCY', '4', int(1, 64), 'Message batches committing at once (one connection each).'),
+  writeConcurrency: key('WRITE_CONCURRENCY', '4', int(1, 64), 'Write lanes: message batches committing at once (one connection each); a conversation always takes the same lane.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

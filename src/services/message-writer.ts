@@ -1,3 +1,4 @@
+import { AppError } from '../domain/errors.js';
 import { inTransaction, type Db } from '../store/database.js';
 import {
   ClientIdRace,
@@ -14,7 +15,7 @@ export interface WriterOptions {
   maxBatch: number;
   /** How long a lone message waits for company before it is written (ms). */
   delayMs: number;
-  /** Batches in flight at once (each takes one database connection). */
+  /** Write lanes: batches committing at once (each takes one database connection). */
   concurrency: number;
 }
 
@@ -30,23 +31,34 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** One write lane: its queue and whether a batch of it is committing. */
+interface Lane {
+  queue: Pending[];
+  busy: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /**
- * Group commit: concurrent sends are written in batches, one transaction each, flushed
- * when `maxBatch` are waiting or `delayMs` after the first one arrived, whichever comes
- * first; while all `concurrency` batches are in flight, new sends gather for the next.
- * Under load the batches grow by themselves and the database does a fraction of the
- * commits.
+ * Group commit in write lanes. The messages of one conversation always take the same lane
+ * (`conversation_id mod concurrency`); a lane commits one batch at a time, flushed when
+ * `maxBatch` are waiting or `delayMs` after the first one arrived, and while it commits
+ * the next batch gathers. Under load the batches grow by themselves and the database does
+ * a fraction of the commits. Lanes commit in parallel and never touch the same
+ * conversation rows, so they never wait on each other's locks; and because a lane's
+ * batches commit and resolve one after another, a conversation's messages are resolved
+ * (and so published) in seq order.
  *
  * Contract: `write` resolves only after the transaction holding the message committed,
- * and rejects when it did not (the whole batch fails together) — so nobody is ever
- * acknowledged for a message that is not stored. Idempotent on (sender, client_id): a
- * pair stored before, or repeated inside the batch, yields the stored (or first) message
- * with `created: false`.
+ * and rejects when it did not — so nobody is ever acknowledged for a message that is not
+ * stored. A batch that fails because of one of its messages (PostgreSQL refused a row, a
+ * conversation is gone) is split and retried until the failing message is alone: it fails
+ * by itself and every other message commits. A failure nobody's message caused (the
+ * connection dropped, the server is shutting down) fails the batch; its senders retry.
+ * Idempotent on (sender, client_id): a pair stored before, or repeated inside the batch,
+ * yields the stored (or first) message with `created: false`.
  */
 export class MessageWriter {
-  private queue: Pending[] = [];
-  private inFlight = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly lanes: Lane[];
   private readonly idle = new Set<() => void>();
   /** Batches written and messages in them, for metrics and tests. */
   readonly stats = { batches: 0, messages: 0 };
@@ -54,80 +66,85 @@ export class MessageWriter {
   constructor(
     private readonly db: Db,
     private readonly opts: WriterOptions,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: opts.concurrency }, () => ({ queue: [], busy: false, timer: undefined }));
+  }
 
   write(message: NewMessage): Promise<Written> {
+    const lane = this.lanes[message.conversationId % this.lanes.length]!;
     return new Promise((resolve, reject) => {
-      this.queue.push({ message, resolve, reject });
-      if (this.queue.length >= this.opts.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.opts.delayMs);
+      lane.queue.push({ message, resolve, reject });
+      if (lane.queue.length >= this.opts.maxBatch) this.flush(lane);
+      else lane.timer ??= setTimeout(() => this.flush(lane), this.opts.delayMs);
     });
   }
 
   /** Resolves when nothing is queued or in flight. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight > 0) {
+    while (this.lanes.some((l) => l.busy || l.queue.length > 0)) {
       await new Promise<void>((resolve) => this.idle.add(resolve));
     }
   }
 
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.inFlight < this.opts.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.maxBatch);
-      this.inFlight++;
-      void this.writeBatch(batch).finally(() => {
-        this.inFlight--;
-        if (this.queue.length >= this.opts.maxBatch || (this.queue.length > 0 && this.timer === undefined)) this.flush();
-        if (this.queue.length === 0 && this.inFlight === 0) {
-          for (const wake of this.idle) wake();
-          this.idle.clear();
-        }
-      });
-    }
+  private flush(lane: Lane): void {
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    if (lane.busy || lane.queue.length === 0) return; // the batch in flight flushes again when done
+    const batch = lane.queue.splice(0, this.opts.maxBatch);
+    lane.busy = true;
+    void this.settle(batch).finally(() => {
+      lane.busy = false;
+      // What gathered meanwhile goes at once: it has waited for a whole commit already.
+      if (lane.queue.length > 0) this.flush(lane);
+      else if (!this.lanes.some((l) => l.busy || l.queue.length > 0)) {
+        for (const wake of this.idle) wake();
+        this.idle.clear();
+      }
+    });
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Commits a batch and settles each message's promise. When a message of it made the
+   * transaction fail (nothing of it was written), the two halves are tried one after the
+   * other, in order, until the culprit is alone; a lost client_id race is settled the same
+   * way, the lone message then finding its stored twin.
+   */
+  private async settle(batch: Pending[]): Promise<void> {
     try {
       const results = await this.commit(batch.map((p) => p.message));
       this.stats.batches++;
       this.stats.messages += batch.length;
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (err) {
-      if (!(err instanceof ClientIdRace)) {
+      if (!(err instanceof ClientIdRace) && !blamesAMessage(err)) {
         for (const p of batch) p.reject(err);
-        return;
-      }
-      // Another writer stored one of these client_ids meanwhile; nothing of the batch was
-      // written. One by one, each finds its stored twin or is inserted.
-      for (const p of batch) {
+      } else if (batch.length === 1) {
+        const [p] = batch as [Pending];
         try {
-          p.resolve(await this.commitOne(p.message));
+          p.resolve(await this.afterRace(p.message, err));
         } catch (e) {
           p.reject(e);
         }
+      } else {
+        const half = Math.ceil(batch.length / 2);
+        await this.settle(batch.slice(0, half));
+        await this.settle(batch.slice(half));
       }
     }
   }
 
-  /** One message alone; a lost client_id race finds the winner's message. */
-  private async commitOne(message: NewMessage): Promise<Written> {
-    try {
-      const [result] = await this.commit([message]);
-      return result!;
-    } catch (err) {
-      const twin = err instanceof ClientIdRace ? await findByClientId(this.db, message.senderId, message.clientId!) : undefined;
-      if (twin) return { row: twin, created: false };
-      throw err;
-    }
+  /** A lone message whose commit failed: after a lost client_id race, the winner's message. */
+  private async afterRace(message: NewMessage, err: unknown): Promise<Written> {
+    const twin = err instanceof ClientIdRace ? await findByClientId(this.db, message.senderId, message.clientId!) : undefined;
+    if (twin) return { row: twin, created: false };
+    throw err;
   }
 
   /**
    * Commits a batch: one lookup of repeated client_ids, then one transaction that takes
    * each conversation's next seqs and inserts the new messages. Results in input order.
    * Throws ClientIdRace (nothing written) when another writer inserted one of the
-   * client_ids meanwhile; any other error means nothing of the batch was committed.
+   * client_ids meanwhile; see `blamesAMessage` for what other errors mean.
    */
   private async commit(items: NewMessage[]): Promise<Written[]> {
     const keyOf = (m: NewMessage) => (m.clientId === null ? null : `${m.senderId}\u0000${m.clientId}`);
@@ -160,7 +177,8 @@ export class MessageWriter {
             const next = await takeSeqs(trx, counts);
             const withSeqs = fresh.map((m) => {
               const seq = next.get(m.conversationId);
-              if (seq === undefined) throw new Error(`conversation ${m.conversationId} vanished`);
+              // Deleted since the sender's membership was checked.
+              if (seq === undefined) throw new AppError('not_found', 'Conversation not found');
               next.set(m.conversationId, seq + 1);
               return { ...m, seq };
             });
@@ -171,4 +189,19 @@ export class MessageWriter {
       p.kind === 'stored' ? { row: p.row, created: false } : { row: inserted[p.index]!, created: p.kind === 'insert' },
     );
   }
+}
+
+/**
+ * Whether a failed batch failed because of something in one of its messages, so that
+ * nothing of it was written and the others may be retried without it: a PostgreSQL error
+ * about data (a value, a constraint, a trigger) or an AppError we threw inside the
+ * transaction. Not: a lost connection (no SQLSTATE), a server shutting down (57), out of
+ * resources (53), a connection (08) or rollback (40) problem — those say nothing about
+ * the messages, and a commit that died with its connection may even have happened.
+ */
+function blamesAMessage(err: unknown): boolean {
+  if (err instanceof AppError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  return !['08', '40', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
 }

@@ -52,3 +52,42 @@ test('a user who hides their presence still sees their own status and last_seen 
   const friendHistory = await t.request('GET', `/api/v1/conversations/${conv}/messages`, { token: friend.token });
   expect(friendHistory.body.messages[0].sender).toMatchObject({ status: 'offline', last_seen: null });
 });
+
+test('eight concurrent REST senders in one busy conversation: every socket sees its messages in seq order', async () => {
+  // Small batches and several lanes, so many transactions are in flight at once.
+  const busy = await startApp({ writeConcurrency: 4, writeBatchMax: 3 });
+  const local = new Sockets();
+  try {
+    const users = await Promise.all(Array.from({ length: 8 }, () => registerUser(busy)));
+    const readers = await Promise.all(Array.from({ length: 2 }, () => registerUser(busy)));
+    const conv = await group(busy, users[0]!, [...users.slice(1), ...readers]);
+    // Traffic in other conversations on the same lanes and others.
+    const others = await Promise.all(Array.from({ length: 3 }, (_, i) => group(busy, users[i]!, [users[i + 1]!])));
+    const sockets = await Promise.all(readers.map((r) => local.connect(busy, r)));
+
+    const perSender = 40;
+    await Promise.all(
+      users.map(async (u, i) => {
+        for (let k = 0; k < perSender; k++) {
+          const target = k % 4 === 3 ? others[i % 3]! : conv;
+          const res = await busy.request('POST', `/api/v1/conversations/${target}/messages`, {
+            token: u.token,
+            body: { content: `u${i}-${k}`, client_id: `lo-${i}-${k}` },
+          });
+          if (target === conv) expect(res.status).toBe(201);
+        }
+      }),
+    );
+    const expected = users.length * perSender * (3 / 4);
+    for (const ws of sockets) {
+      const seqs: number[] = [];
+      for (let n = 0; n < expected; n++) {
+        seqs.push((await ws.next((f) => f.type === 'new_message' && f.message.conversation_id === conv, 10_000)).message.seq);
+      }
+      expect(seqs).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+    }
+  } finally {
+    await local.closeAll();
+    await busy.close();
+  }
+});

@@ -6,7 +6,7 @@ import type { NewMessage } from '../../src/store/messages.repository.js';
 import { testDatabase } from '../harness/app.js';
 import { testDatabaseUrl } from '../harness/postgres.js';
 
-/** Group commit, at the store level: batching, gapless seq, idempotency, all-or-nothing. */
+/** Group commit, at the store level: batching, gapless seq, idempotency, a failing message failing alone, lanes. */
 
 let database: Database;
 let users: number[];
@@ -44,6 +44,16 @@ const msg = (conversationId: number, senderId: number, content: string, clientId
   mediaUrl: null,
   replyToId: null,
 });
+
+async function contents(conversationId: number): Promise<string[]> {
+  const rows = await database.db
+    .selectFrom('messages')
+    .select('content')
+    .where('conversation_id', '=', conversationId)
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => r.content);
+}
 
 async function seqs(conversationId: number): Promise<number[]> {
   const rows = await database.db
@@ -93,24 +103,58 @@ test('two writers (two nodes) under concurrency: batched, gapless seq per conver
   expect(batches).toBeLessThan(600 / 4); // commits were shared
 });
 
-test('a batch that fails commits nothing and acknowledges nobody, and seq stays gapless after it', async () => {
+test('a message to a conversation that is gone fails alone: the rest of its batch commits, seq stays gapless', async () => {
   const conv = await newGroup();
   const writer = new MessageWriter(database.db, { maxBatch: 100, delayMs: 20, concurrency: 1 });
   await writer.write(msg(conv, users[0]!, 'before'));
 
-  // One message of the batch names a conversation that does not exist: the batch's
-  // transaction fails as a whole.
   const outcomes = await Promise.allSettled([
-    writer.write(msg(conv, users[1]!, 'a', 'fail-a')),
+    writer.write(msg(conv, users[1]!, 'a', 'gone-a')),
     writer.write(msg(999_999_999, users[1]!, 'doomed')),
-    writer.write(msg(conv, users[2]!, 'b', 'fail-b')),
+    writer.write(msg(conv, users[2]!, 'b', 'gone-b')),
   ]);
-  expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
-  const leaked = await database.db.selectFrom('messages').select('id').where('client_id', 'in', ['fail-a', 'fail-b']).execute();
-  expect(leaked).toEqual([]);
+  expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'not_found' });
 
   await writer.write(msg(conv, users[0]!, 'after'));
-  expect(await seqs(conv)).toEqual([1, 2]);
+  expect(await contents(conv)).toEqual(['before', 'a', 'b', 'after']);
+  expect(await seqs(conv)).toEqual([1, 2, 3, 4]);
+});
+
+test('a message the database refuses fails alone, wherever it sits in its batch; every other message commits in order', async () => {
+  // Stands for any input the validators miss: PostgreSQL refuses the row inside the
+  // shared transaction.
+  await sql`alter table messages add constraint test_no_poison check (content not like 'poison%')`.execute(database.db);
+  try {
+    const conv = await newGroup();
+    const writer = new MessageWriter(database.db, { maxBatch: 64, delayMs: 30, concurrency: 1 });
+    const texts = Array.from({ length: 40 }, (_, i) => ([0, 7, 8, 39].includes(i) ? `poison ${i}` : `fine ${i}`));
+    const outcomes = await Promise.allSettled(texts.map((t, i) => writer.write(msg(conv, users[i % 4]!, t, `p-${i}`))));
+
+    expect(outcomes.map((o) => o.status)).toEqual(texts.map((t) => (t.startsWith('poison') ? 'rejected' : 'fulfilled')));
+    const fine = texts.filter((t) => t.startsWith('fine'));
+    expect(await contents(conv)).toEqual(fine);
+    expect(await seqs(conv)).toEqual(fine.map((_, i) => i + 1));
+    // Split to find the culprits, not one by one: a 40-message batch with 4 of them.
+    expect(writer.stats.batches).toBeLessThan(20);
+  } finally {
+    await sql`alter table messages drop constraint test_no_poison`.execute(database.db);
+  }
+});
+
+test('lanes: each conversation resolves in seq order while several conversations commit in parallel', async () => {
+  const convs = await Promise.all([newGroup(), newGroup(), newGroup(), newGroup(), newGroup()]);
+  const writer = new MessageWriter(database.db, { maxBatch: 8, delayMs: 1, concurrency: 3 });
+  const resolved = new Map<number, number[]>(convs.map((c) => [c, []]));
+  await Promise.all(
+    Array.from({ length: 300 }, (_, i) =>
+      writer.write(msg(convs[i % 5]!, users[i % 4]!, `m${i}`)).then(({ row }) => resolved.get(row.conversation_id)!.push(row.seq)),
+    ),
+  );
+  for (const conv of convs) {
+    expect(resolved.get(conv)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(await contents(conv)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i * 5 + convs.indexOf(conv)}`));
+  }
 });
 
 describe.skipIf(!testDatabaseUrl())('with PostgreSQL (needs TEST_DATABASE_URL)', () => {
