@@ -143,7 +143,7 @@ export const CONFIG_SCHEMA = {
   wsSendBuffer: key('WS_SEND_BUFFER', '1mb', bytes,
     'Bytes a socket may have waiting to be sent before it is closed as a slow consumer (4008).'),
   wsPingInterval: key('WS_PING_INTERVAL', '30s', durationSeconds, 'How often the server pings sockets; a silent one is dropped.'),
-  wsRateLimit: key('WS_RATE_LIMIT', '50', int(1, 100000), 'Client frames per second per socket (bursts of twice that).'),
+  wsRateLimit: key('WS_RATE_LIMIT', '50', int(1, 100000), 'Client frames per second per socket (bursts of twice that); a client over it is slowed down, not refused.'),
   typingTimeout: key('TYPING_TIMEOUT', '5s', durationSeconds, 'A typing indicator without a repeat expires after this.'),
   presenceGrace: key('PRESENCE_GRACE', '5s', durationSeconds,
     'A user whose last socket closed goes offline after this, unless they reconnect (no flapping).'),

@@ -16,10 +16,25 @@ export interface ConnectionLimits {
 }
 
 /**
+ * Frames a socket may have waiting (read but not finished: queued, being handled, or a
+ * message committing) before the server stops reading from it.
+ */
+export const MAX_WAITING_FRAMES = 256;
+/**
+ * Past this many waiting frames the socket is closed with 4029. Reading stops at
+ * MAX_WAITING_FRAMES, and what still arrives after that is the rest of the data already
+ * read from the network (at most one read of 64 KiB, ~3,000 of the smallest frames), so a
+ * client cannot get here by sending fast: it is the bound on memory should it ever.
+ */
+export const ABUSE_WAITING_FRAMES = MAX_WAITING_FRAMES + 4096;
+
+/**
  * One authenticated WebSocket. Outbound frames go through `send`, which enforces the
  * bounded send buffer: a client that stops reading is closed with 4008 instead of
- * growing memory or slowing anyone else. Inbound frames are handled one at a time, in
- * arrival order, so a client's messages commit in the order it sent them.
+ * growing memory or slowing anyone else. Inbound frames are shaped, not policed: a client
+ * over its rate, or with too many frames waiting, is not refused but no longer read from
+ * until it is back within bounds, so TCP flow control slows it down and every frame it
+ * sent is answered. Inbound frames are handled in arrival order (see `enqueue`).
  */
 export class Connection {
   alive = true;
@@ -27,7 +42,11 @@ export class Connection {
   private tokens: number;
   private lastRefill = Date.now();
   private chain: Promise<void> = Promise.resolve();
-  private pending = 0;
+  /** Frames read and not yet finished (see MAX_WAITING_FRAMES). */
+  private waiting = 0;
+  /** Whether reading is paused to shape this client, and the timer that ends a rate pause. */
+  private readPaused = false;
+  private rateTimer: NodeJS.Timeout | undefined;
   /** Live frames held back while a sync streams history (null: not syncing). */
   private held: FrameData[] | null = null;
   private heldBytes = 0;
@@ -167,25 +186,78 @@ export class Connection {
     }
   }
 
-  /** Takes one frame from the rate budget; false when the client is over its limit. */
-  takeToken(): boolean {
+  /**
+   * Counts a frame that was read and takes it from the rate budget, which may go into
+   * debt: the answer is when the frame may be handled (a timestamp in ms; now or earlier
+   * for a client within its rate), so frames that arrived together are still handled at
+   * the client's rate. While the client is over its rate or has MAX_WAITING_FRAMES
+   * waiting, the socket is not read from. Every admitted frame must be `settle`d once,
+   * when it is finished. Null (and the socket closing with 4029) past ABUSE_WAITING_FRAMES.
+   */
+  admit(): number | null {
+    this.waiting++;
+    this.refill();
+    this.tokens -= 1;
+    if (this.waiting > ABUSE_WAITING_FRAMES) {
+      this.close(CLOSE.RATE_LIMITED, 'too many frames waiting');
+      return null;
+    }
+    this.shape();
+    return this.lastRefill + this.debtMs();
+  }
+
+  /** A frame admitted earlier is finished (answered, refused, or its message committed). */
+  settle(): void {
+    this.waiting--;
+    this.shape();
+  }
+
+  /** True while the server has stopped reading from this socket to slow the client down. */
+  get shaping(): boolean {
+    return this.readPaused;
+  }
+
+  /** How long until the rate budget is out of debt (0: it is not). */
+  private debtMs(): number {
+    return this.tokens < 0 ? (-this.tokens / this.limits.framesPerSecond) * 1000 : 0;
+  }
+
+  private refill(): void {
     const now = Date.now();
     const max = this.limits.framesPerSecond * 2;
     this.tokens = Math.min(max, this.tokens + ((now - this.lastRefill) / 1000) * this.limits.framesPerSecond);
     this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 
-  /** Runs `task` after every frame received before it; at most `maxPending` wait. */
-  enqueue(task: () => Promise<void>, maxPending: number): boolean {
-    if (this.pending >= maxPending) return false;
-    this.pending++;
-    this.chain = this.chain.then(task).finally(() => {
-      this.pending--;
-    });
-    return true;
+  /** Pauses or resumes reading; resumes below half the waiting bound, with no rate debt. */
+  private shape(): void {
+    if (this.closing) return;
+    const overRate = this.tokens < 0;
+    if (!this.readPaused && (overRate || this.waiting >= MAX_WAITING_FRAMES)) {
+      this.readPaused = true;
+      this.socket.pause();
+    } else if (this.readPaused && !overRate && this.waiting <= MAX_WAITING_FRAMES / 2) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    if (this.readPaused && overRate && this.rateTimer === undefined) {
+      const ms = Math.ceil(this.debtMs());
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = undefined;
+        this.refill();
+        this.shape();
+      }, ms);
+      this.rateTimer.unref();
+    }
+  }
+
+  /**
+   * Runs `task` after the tasks of every frame received before it, one at a time. A
+   * task that starts a commit returns once the message holds its place in the write
+   * queue, so the next frame is handled while it commits (see the router).
+   */
+  enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task);
   }
 
   /**
@@ -195,6 +267,9 @@ export class Connection {
   close(code: number, reason: string, terminateAfterMs: number | null = 2000): void {
     if (this.closing) return;
     this.closing = true;
+    clearTimeout(this.rateTimer);
+    // A socket paused for shaping must read again to see the close handshake.
+    if (this.readPaused) this.socket.resume();
     this.socket.close(code, reason);
     if (terminateAfterMs !== null) setTimeout(() => this.socket.terminate(), terminateAfterMs).unref();
   }

@@ -15,11 +15,22 @@ export interface HandlerDeps {
 }
 
 /**
+ * A frame whose work goes on after its handler returned (a message committing): the
+ * router lets the socket's next frame go ahead and answers a failure of `committed`.
+ */
+export interface Committing {
+  committed: Promise<void>;
+}
+
+/**
  * What each client frame does: one entry per type in CLIENT_FRAME_SCHEMAS (a missing one
  * does not compile). A handler gets a validated frame, calls a service and may answer its
- * socket; an AppError it throws becomes an `error` frame (see the router).
+ * socket; an AppError it throws (or its `committed` rejects with) becomes an `error`
+ * frame (see the router).
  */
-export type FrameHandlers = { [T in ClientFrameType]: (conn: Connection, frame: ClientFrameOf<T>) => Promise<void> };
+export type FrameHandlers = {
+  [T in ClientFrameType]: (conn: Connection, frame: ClientFrameOf<T>) => Promise<Committing | void>;
+};
 
 export function frameHandlers(deps: HandlerDeps): FrameHandlers {
   return {
@@ -28,7 +39,7 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
     },
     typing: (conn, frame) => deps.typing.typing(conn.userId, frame.conversation_id, frame.is_typing ?? true),
     message: async (conn, frame) => {
-      const { message, created } = await deps.messages.send(conn.userId, {
+      const { committed } = await deps.messages.submit(conn.userId, {
         conversationId: frame.conversation_id,
         content: frame.content,
         type: frame.message_type,
@@ -36,9 +47,13 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
         replyToId: frame.reply_to_id,
         mediaUrl: frame.media_url,
       });
-      // A new message reaches this socket through the bus with everyone else's copy;
-      // a repeated client_id is answered here, to this socket only.
-      if (!created) conn.sendFrame(frames.newMessage(message));
+      return {
+        // A new message reaches this socket through the bus with everyone else's copy;
+        // a repeated client_id is answered here, to this socket only.
+        committed: committed.then(({ message, created }) => {
+          if (!created) conn.sendFrame(frames.newMessage(message));
+        }),
+      };
     },
     delivered: async (conn, frame) => {
       await deps.receipts.advance(conn.userId, frame.conversation_id, 'delivered', frame.seq);

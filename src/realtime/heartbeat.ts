@@ -4,7 +4,7 @@ import type { SocketRegistry } from './registry.js';
 
 /**
  * Once per `intervalMs`: every socket is pinged, and one that has answered neither the
- * last ping nor sent anything since is cut off; and every socket whose session ended
+ * last ping nor sent anything since is cut off (unless its reads are paused for shaping); and every socket whose session ended
  * (logout or revocation announced while the bus was down, or simply expired) is closed
  * with 4001 — one query per node per round, however many sockets.
  */
@@ -30,7 +30,9 @@ export class Heartbeat {
   private beat(): void {
     void this.closeEndedSessions();
     for (const conn of this.sockets.all()) {
-      if (!conn.alive) {
+      // A socket the server stopped reading from (to slow its client) cannot show its
+      // pong yet; it counts as alive until reading resumes.
+      if (!conn.alive && !conn.shaping) {
         conn.socket.terminate();
         continue;
       }

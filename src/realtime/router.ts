@@ -1,20 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../domain/errors.js';
 import type { ClientFrame } from '../schemas/client-frames.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Connection } from './connection.js';
-import type { FrameHandlers } from './handlers.js';
-import { CLOSE, parseFrame } from './protocol.js';
-
-// Frames a connection may have waiting behind the one being handled.
-const MAX_PENDING_FRAMES = 256;
+import type { Committing, FrameHandlers } from './handlers.js';
+import { parseFrame } from './protocol.js';
 
 /**
- * Turns a socket's text frames into handler calls: parse and validate, take from the
- * socket's rate budget, queue behind the socket's earlier frames (one at a time, in
- * arrival order, so a client's messages commit in the order it sent them), dispatch by
- * type. Refusals and failures are answered with an `error` frame carrying the frame's
- * `client_id`; the socket stays usable.
+ * Turns a socket's text frames into handler calls: parse and validate, count against the
+ * socket's bounds (which slow a fast client down by pausing reads, see Connection.admit),
+ * queue behind the socket's earlier frames, dispatch by type. Frames are handled one
+ * after another in arrival order; a `message` holds the queue only until it has its place
+ * in the write queue, and commits while the next frames are handled, so a client's
+ * messages are stored in the order it sent them without each waiting for the one before
+ * to commit. Every frame is answered: refusals and failures with an `error` frame carrying
+ * the frame's `client_id`; the socket stays usable.
  */
 export class FrameRouter {
   constructor(
@@ -23,34 +24,47 @@ export class FrameRouter {
   ) {}
 
   receive(conn: Connection, text: string): void {
-    // Parsed before the rate check so a dropped message's error carries its client_id:
-    // that is how the client knows which message to send again.
+    const readyAt = conn.admit();
+    if (readyAt === null) return;
     const parsed = parseFrame(text);
-    if (!conn.takeToken()) {
-      const clientId = parsed.ok ? clientIdOf(parsed.frame) : parsed.clientId;
-      conn.sendFrame(frames.error('rate_limited', 'Too many frames; slow down', { clientId }));
-      return;
-    }
     if (!parsed.ok) {
       conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field }));
+      conn.settle();
       return;
     }
-    const accepted = conn.enqueue(() => this.dispatch(conn, parsed.frame), MAX_PENDING_FRAMES);
-    if (!accepted) conn.close(CLOSE.RATE_LIMITED, 'too many frames waiting');
+    conn.enqueue(async () => {
+      // Over its rate, a client's frames wait their turn (they arrived together, read
+      // before its socket was paused).
+      const early = readyAt - Date.now();
+      if (early > 0) await sleep(early);
+      await this.dispatch(conn, parsed.frame);
+    });
   }
 
   private async dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
     try {
-      const handle = this.handlers[frame.type] as (conn: Connection, frame: ClientFrame) => Promise<void>;
-      await handle(conn, frame);
-    } catch (err) {
-      const clientId = clientIdOf(frame);
-      if (err instanceof AppError) {
-        conn.sendFrame(frames.error(err.code, err.message, { clientId, field: err.details?.field }));
-      } else {
-        this.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
-        conn.sendFrame(frames.error('internal', 'Internal server error', { clientId }));
+      const handle = this.handlers[frame.type] as (conn: Connection, frame: ClientFrame) => Promise<Committing | void>;
+      const committing = await handle(conn, frame);
+      if (!committing) {
+        conn.settle();
+        return;
       }
+      void committing.committed
+        .catch((err: unknown) => this.fail(conn, frame, err))
+        .finally(() => conn.settle());
+    } catch (err) {
+      this.fail(conn, frame, err);
+      conn.settle();
+    }
+  }
+
+  private fail(conn: Connection, frame: ClientFrame, err: unknown): void {
+    const clientId = clientIdOf(frame);
+    if (err instanceof AppError) {
+      conn.sendFrame(frames.error(err.code, err.message, { clientId, field: err.details?.field }));
+    } else {
+      this.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
+      conn.sendFrame(frames.error('internal', 'Internal server error', { clientId }));
     }
   }
 }

@@ -7,7 +7,7 @@ import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
-import type { MessageWriter } from './message-writer.js';
+import type { MessageWriter, Written } from './message-writer.js';
 import type { NodeCache } from './node-cache.js';
 
 export interface SendInput {
@@ -17,6 +17,12 @@ export interface SendInput {
   clientId?: string | null;
   replyToId?: number | null;
   mediaUrl?: string | null;
+}
+
+export interface SendResult {
+  message: Message;
+  /** False: the sender's client_id was stored before, and `message` is that message. */
+  created: boolean;
 }
 
 export interface HistoryPage {
@@ -50,7 +56,17 @@ export class MessagesService {
    * Throws validation_failed, message_too_large, not_found (not a member, or no such
    * conversation).
    */
-  async send(senderId: number, input: SendInput): Promise<{ message: Message; created: boolean }> {
+  async send(senderId: number, input: SendInput): Promise<SendResult> {
+    return (await this.submit(senderId, input)).committed;
+  }
+
+  /**
+   * `send` in two steps, for a caller that must keep its sends in order without waiting
+   * for each to commit (a WebSocket): resolves once the message is checked and holds its
+   * place in its conversation's write queue — so a message submitted after it, to the
+   * same conversation, gets a higher seq — and `committed` settles as `send` does.
+   */
+  async submit(senderId: number, input: SendInput): Promise<{ committed: Promise<SendResult> }> {
     const fields = this.validate(input);
     await this.access.requireMember(senderId, input.conversationId);
     if (fields.replyToId !== null) {
@@ -68,12 +84,19 @@ export class MessagesService {
       this.cache.profile(senderId),
       this.cache.memberIds(input.conversationId),
     ]);
-    const { row, created } = await this.writer.write({
-      conversationId: input.conversationId,
-      senderId,
-      ...fields,
-    });
-    if (!created && row.conversation_id !== input.conversationId) {
+    const written = this.writer.write({ conversationId: input.conversationId, senderId, ...fields });
+    return { committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, w)) };
+  }
+
+  /** After the commit: a new message is published; a repeated client_id is looked up. */
+  private async published(
+    senderId: number,
+    conversationId: number,
+    sender: Parameters<typeof senderView>[0],
+    members: number[],
+    { row, created }: Written,
+  ): Promise<SendResult> {
+    if (!created && row.conversation_id !== conversationId) {
       // The client reused its id for a different message: answering with the other
       // conversation's message would drop this one silently.
       throw new AppError('validation_failed', 'client_id was already used for a message in another conversation', {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { sql } from 'kysely';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
-import { group, Sockets, type User } from './fixtures.js';
+import { group, messageRows, Sockets, type User } from './fixtures.js';
 
 let t: TestApp;
 const sockets = new Sockets();
@@ -89,5 +90,34 @@ test('eight concurrent REST senders in one busy conversation: every socket sees 
   } finally {
     await local.closeAll();
     await busy.close();
+  }
+});
+
+test('one socket in many conversations: its messages share commits instead of each waiting for the last, and keep their order', async () => {
+  // A generous batch delay: a socket that waited for each commit before reading its next
+  // frame would need one transaction per message.
+  const slow = await startApp({ writeBatchDelay: 0.05 });
+  const local = new Sockets();
+  try {
+    const bot = await registerUser(slow);
+    const peers = await Promise.all(Array.from({ length: 4 }, () => registerUser(slow)));
+    const convs = await Promise.all(peers.map((p) => group(slow, bot, [p])));
+    const ws = await local.connect(slow, bot);
+    const n = 40;
+    for (let i = 0; i < n; i++) {
+      ws.send({ type: 'message', conversation_id: convs[i % 4], content: `b${i}`, client_id: `bot-${i}` });
+    }
+    for (let i = 0; i < n; i++) await ws.next((f) => f.type === 'new_message' && f.message.client_id === `bot-${i}`, 10_000);
+    for (const [k, conv] of convs.entries()) {
+      const rows = await messageRows(slow, conv);
+      expect(rows.map((r) => [r.seq, r.content])).toEqual(Array.from({ length: n / 4 }, (_, j) => [j + 1, `b${j * 4 + k}`]));
+    }
+    // Rows written by one transaction share its xmin.
+    const { rows } = await sql<{ commits: number }>`
+      select count(distinct xmin::text)::int as commits from messages where client_id like 'bot-%'`.execute(slow.app.database.db);
+    expect(rows[0]!.commits).toBeLessThanOrEqual(n / 4);
+  } finally {
+    await local.closeAll();
+    await slow.close();
   }
 });
