@@ -34,9 +34,9 @@ export class FrameRouter {
     }
     conn.enqueue(async () => {
       // Over its rate, a client's frames wait their turn (they arrived together, read
-      // before its socket was paused).
+      // before its socket was paused); once it is gone, nobody is left to slow down.
       const early = readyAt - Date.now();
-      if (early > 0) await sleep(early);
+      if (early > 0 && conn.open) await sleep(early);
       await this.dispatch(conn, parsed.frame);
     });
   }
