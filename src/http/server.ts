@@ -22,7 +22,7 @@ import type { ReceiptsService } from '../services/receipts.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
-import { guardPathAndQuery, reviveSafeJson } from './input-guards.js';
+import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -118,7 +118,7 @@ export async function buildServer(opts: {
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text, reviveSafeJson));
+      done(null, parseSafeJson(text));
     } catch (parseError) {
       if (parseError instanceof AppError) return done(parseError, undefined);
       const err = Object.assign(new Error('Request body is not valid JSON'), {
