@@ -111,6 +111,9 @@ export async function buildServer(opts: {
   installErrorHandlers(app);
   app.addHook('preHandler', guardPathAndQuery);
 
+  // JSON is the only body natter reads: Fastify's text/plain parser would hand a route a
+  // string, refused as a wrong type instead of 415 unsupported_media_type.
+  app.removeContentTypeParser('text/plain');
   // Clients written for the seed send `Content-Type: application/json` with an empty
   // body on logout; treat that as "no body" rather than malformed JSON.
   app.removeContentTypeParser('application/json');
