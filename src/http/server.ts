@@ -82,6 +82,21 @@ function validatorsByPart(): AjvCompiler.ValidatorFactory {
 }
 
 /**
+ * While the server closes it finishes the requests in flight, but a request can still
+ * arrive on a connection that was busy when the close began (a pipelined or keep-alive
+ * one): it is answered 503 shutting_down, and Fastify adds `Connection: close`.
+ */
+function refuseWhileClosing(app: AppServer): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new AppError('shutting_down', 'The server is shutting down; send the request again');
+  });
+}
+
+/**
  * Builds the HTTP app without listening: tests and main.ts decide where it listens.
  * Every route has a schema, which validates, serialises (nothing outside the schema is
  * ever sent: no password hashes) and feeds the OpenAPI document at /docs.
@@ -101,7 +116,9 @@ export async function buildServer(opts: {
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // Requests that arrive while closing are refused by the onRequest hook below instead,
+    // which answers with the one error body (Fastify's own 503 body has no `code`).
+    return503OnClosing: false,
     // `discriminator` lets a oneOf of bodies (POST /conversations) be told apart by `type`,
     // so a bad body is reported against its own kind's fields.
     ajv: { customOptions: { discriminator: true } },
@@ -109,6 +126,7 @@ export async function buildServer(opts: {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandlers(app);
+  refuseWhileClosing(app);
   app.addHook('preHandler', guardPathAndQuery);
 
   // JSON is the only body natter reads: Fastify's text/plain parser would hand a route a
