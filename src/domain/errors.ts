@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'username_taken',
   'rate_limited',
   'not_ready',
+  'shutting_down',
   'internal',
 ] as const;
 

@@ -20,6 +20,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   username_taken: 409,
   rate_limited: 429,
   not_ready: 503,
+  shutting_down: 503,
   internal: 500,
 };
 

@@ -1,19 +1,19 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.js';
-import { checkedReviver, inputProblem, InputProblem } from '../schemas/text-guards.js';
+import { inputProblem, InputProblem, parseCheckedJson } from '../schemas/text-guards.js';
 
 /**
- * REST's use of the shared text guards (src/schemas/text-guards.ts): the JSON body parser's
- * reviver, and a preHandler for path and query values, which Ajv coerces (so "Infinity"
- * or "1e400" there becomes Infinity, which its minimum/maximum checks skip).
+ * REST's use of the shared text guards (src/schemas/text-guards.ts): the JSON body parser,
+ * and a preHandler for path and query values, which Ajv coerces (so "Infinity" or "1e400"
+ * there becomes Infinity, which its minimum/maximum checks skip).
  */
 
 const invalid = (field: string, problem: string) => new AppError('validation_failed', `${field} ${problem}`, { field });
 
-/** JSON.parse reviver for request bodies: throws AppError('validation_failed'). */
-export function reviveSafeJson(key: string, value: unknown): unknown {
+/** JSON.parse for request bodies: a refused value throws AppError('validation_failed') naming its path. */
+export function parseSafeJson(text: string): unknown {
   try {
-    return checkedReviver(key, value);
+    return parseCheckedJson(text);
   } catch (err) {
     if (err instanceof InputProblem) throw invalid(err.field, err.problem);
     throw err;

@@ -22,7 +22,7 @@ import type { ReceiptsService } from '../services/receipts.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
-import { guardPathAndQuery, reviveSafeJson } from './input-guards.js';
+import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -82,6 +82,21 @@ function validatorsByPart(): AjvCompiler.ValidatorFactory {
 }
 
 /**
+ * While the server closes it finishes the requests in flight, but a request can still
+ * arrive on a connection that was busy when the close began (a pipelined or keep-alive
+ * one): it is answered 503 shutting_down, and Fastify adds `Connection: close`.
+ */
+function refuseWhileClosing(app: AppServer): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new AppError('shutting_down', 'The server is shutting down; send the request again');
+  });
+}
+
+/**
  * Builds the HTTP app without listening: tests and main.ts decide where it listens.
  * Every route has a schema, which validates, serialises (nothing outside the schema is
  * ever sent: no password hashes) and feeds the OpenAPI document at /docs.
@@ -101,7 +116,9 @@ export async function buildServer(opts: {
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // Requests that arrive while closing are refused by the onRequest hook below instead,
+    // which answers with the one error body (Fastify's own 503 body has no `code`).
+    return503OnClosing: false,
     // `discriminator` lets a oneOf of bodies (POST /conversations) be told apart by `type`,
     // so a bad body is reported against its own kind's fields.
     ajv: { customOptions: { discriminator: true } },
@@ -109,8 +126,12 @@ export async function buildServer(opts: {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandlers(app);
+  refuseWhileClosing(app);
   app.addHook('preHandler', guardPathAndQuery);
 
+  // JSON is the only body natter reads: Fastify's text/plain parser would hand a route a
+  // string, refused as a wrong type instead of 415 unsupported_media_type.
+  app.removeContentTypeParser('text/plain');
   // Clients written for the seed send `Content-Type: application/json` with an empty
   // body on logout; treat that as "no body" rather than malformed JSON.
   app.removeContentTypeParser('application/json');
@@ -118,7 +139,7 @@ export async function buildServer(opts: {
     const text = (body as string).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text, reviveSafeJson));
+      done(null, parseSafeJson(text));
     } catch (parseError) {
       if (parseError instanceof AppError) return done(parseError, undefined);
       const err = Object.assign(new Error('Request body is not valid JSON'), {

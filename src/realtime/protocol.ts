@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile';
 import type { ErrorCode } from '../domain/errors.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '../schemas/client-frames.js';
-import { checkedReviver, inputProblem, InputProblem } from '../schemas/text-guards.js';
+import { inputProblem, InputProblem, parseCheckedJson } from '../schemas/text-guards.js';
 
 /**
  * The WebSocket protocol's edge: close codes and the parser every client frame goes
@@ -56,7 +56,7 @@ function refusedText(text: string, problem: InputProblem): ParsedFrame {
 export function parseFrame(text: string): ParsedFrame {
   let value: unknown;
   try {
-    value = JSON.parse(text, checkedReviver);
+    value = parseCheckedJson(text);
   } catch (err) {
     if (err instanceof InputProblem) return refusedText(text, err);
     return { ok: false, code: 'invalid_frame', error: 'Frame is not valid JSON' };
@@ -84,7 +84,8 @@ export function parseFrame(text: string): ParsedFrame {
       ok: false,
       code: 'validation_failed',
       error: `${field ? `${field} ` : ''}${message}`,
-      clientId,
+      // A client_id that is itself at fault ("" or 200 characters) names no message.
+      clientId: field === 'client_id' ? undefined : clientId,
       ...(field ? { field } : {}),
     };
   }

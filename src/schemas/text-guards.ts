@@ -37,3 +37,39 @@ export function checkedReviver(key: string, value: unknown): unknown {
   if (problem) throw new InputProblem(key || 'body', problem);
   return value;
 }
+
+/**
+ * JSON.parse with the guards. A reviver sees only a value's own key, so on a refusal the
+ * text is parsed again without them to name the whole path as validation errors do
+ * (`participant_ids.0`, `since.7`, not `0` or `7`). Throws InputProblem, or JSON.parse's
+ * SyntaxError.
+ */
+export function parseCheckedJson(text: string): unknown {
+  try {
+    return JSON.parse(text, checkedReviver);
+  } catch (err) {
+    if (err instanceof InputProblem) throw locateProblem(JSON.parse(text)) ?? err;
+    throw err;
+  }
+}
+
+/**
+ * The first refused value in the order the reviver meets them (JSON.parse visits the
+ * keys of an object in `Object.keys` order), named by its dotted path; `body` for the
+ * whole value. Iterative, so deep nesting cannot overflow the stack.
+ */
+function locateProblem(root: unknown): InputProblem | null {
+  const stack: { value: unknown; path: string[] }[] = [{ value: root, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    const problem = inputProblem(value);
+    if (problem) return new InputProblem(path.join('.') || 'body', problem);
+    if (value && typeof value === 'object') {
+      const keys = Object.keys(value);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        stack.push({ value: (value as Record<string, unknown>)[keys[i]!], path: [...path, keys[i]!] });
+      }
+    }
+  }
+  return null;
+}

@@ -191,15 +191,47 @@ describe('malformed and unwelcome bodies', () => {
     expect(['invalid_json', 'validation_failed']).toContain(res.body.code);
   });
 
-  test('a form body is 415 unsupported_media_type; plain text is refused too', async () => {
+  test('a form body is 415 unsupported_media_type; so is plain text', async () => {
     const form = await t.request('POST', '/api/v1/auth/login', {
       raw: 'email=a%40example.com&password=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expectError(form, 415, 'unsupported_media_type');
-    // Fastify parses text/plain as a string, which then fails the object schema.
     const text = await t.request('POST', '/api/v1/auth/login', { raw: 'hello', headers: { 'content-type': 'text/plain' } });
-    expectError(text, 400, 'validation_failed');
+    expectError(text, 415, 'unsupported_media_type');
+  });
+
+  test('every route that takes a body refuses every non-JSON content type with 415, even a JSON-looking body', async () => {
+    const doc = (await t.request('GET', '/docs/json')).body;
+    const conversation = await t.request('POST', '/api/v1/conversations', { token, body: { type: 'group', name: 'media types' } });
+    const id = conversation.body.conversation.id as number;
+    const bodies: [string, string][] = [
+      ['application/x-www-form-urlencoded', 'content=hi&seq=1'],
+      ['text/plain', '{"content":"hi"}'],
+      ['text/plain; charset=utf-8', '{"content":"hi"}'],
+      ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="content"\r\n\r\nhi\r\n--x--\r\n'],
+      ['application/xml', '<content>hi</content>'],
+      ['application/octet-stream', '{"content":"hi"}'],
+    ];
+    const routes: string[] = [];
+    const failures: string[] = [];
+    for (const [template, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        if (!op?.requestBody) continue;
+        const path = template.replace(/\{\w+\}/g, String(id));
+        routes.push(`${method.toUpperCase()} ${template}`);
+        for (const [type, raw] of bodies) {
+          const res = await t.request(method.toUpperCase(), path, { token, raw, headers: { 'content-type': type } });
+          if (res.status !== 415 || res.body?.code !== 'unsupported_media_type') {
+            failures.push(`${method.toUpperCase()} ${template} as ${type}: ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+          }
+        }
+      }
+    }
+    expect(routes).toEqual(expect.arrayContaining(['POST /api/v1/auth/login', 'PATCH /api/v1/users/me', 'POST /api/v1/conversations/{id}/messages']));
+    expect(failures).toEqual([]);
+    const stored = await t.app.database.db.selectFrom('messages').select('id').where('conversation_id', '=', id).execute();
+    expect(stored).toEqual([]);
   });
 
   test('application/json with a charset parameter is accepted', async () => {
