@@ -1,6 +1,7 @@
 import { Compile } from 'typebox/compile';
 import type { ErrorCode } from '../domain/errors.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '../schemas/client-frames.js';
+import { ClientId } from '../schemas/common.js';
 import { inputProblem, InputProblem, parseCheckedJson } from '../schemas/text-guards.js';
 
 /**
@@ -22,13 +23,18 @@ export const CLOSE = {
   SESSION_ENDED: 4001,
   /** The client did not read fast enough; its send buffer overflowed. Reconnect and sync. */
   SLOW_CONSUMER: 4008,
-  /** The client kept sending past the frame rate limit. */
+  /** Abuse bound: far more frames waiting than a client that honours TCP can send (docs/protocol.md §5a). */
   RATE_LIMITED: 4029,
 } as const;
 
 const VALIDATORS = Object.fromEntries(
   Object.entries(CLIENT_FRAME_SCHEMAS).map(([type, schema]) => [type, Compile(schema)]),
 ) as { [T in ClientFrameType]: ReturnType<typeof Compile<(typeof CLIENT_FRAME_SCHEMAS)[T]>> };
+
+/** A client_id fit to be echoed in an error: one the message schema would take. */
+const CLIENT_ID = Compile(ClientId());
+const echoable = (raw: unknown): string | undefined =>
+  typeof raw === 'string' && CLIENT_ID.Check(raw) && inputProblem(raw) === null ? raw : undefined;
 
 export type ParsedFrame =
   | { ok: true; frame: ClientFrame }
@@ -48,8 +54,7 @@ export type ParsedFrame =
 function refusedText(text: string, problem: InputProblem): ParsedFrame {
   const loose = JSON.parse(text) as unknown;
   const raw = loose && typeof loose === 'object' ? (loose as Record<string, unknown>).client_id : undefined;
-  const clientId = typeof raw === 'string' && inputProblem(raw) === null ? raw : undefined;
-  return { ok: false, code: 'validation_failed', error: problem.message, clientId, field: problem.field };
+  return { ok: false, code: 'validation_failed', error: problem.message, clientId: echoable(raw), field: problem.field };
 }
 
 /** Parses and validates one text frame; never throws. */
@@ -65,7 +70,7 @@ export function parseFrame(text: string): ParsedFrame {
     return { ok: false, code: 'invalid_frame', error: 'Frame must be a JSON object' };
   }
   const record = value as Record<string, unknown>;
-  const clientId = typeof record.client_id === 'string' ? record.client_id : undefined;
+  const clientId = echoable(record.client_id);
   const type = record.type;
   if (typeof type !== 'string') {
     return { ok: false, code: 'invalid_frame', error: 'Frame needs a string "type"', clientId };
@@ -85,7 +90,7 @@ export function parseFrame(text: string): ParsedFrame {
       code: 'validation_failed',
       error: `${field ? `${field} ` : ''}${message}`,
       // A client_id that is itself at fault ("" or 200 characters) names no message.
-      clientId: field === 'client_id' ? undefined : clientId,
+      clientId,
       ...(field ? { field } : {}),
     };
   }

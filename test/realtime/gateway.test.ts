@@ -211,6 +211,19 @@ describe('refused frames', () => {
     await wa.next(newMessageIn(conv, 'still works'));
   });
 
+  test('an error echoes a client_id only when it is one a message could carry', async () => {
+    const wa = await sockets.connect(t, a);
+    wa.send({ type: 'shout', client_id: 'ok-1' });
+    expect((await wa.next(errorFrame('unknown_type'))).client_id).toBe('ok-1');
+    wa.send({ client_id: 'ok-2' });
+    expect((await wa.next(errorFrame('invalid_frame'))).client_id).toBe('ok-2');
+    // 10,000 characters are not an id the client could match; they are not sent back.
+    wa.send({ type: 'shout', client_id: 'x'.repeat(10_000) });
+    expect((await wa.next(errorFrame('unknown_type'))).client_id).toBeUndefined();
+    wa.send({ client_id: '' });
+    expect((await wa.next(errorFrame('invalid_frame'))).client_id).toBeUndefined();
+  });
+
   test('a message to a conversation the sender is not in is not_found, with its client_id', async () => {
     const wa = await sockets.connect(t, a);
     const wo = await sockets.connect(t, outsider);
