@@ -3,7 +3,7 @@
  * --target or started with --spawn), the generator processes, and the environment record.
  */
 import { execFileSync } from 'node:child_process';
-import { randomTag, waitReachable } from './api.js';
+import { randomTag, registerMany, waitReachable, type BenchUser, type UserPool } from './api.js';
 import { describeEnvironment } from './env.js';
 import path from 'node:path';
 import { ROOT, spawnNatter, type ServerHandle } from './spawn.js';
@@ -19,6 +19,8 @@ export interface Context {
   pool: WorkerPool;
   /** Unique per run: user names and message tags. */
   run: string;
+  /** Users to reuse across scenarios on this server (compare --target), instead of registering each time. */
+  users?: UserPool;
   environment(): Promise<Record<string, unknown>>;
 }
 
@@ -36,6 +38,11 @@ export function list(opts: Options, name: string): number[] | undefined {
   const values = raw.split(',').map((s) => Number(s.trim()));
   if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} must be a comma-separated list of positive numbers`);
   return values;
+}
+
+/** A scenario's users: from the context's pool when it has one, else registered now (`--setup-concurrency` at a time). */
+export function benchUsers(ctx: Context, count: number, prefix: string): Promise<BenchUser[]> {
+  return ctx.users ? ctx.users.take(count) : registerMany(ctx.target, count, prefix, num(ctx.opts, 'setup-concurrency', 8));
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);

@@ -2,8 +2,8 @@
  * history: one conversation holding N messages, then REST page reads (limit=50, random
  * before_seq) at a fixed concurrency for a fixed time.
  */
-import { createDirect, mapLimit, register, request } from '../lib/api.js';
-import { num, type Context } from '../lib/context.js';
+import { createDirect, mapLimit, request, type BenchUser } from '../lib/api.js';
+import { benchUsers, num, type Context } from '../lib/context.js';
 import { table } from '../lib/report.js';
 import { withPg } from '../lib/spawn.js';
 import { CpuMeter } from '../lib/proc.js';
@@ -32,7 +32,7 @@ export async function history(ctx: Context) {
   const seconds = num(ctx.opts, 'seconds', 10);
   const concurrency = Math.max(1, num(ctx.opts, 'concurrency', 32));
   const limit = num(ctx.opts, 'limit', 50);
-  const [a, b] = [await register(ctx.target, `bh${ctx.run}a`), await register(ctx.target, `bh${ctx.run}b`)];
+  const [a, b] = (await benchUsers(ctx, 2, `bh${ctx.run}u`)) as [BenchUser, BenchUser];
   const conv = await createDirect(ctx.target, a, b);
   const t0 = Date.now();
   const dbUrl = ctx.server?.database.url;
