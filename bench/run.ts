@@ -37,6 +37,7 @@ direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-st
 group:     --members 500  --senders 1  (+ the rate options; default --start 5)
 idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (per step)
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
+           --bare (with --spawn: then the same reads against the bare history route, and the ratio)
 resume:    --missed 5000  --peers 5  --repeat 3
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10`;
 
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean' },
       help: { type: 'boolean' },
       'seed-rest': { type: 'boolean' },
+      bare: { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
