@@ -67,18 +67,35 @@ export function openFilesLimit(): number {
   }
 }
 
+/** The PostgreSQL server natter runs on (--database-url, else DATABASE_URL); undefined means PGlite. */
+export function adminDatabaseUrl(opts: Options): string | undefined {
+  return (opts['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined);
+}
+
+export function busOf(opts: Options): string {
+  return (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
+}
+
+/** natter in its own process, as --spawn starts it: a scratch database (or PGlite dir) of its own. */
+export async function startNatter(opts: Options): Promise<ServerHandle> {
+  const databaseUrl = adminDatabaseUrl(opts);
+  const bus = busOf(opts);
+  console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
+  const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
+  const server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
+  if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
+  console.log(`natter pid ${server.pid} at ${server.url}`);
+  return server;
+}
+
 export async function createContext(opts: Options, workers: number): Promise<Context> {
   let server: ServerHandle | undefined;
   let target: string;
-  const databaseUrl = (opts['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined);
-  const bus = (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
+  const databaseUrl = adminDatabaseUrl(opts);
+  const bus = busOf(opts);
   if (opts.spawn) {
-    console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
-    const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
-    server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
-    if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
+    server = await startNatter(opts);
     target = server.url;
-    console.log(`natter pid ${server.pid} at ${target}`);
   } else {
     target = checkLoopback((opts.target as string | undefined) ?? 'http://127.0.0.1:8080');
     await waitReachable(target);

@@ -23,6 +23,8 @@ export interface LadderResult {
   p99_limit_ms: number;
   /** Whether the server echoes a message to its sender (natter and the bare server do). */
   sender_echo: boolean;
+  /** How many steps, from the first, stayed within the limits (all of them unless it stopped). */
+  passed_steps: number;
 }
 
 export function ladderRates(ctx: Context, def: { start: number; factor: number }): number[] {
@@ -69,6 +71,7 @@ export async function runLadder(ctx: Context, o: LadderOptions): Promise<LadderR
   if (!echoes) console.log('the server sends no echo to the sender: only deliveries to the other members are counted');
   const steps: StepFigures[] = [];
   let stop = `all ${rates.length} steps stayed within limits`;
+  let passed = 0;
   const rows: Row[] = [];
   for (const [i, rate] of rates.entries()) {
     const f = await runStep(ctx.pool, { run: ctx.run, step: i + 1, rate, durationMs: stepMs, drainMs, senders: o.senders, serverPid: ctx.serverPid });
@@ -87,7 +90,8 @@ export async function runLadder(ctx: Context, o: LadderOptions): Promise<LadderR
       stop = `stopped at ${rate} msgs/s: ${f.sockets_closed} sockets closed`;
       break;
     }
+    passed++;
   }
   console.log(`\n${stop}`);
-  return { steps, stop_reason: stop, rates, p99_limit_ms: limit, sender_echo: echoes };
+  return { steps, stop_reason: stop, rates, p99_limit_ms: limit, sender_echo: echoes, passed_steps: passed };
 }
