@@ -8,8 +8,8 @@
  *
  * The page is natter's page, in shape and size: the rows go through the same pure
  * conversions (toMessage, messageStatus, senderView) and out through natter's response
- * schema (fast-json-stringify; plain JSON.stringify was slower than natter itself, which
- * would make the ratio flatter natter). The reader is fixed
+ * schema (fast-json-stringify, as natter serialises it: the ratio is then what natter adds,
+ * not the difference between two serialisers). The reader is fixed
  * (READER_ID, the user whose token natter checks), and the participants' profiles
  * (PARTICIPANT_IDS) are read once at start: loading them per page would add a query
  * natter does not make (it has them cached), and leaving `sender` out would make the bare
