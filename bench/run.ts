@@ -4,23 +4,24 @@
  *   npm run bench -- <scenario> [--spawn | --target http://127.0.0.1:8080] [options]
  *   npm run bench -- chart bench/results/direct-….json [--out file.svg]
  *
- * Scenarios: direct, group, idle, history, resume, baseline. See bench/README.md.
+ * Scenarios: direct, group, idle, history, resume, baseline, compare. See bench/README.md.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { TargetError } from './lib/api.js';
 import { writeChart } from './lib/chart.js';
 import { cleanup } from './lib/cleanup.js';
-import { createContext, num, type Context, type Options } from './lib/context.js';
+import { adminDatabaseUrl, busOf, createContext, num, type Context, type Options } from './lib/context.js';
 import { writeResult } from './lib/report.js';
 import { baseline } from './scenarios/baseline.js';
+import { compare } from './scenarios/compare.js';
 import { direct } from './scenarios/direct.js';
 import { group } from './scenarios/group.js';
 import { history } from './scenarios/history.js';
 import { idle } from './scenarios/idle.js';
 import { resume } from './scenarios/resume.js';
 
-const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, baseline };
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, baseline, compare };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
        npm run bench -- chart <results.json> [--out file.svg]
@@ -37,14 +38,23 @@ direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-st
 group:     --members 500  --senders 1  (+ the rate options; default --start 5)
 idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (per step)
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
+           --bare (with --spawn: then the same reads against the bare history route, and the ratio)
 resume:    --missed 5000  --peers 5  --repeat 3
-baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10`;
+baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
+compare:   natter (spawned), the bare servers and, with --target URL, a seed-compatible server, one
+           after another on the same workload: max rate at p99 < --p99-limit (50 here) and CPU per
+           message of each, their ratios and the goals. --scenarios direct,direct100,group,history,idle
+           direct: --users 1000 --rates …   direct100: --small-users 100 (same rates)
+           group: --members 500 --senders 10 --group-rates … (default 5, 10, 20, …)
+           history and idle: their options above; --server-pid PID of the target (CPU, and idle at all)
+           the target's users are registered once (--setup-concurrency at a time) and reused`;
 
 const STRING_OPTIONS = [
   'target', 'server-pid', 'database-url', 'bus', 'workers', 'out',
   'users', 'rates', 'start', 'factor', 'max-steps', 'step-seconds', 'drain-seconds', 'p99-limit', 'setup-concurrency',
   'members', 'senders', 'connections', 'idle-users', 'steps', 'hold-seconds', 'concurrency',
   'messages', 'seconds', 'limit', 'missed', 'peers', 'repeat', 'parts', 'clients',
+  'scenarios', 'small-users', 'group-rates',
 ];
 
 function defaultWorkers(): number {
@@ -60,6 +70,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean' },
       help: { type: 'boolean' },
       'seed-rest': { type: 'boolean' },
+      bare: { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
@@ -80,10 +91,10 @@ async function main(): Promise<number> {
     console.error(`unknown scenario "${scenario}"\n\n${USAGE}`);
     return 2;
   }
-  // The baseline brings its own servers; --spawn does not apply to it.
-  const ctxOpts = scenario === 'baseline' ? { ...opts, spawn: false, target: undefined } : opts;
+  // The baseline and the comparison bring their own servers; --spawn does not apply to them.
+  const own = scenario === 'baseline' || scenario === 'compare';
   const started = new Date().toISOString();
-  const ctx = scenario === 'baseline' ? await baselineContext(ctxOpts) : await createContext(ctxOpts, num(opts, 'workers', defaultWorkers()));
+  const ctx = own ? await poolContext(scenario, opts) : await createContext(opts, num(opts, 'workers', defaultWorkers()));
   const result = await fn(ctx);
   const environment = await ctx.environment();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
@@ -92,21 +103,36 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** The baseline has no natter server: only the generators (its servers are started by the scenario). */
-async function baselineContext(opts: Options): Promise<Context> {
+/**
+ * For the scenarios that start their servers themselves: only the generators. (The
+ * baseline's --target would be meaningless; compare's names the external server.)
+ */
+async function poolContext(scenario: string, opts: Options): Promise<Context> {
   const { WorkerPool } = await import('./lib/workers.js');
   const { randomTag } = await import('./lib/api.js');
   const { describeEnvironment } = await import('./lib/env.js');
   const workers = num(opts, 'workers', defaultWorkers());
   const pool = await WorkerPool.start(workers);
-  const dbUrl = (opts['database-url'] as string | undefined) ?? process.env.DATABASE_URL;
+  const dbUrl = adminDatabaseUrl(opts);
+  const comparing = scenario === 'compare';
+  const target = comparing
+    ? ['natter (spawned)', 'bare ws and bare history servers (spawned)', ...(typeof opts.target === 'string' ? [opts.target] : [])].join(', ')
+    : 'bare ws server (spawned)';
   return {
-    opts,
+    opts: comparing ? { ...opts, spawn: false } : { ...opts, spawn: false, target: undefined },
     target: '',
     pool,
     run: randomTag(),
     environment: () =>
-      describeEnvironment({ databaseKind: dbUrl ? 'postgresql' : 'none', databaseUrl: dbUrl, server: {}, target: 'bare ws server (spawned)', spawned: true, generators: workers }),
+      describeEnvironment({
+        databaseKind: dbUrl ? 'postgresql' : comparing ? 'pglite' : 'none',
+        databaseUrl: dbUrl,
+        bus: comparing ? busOf(opts) : undefined,
+        server: {},
+        target,
+        spawned: true,
+        generators: workers,
+      }),
   };
 }
 

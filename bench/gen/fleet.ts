@@ -91,8 +91,9 @@ export class Fleet {
         while (next < specs.length) {
           const spec = specs[next++]!;
           try {
-            const ws = await openSocket(url, spec.token);
-            this.attach(spec, ws);
+            const sock: Sock = { spec, ws: undefined as unknown as WebSocket, seen: new Set(), echoUnique: 0, delivUnique: 0 };
+            sock.ws = await openSocket(url, spec.token, 30_000, (data) => this.onFrame(sock, data));
+            this.attach(sock);
           } catch (err) {
             failed++;
             if (errors.length < 5) errors.push((err as Error).message);
@@ -103,15 +104,14 @@ export class Fleet {
     return { opened: specs.length - failed, failed, errors, ms: clock() - t0 };
   }
 
-  private attach(spec: SocketSpec, ws: WebSocket): void {
-    const sock: Sock = { spec, ws, seen: new Set(), echoUnique: 0, delivUnique: 0 };
+  /** Counts the socket's closes from now on (its frames are read from before the handshake, see openSocket). */
+  private attach(sock: Sock): void {
     this.socks.push(sock);
-    ws.on('close', (code) => {
+    sock.ws.on('close', (code) => {
       if (sock.retired) return;
       this.closed++;
       this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1;
     });
-    ws.on('message', (data: Buffer) => this.onFrame(sock, data));
   }
 
   private onFrame(sock: Sock, data: Buffer): void {

@@ -3,7 +3,7 @@
  * --target or started with --spawn), the generator processes, and the environment record.
  */
 import { execFileSync } from 'node:child_process';
-import { randomTag, waitReachable } from './api.js';
+import { randomTag, registerMany, waitReachable, type BenchUser, type UserPool } from './api.js';
 import { describeEnvironment } from './env.js';
 import path from 'node:path';
 import { ROOT, spawnNatter, type ServerHandle } from './spawn.js';
@@ -19,6 +19,8 @@ export interface Context {
   pool: WorkerPool;
   /** Unique per run: user names and message tags. */
   run: string;
+  /** Users to reuse across scenarios on this server (compare --target), instead of registering each time. */
+  users?: UserPool;
   environment(): Promise<Record<string, unknown>>;
 }
 
@@ -36,6 +38,11 @@ export function list(opts: Options, name: string): number[] | undefined {
   const values = raw.split(',').map((s) => Number(s.trim()));
   if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} must be a comma-separated list of positive numbers`);
   return values;
+}
+
+/** A scenario's users: from the context's pool when it has one, else registered now (`--setup-concurrency` at a time). */
+export function benchUsers(ctx: Context, count: number, prefix: string): Promise<BenchUser[]> {
+  return ctx.users ? ctx.users.take(count) : registerMany(ctx.target, count, prefix, num(ctx.opts, 'setup-concurrency', 8));
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -60,18 +67,35 @@ export function openFilesLimit(): number {
   }
 }
 
+/** The PostgreSQL server natter runs on (--database-url, else DATABASE_URL); undefined means PGlite. */
+export function adminDatabaseUrl(opts: Options): string | undefined {
+  return (opts['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined);
+}
+
+export function busOf(opts: Options): string {
+  return (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
+}
+
+/** natter in its own process, as --spawn starts it: a scratch database (or PGlite dir) of its own. */
+export async function startNatter(opts: Options): Promise<ServerHandle> {
+  const databaseUrl = adminDatabaseUrl(opts);
+  const bus = busOf(opts);
+  console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
+  const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
+  const server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
+  if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
+  console.log(`natter pid ${server.pid} at ${server.url}`);
+  return server;
+}
+
 export async function createContext(opts: Options, workers: number): Promise<Context> {
   let server: ServerHandle | undefined;
   let target: string;
-  const databaseUrl = (opts['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined);
-  const bus = (opts.bus as string | undefined) ?? process.env.BUS ?? 'memory';
+  const databaseUrl = adminDatabaseUrl(opts);
+  const bus = busOf(opts);
   if (opts.spawn) {
-    console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
-    const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
-    server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
-    if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
+    server = await startNatter(opts);
     target = server.url;
-    console.log(`natter pid ${server.pid} at ${target}`);
   } else {
     target = checkLoopback((opts.target as string | undefined) ?? 'http://127.0.0.1:8080');
     await waitReachable(target);

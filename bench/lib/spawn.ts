@@ -18,7 +18,8 @@ export interface ServerHandle {
   pid: number;
   /** Settings the run was made with (for the results file). */
   config: Record<string, string>;
-  database: { kind: 'postgresql' | 'pglite' | 'none'; url?: string; name?: string };
+  /** Where the data is: the scratch database's URL, or PGlite's DATA_DIR (the bare history route opens the same). */
+  database: { kind: 'postgresql' | 'pglite' | 'none'; url?: string; name?: string; dataDir?: string };
   stop(): Promise<void>;
 }
 
@@ -85,7 +86,7 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
     const dir = mkdtempSync(path.join(tmpdir(), 'natter-bench-'));
     env.DATA_DIR = path.join(dir, 'data');
     env.DATABASE_URL = '';
-    database = { kind: 'pglite' };
+    database = { kind: 'pglite', dataDir: env.DATA_DIR };
     if (!opts.keep) onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   }
   const profile = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
@@ -121,4 +122,24 @@ export async function spawnBare(cpuProfDir?: string): Promise<ServerHandle> {
   const stop = stopOnCleanup(proc);
   await proc.waitFor(/bare server ready/, 30_000);
   return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, config: { server: 'bare ws (bench/baseline/bare-server.ts)' }, database: { kind: 'none' }, stop };
+}
+
+/**
+ * The bare history route (bench/baseline/bare-history.ts) on the database natter used. On
+ * PGlite natter must have stopped first: one process at a time opens a PGlite directory.
+ */
+export async function spawnBareHistory(database: ServerHandle['database'], readerId: number, participantIds: number[]): Promise<ServerHandle> {
+  if (database.kind === 'none') throw new Error('the bare history route needs the database natter was seeded on');
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    READER_ID: String(readerId),
+    PARTICIPANT_IDS: participantIds.join(','),
+    DATABASE_URL: database.url ?? '',
+    ...(database.dataDir ? { DATA_DIR: database.dataDir } : {}),
+  };
+  const proc = new Proc('bare history', process.execPath, tsArgs('bench/baseline/bare-history.ts'), { env: { ...process.env, ...env } });
+  const stop = stopOnCleanup(proc);
+  await proc.waitFor(/bare history ready/, 60_000);
+  return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, config: { server: 'bare history route (bench/baseline/bare-history.ts)' }, database, stop };
 }

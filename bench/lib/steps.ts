@@ -114,13 +114,19 @@ export async function runStep(pool: WorkerPool, plan: StepPlan): Promise<StepFig
   };
 }
 
-/** Waits until the generators have seen `connected` on every socket (servers without that frame: a short grace). */
-export async function waitConnected(pool: WorkerPool, expected: number, graceMs = 3000): Promise<number> {
-  const deadline = Date.now() + graceMs;
+/**
+ * Waits until the generators have seen `connected` on every open socket, up to
+ * `timeoutMs`. A server that sends no `connected` frame (the seed's Go server) is
+ * recognised by silence: no socket got one `noFrameMs` after they all opened, and natter
+ * sends it within milliseconds of the upgrade. Its sockets count as ready on open then.
+ */
+export async function waitConnected(pool: WorkerPool, expected: number, timeoutMs = 3000, noFrameMs = 2000): Promise<number> {
+  const t0 = Date.now();
   for (;;) {
     const st = await pool.all<{ connected: number }>('status', () => ({}));
     const n = st.reduce((a, s) => a + s.connected, 0);
-    if (n >= expected || Date.now() > deadline) return n;
+    const waited = Date.now() - t0;
+    if (n >= expected || waited > timeoutMs || (n === 0 && waited > noFrameMs)) return n;
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,10 +1,16 @@
 import WebSocket from 'ws';
 
-/** Opens an authenticated socket (`?token=`), resolving on open; rejects on error/timeout. */
-export function openSocket(httpBase: string, token: string, timeoutMs = 30_000): Promise<WebSocket> {
+/**
+ * Opens an authenticated socket (`?token=`), resolving on open; rejects on error/timeout.
+ * `onMessage` is attached before the handshake: a frame the server writes together with
+ * its 101 response (the bare server's `connected`) is emitted before code awaiting the
+ * open runs, and a listener attached there would miss it.
+ */
+export function openSocket(httpBase: string, token: string, timeoutMs = 30_000, onMessage?: (data: Buffer) => void): Promise<WebSocket> {
   const url = `${httpBase.replace(/^http/, 'ws')}/api/v1/ws?token=${encodeURIComponent(token)}`;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    if (onMessage) ws.on('message', onMessage);
     const fail = (err: Error) => {
       ws.removeAllListeners('open');
       ws.terminate();

@@ -2,8 +2,8 @@
  * direct: N users in pairs, one direct conversation per pair, every user connected and
  * sending to its partner at a fixed, stepped-up rate (open loop).
  */
-import { createDirect, mapLimit, registerMany } from '../lib/api.js';
-import { num, type Context } from '../lib/context.js';
+import { createDirect, mapLimit } from '../lib/api.js';
+import { benchUsers, num, type Context } from '../lib/context.js';
 import { runLadder } from '../lib/ladder.js';
 import { waitConnected } from '../lib/steps.js';
 import { split } from '../lib/workers.js';
@@ -12,7 +12,7 @@ export async function directLadder(ctx: Context) {
   const users = Math.max(2, Math.floor(num(ctx.opts, 'users', 1000) / 2) * 2);
   console.log(`registering ${users} users…`);
   const t0 = Date.now();
-  const all = await registerMany(ctx.target, users, `bd${ctx.run}u`, num(ctx.opts, 'setup-concurrency', 8));
+  const all = await benchUsers(ctx, users, `bd${ctx.run}u`);
   const pairs = Array.from({ length: users / 2 }, (_, i) => [all[2 * i]!, all[2 * i + 1]!] as const);
   const convs = await mapLimit(pairs, 16, ([a, b]) => createDirect(ctx.target, a, b));
   console.log(`setup: ${users} users, ${pairs.length} conversations in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -2,8 +2,8 @@
  * group: one group of M members, all connected; S of them send at a stepped-up total
  * rate, each message fanned out to the other M-1 members (and echoed to its sender).
  */
-import { createGroup, registerMany } from '../lib/api.js';
-import { num, type Context } from '../lib/context.js';
+import { createGroup } from '../lib/api.js';
+import { benchUsers, num, type Context } from '../lib/context.js';
 import { runLadder } from '../lib/ladder.js';
 import { waitConnected } from '../lib/steps.js';
 import { split } from '../lib/workers.js';
@@ -13,7 +13,7 @@ export async function groupLadder(ctx: Context) {
   const senderCount = Math.max(1, Math.min(members, num(ctx.opts, 'senders', 1)));
   console.log(`registering ${members} users…`);
   const t0 = Date.now();
-  const users = await registerMany(ctx.target, members, `bg${ctx.run}u`, num(ctx.opts, 'setup-concurrency', 8));
+  const users = await benchUsers(ctx, members, `bg${ctx.run}u`);
   const conv = await createGroup(ctx.target, users[0]!, users.slice(1), `bench ${ctx.run}`);
   console.log(`setup: ${members} members in group ${conv} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const perWorker = split(users, ctx.pool.size);

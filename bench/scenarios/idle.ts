@@ -3,8 +3,7 @@
  * time to open them. Sockets are spread over U users (registration is deliberately slow,
  * argon2) — one user may hold many sockets, as with many devices.
  */
-import { registerMany } from '../lib/api.js';
-import { num, openFilesLimit, type Context } from '../lib/context.js';
+import { benchUsers, num, openFilesLimit, type Context } from '../lib/context.js';
 import { rssBytes, CpuMeter } from '../lib/proc.js';
 import { table } from '../lib/report.js';
 import { waitConnected } from '../lib/steps.js';
@@ -18,7 +17,7 @@ export async function idle(ctx: Context) {
   if (connections < wanted) console.log(`capping at ${connections} connections: ulimit -n is ${fdLimit} per generator process (use --workers or raise ulimit -n)`);
   const userCount = Math.max(1, Math.min(connections, num(ctx.opts, 'idle-users', 500)));
   console.log(`registering ${userCount} users for ${connections} sockets…`);
-  const users = await registerMany(ctx.target, userCount, `bi${ctx.run}u`, num(ctx.opts, 'setup-concurrency', 8));
+  const users = await benchUsers(ctx, userCount, `bi${ctx.run}u`);
   const specs = Array.from({ length: connections }, (_, i) => ({ userId: users[i % userCount]!.id, token: users[i % userCount]!.token, convs: [] }));
   const pid = ctx.serverPid;
   // Sockets open in --steps equal steps with the server's RSS sampled after each. The
