@@ -63,8 +63,8 @@ function scenarioOpts(name: ScenarioName, opts: Options): Options {
     case 'direct100':
       return { ...common, users: opts['small-users'] ?? '100' };
     case 'group':
-      // One sender measures its commit round trip (natter handles a socket's frames in
-      // order), not the fanout; ten senders measure the fanout, as the bare server does.
+      // Ten senders, as a real group's load is spread over its members; the bare server
+      // gets the same.
       return { ...common, rates: opts['group-rates'], start: undefined, factor: undefined, senders: opts.senders ?? '10' };
     case 'idle':
       // --concurrency is history's; sockets open at idle's own default.
