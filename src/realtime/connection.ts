@@ -47,6 +47,7 @@ export class Connection {
   /** Whether reading is paused to shape this client, and the timer that ends a rate pause. */
   private readPaused = false;
   private rateTimer: NodeJS.Timeout | undefined;
+  private readonly closed = new AbortController();
   /** Live frames held back while a sync streams history (null: not syncing). */
   private held: FrameData[] | null = null;
   private heldBytes = 0;
@@ -214,7 +215,17 @@ export class Connection {
 
   /** True while the server has stopped reading from this socket to slow the client down. */
   get shaping(): boolean {
-    return this.readPaused;
+    return this.readPaused && !this.closing;
+  }
+
+  /** Aborted when the server closes this socket: frames waiting their turn stop waiting. */
+  get closedSignal(): AbortSignal {
+    return this.closed.signal;
+  }
+
+  /** True once the server has closed this socket (whatever the peer does). */
+  get closedByServer(): boolean {
+    return this.closing;
   }
 
   /** How long until the rate budget is out of debt (0: it is not). */
@@ -257,7 +268,9 @@ export class Connection {
    * queue, so the next frame is handled while it commits (see the router).
    */
   enqueue(task: () => Promise<void>): void {
-    this.chain = this.chain.then(task);
+    // A task must not throw (the router answers failures); should one, the next frames
+    // must still run.
+    this.chain = this.chain.then(task).catch(() => {});
   }
 
   /**
@@ -268,8 +281,11 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.rateTimer);
-    // A socket paused for shaping must read again to see the close handshake.
+    this.closed.abort();
+    // A socket paused for shaping must read again to see the close handshake, and from
+    // now on the heartbeat judges it like any other.
     if (this.readPaused) this.socket.resume();
+    this.readPaused = false;
     this.socket.close(code, reason);
     if (terminateAfterMs !== null) setTimeout(() => this.socket.terminate(), terminateAfterMs).unref();
   }

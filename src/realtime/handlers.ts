@@ -39,21 +39,21 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
     },
     typing: (conn, frame) => deps.typing.typing(conn.userId, frame.conversation_id, frame.is_typing ?? true),
     message: async (conn, frame) => {
-      const { committed } = await deps.messages.submit(conn.userId, {
-        conversationId: frame.conversation_id,
-        content: frame.content,
-        type: frame.message_type,
-        clientId: frame.client_id,
-        replyToId: frame.reply_to_id,
-        mediaUrl: frame.media_url,
-      });
-      return {
+      const { committed } = await deps.messages.submit(
+        conn.userId,
+        {
+          conversationId: frame.conversation_id,
+          content: frame.content,
+          type: frame.message_type,
+          clientId: frame.client_id,
+          replyToId: frame.reply_to_id,
+          mediaUrl: frame.media_url,
+        },
         // A new message reaches this socket through the bus with everyone else's copy;
-        // a repeated client_id is answered here, to this socket only.
-        committed: committed.then(({ message, created }) => {
-          if (!created) conn.sendFrame(frames.newMessage(message));
-        }),
-      };
+        // a repeated client_id is answered here, to this socket only, in its place.
+        (message) => conn.sendFrame(frames.newMessage(message)),
+      );
+      return { committed: committed.then(() => {}) };
     },
     delivered: async (conn, frame) => {
       await deps.receipts.advance(conn.userId, frame.conversation_id, 'delivered', frame.seq);

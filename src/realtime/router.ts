@@ -36,7 +36,14 @@ export class FrameRouter {
       // Over its rate, a client's frames wait their turn (they arrived together, read
       // before its socket was paused); once it is gone, nobody is left to slow down.
       const early = readyAt - Date.now();
-      if (early > 0 && conn.open) await sleep(early);
+      if (early > 0 && conn.open) await sleep(early, undefined, { signal: conn.closedSignal }).catch(() => {});
+      // The server closed this socket (shutdown, abuse, slow consumer): what it had not
+      // handled yet is dropped, unanswered, as if never received — the client resends it
+      // with its client_id. (A client that closes by itself still has its frames handled.)
+      if (conn.closedByServer) {
+        conn.settle();
+        return;
+      }
       await this.dispatch(conn, parsed.frame);
     });
   }
@@ -51,7 +58,8 @@ export class FrameRouter {
       }
       void committing.committed
         .catch((err: unknown) => this.fail(conn, frame, err))
-        .finally(() => conn.settle());
+        .finally(() => conn.settle())
+        .catch((err: unknown) => this.log.error({ err, userId: conn.userId }, 'answering a frame failed'));
     } catch (err) {
       this.fail(conn, frame, err);
       conn.settle();

@@ -1,4 +1,5 @@
 import { AppError } from '../domain/errors.js';
+import { participantsOf, type ParticipantRow } from '../store/conversations.repository.js';
 import { inTransaction, type Db } from '../store/database.js';
 import {
   ClientIdRace,
@@ -19,11 +20,18 @@ export interface WriterOptions {
   concurrency: number;
 }
 
-export interface Written {
-  row: MessageRow;
-  /** False: the (sender, client_id) pair was stored before; `row` is that message. */
-  created: boolean;
-}
+export type Written =
+  | { row: MessageRow; created: true }
+  | {
+      row: MessageRow;
+      /** The (sender, client_id) pair was stored before; `row` is that message. */
+      created: false;
+      /** The members of its conversation, with their pointers, for its status. */
+      participants: ParticipantRow[];
+    };
+
+/** What `commit` finds before the members of repeated messages are looked up. */
+type Found = { row: MessageRow; created: boolean };
 
 interface Pending {
   message: NewMessage;
@@ -111,9 +119,12 @@ export class MessageWriter {
    */
   private async settle(batch: Pending[]): Promise<void> {
     try {
-      const results = await this.commit(batch.map((p) => p.message));
+      const found = await this.commit(batch.map((p) => p.message));
       this.stats.batches++;
       this.stats.messages += batch.length;
+      // Looked up before anything of the batch resolves, so that a repeat's answer leaves
+      // in its place among the batch's new messages, not after them.
+      const results = await this.withParticipants(found);
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (err) {
       if (!(err instanceof ClientIdRace) && !blamesAMessage(err)) {
@@ -136,8 +147,19 @@ export class MessageWriter {
   /** A lone message whose commit failed: after a lost client_id race, the winner's message. */
   private async afterRace(message: NewMessage, err: unknown): Promise<Written> {
     const twin = err instanceof ClientIdRace ? await findByClientId(this.db, message.senderId, message.clientId!) : undefined;
-    if (twin) return { row: twin, created: false };
+    if (twin) return (await this.withParticipants([{ row: twin, created: false }]))[0]!;
     throw err;
+  }
+
+  /** Adds the members of each repeated message's conversation (one query, only if any). */
+  private async withParticipants(found: Found[]): Promise<Written[]> {
+    const ids = [...new Set(found.filter((f) => !f.created).map((f) => f.row.conversation_id))];
+    const members = await participantsOf(this.db, ids);
+    return found.map((f) =>
+      f.created
+        ? { row: f.row, created: true }
+        : { row: f.row, created: false, participants: members.filter((m) => m.conversation_id === f.row.conversation_id) },
+    );
   }
 
   /**
@@ -146,7 +168,7 @@ export class MessageWriter {
    * Throws ClientIdRace (nothing written) when another writer inserted one of the
    * client_ids meanwhile; see `blamesAMessage` for what other errors mean.
    */
-  private async commit(items: NewMessage[]): Promise<Written[]> {
+  private async commit(items: NewMessage[]): Promise<Found[]> {
     const keyOf = (m: NewMessage) => (m.clientId === null ? null : `${m.senderId}\u0000${m.clientId}`);
     const keyed = items.filter((m): m is NewMessage & { clientId: string } => m.clientId !== null);
     const stored = new Map((await findByClientIds(this.db, keyed)).map((r) => [`${r.sender_id}\u0000${r.client_id}`, r]));
@@ -193,15 +215,18 @@ export class MessageWriter {
 
 /**
  * Whether a failed batch failed because of something in one of its messages, so that
- * nothing of it was written and the others may be retried without it: a PostgreSQL error
- * about data (a value, a constraint, a trigger) or an AppError we threw inside the
- * transaction. Not: a lost connection (no SQLSTATE), a server shutting down (57), out of
- * resources (53), a connection (08) or rollback (40) problem — those say nothing about
- * the messages, and a commit that died with its connection may even have happened.
+ * nothing of it was written and the others may be retried without it: an AppError we
+ * threw inside the transaction, or an error PostgreSQL reported (it has a `severity`)
+ * about the data — a value it cannot take (class 22), a constraint (23), a value past a
+ * limit such as an index row's size (54), or a trigger raising (P0). Anything else — a
+ * lost connection, a server shutting down or read-only after a failover, a lock timeout,
+ * a schema change under way — says nothing about the messages (and a commit that died
+ * with its connection may even have happened), so the batch fails as a whole rather than
+ * being split into hundreds of failing transactions.
  */
 function blamesAMessage(err: unknown): boolean {
   if (err instanceof AppError) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
-  return !['08', '40', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  if (typeof e?.code !== 'string' || typeof e.severity !== 'string') return false;
+  return ['22', '23', '54', 'P0'].includes(e.code.slice(0, 2));
 }

@@ -3,7 +3,6 @@ import { MESSAGE_TYPES, messageStatus, senderView, summarizePointers, toMessage,
 import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
-import { participantsOf } from '../store/conversations.repository.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
@@ -65,8 +64,15 @@ export class MessagesService {
    * for each to commit (a WebSocket): resolves once the message is checked and holds its
    * place in its conversation's write queue — so a message submitted after it, to the
    * same conversation, gets a higher seq — and `committed` settles as `send` does.
+   * `onRepeat` is called with the stored message when the client_id was used before, at
+   * the moment a new message would be published, so a socket answered directly gets it
+   * in its place among the others.
    */
-  async submit(senderId: number, input: SendInput): Promise<{ committed: Promise<SendResult> }> {
+  async submit(
+    senderId: number,
+    input: SendInput,
+    onRepeat?: (message: Message) => void,
+  ): Promise<{ committed: Promise<SendResult> }> {
     const fields = this.validate(input);
     await this.access.requireMember(senderId, input.conversationId);
     if (fields.replyToId !== null) {
@@ -85,32 +91,41 @@ export class MessagesService {
       this.cache.memberIds(input.conversationId),
     ]);
     const written = this.writer.write({ conversationId: input.conversationId, senderId, ...fields });
-    return { committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, w)) };
+    return {
+      committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, w, onRepeat)),
+    };
   }
 
-  /** After the commit: a new message is published; a repeated client_id is looked up. */
+  /**
+   * After the commit: a new message is published; a repeated client_id gets the stored
+   * message back (and `onRepeat` with it). No await comes before the publish or
+   * `onRepeat`, so the messages of a batch go out in its order.
+   */
   private async published(
     senderId: number,
     conversationId: number,
     sender: Parameters<typeof senderView>[0],
     members: number[],
-    { row, created }: Written,
+    written: Written,
+    onRepeat?: (message: Message) => void,
   ): Promise<SendResult> {
-    if (!created && row.conversation_id !== conversationId) {
-      // The client reused its id for a different message: answering with the other
-      // conversation's message would drop this one silently.
-      throw new AppError('validation_failed', 'client_id was already used for a message in another conversation', {
-        field: 'client_id',
-      });
-    }
-    if (!created) {
-      const participants = await participantsOf(this.db, [row.conversation_id]);
-      const status = messageStatus(row, senderId, summarizePointers(senderId, participants));
-      return { message: toMessage(row, senderView(sender, senderId), status), created };
+    const { row } = written;
+    if (!written.created) {
+      if (row.conversation_id !== conversationId) {
+        // The client reused its id for a different message: answering with the other
+        // conversation's message would drop this one silently.
+        throw new AppError('validation_failed', 'client_id was already used for a message in another conversation', {
+          field: 'client_id',
+        });
+      }
+      const status = messageStatus(row, senderId, summarizePointers(senderId, written.participants));
+      const message = toMessage(row, senderView(sender, senderId), status);
+      onRepeat?.(message);
+      return { message, created: false };
     }
     const message = toMessage(row, senderView(sender), 'sent');
     await this.fanout.toUsers(members, frames.newMessage(message), { conversation_id: row.conversation_id, seq: row.seq });
-    return { message, created };
+    return { message, created: true };
   }
 
   /**

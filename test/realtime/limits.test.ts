@@ -186,3 +186,26 @@ describe('a phone flushing its offline outbox (WS_RATE_LIMIT = 1000)', () => {
     expect(wa.closeCode).toBeUndefined();
   });
 });
+
+test('a client slowed down and then closed as a slow consumer, which never reads again, is cut off by the heartbeat', async () => {
+  const t = await startApp({ wsPingInterval: 0.3, wsRateLimit: 5, wsSendBuffer: 64 * 1024 });
+  const local = new Sockets();
+  try {
+    const [a, c] = await Promise.all([registerUser(t), registerUser(t)]);
+    const conv = await group(t, a, [c]);
+    const [wa, wc] = await Promise.all([local.connect(t, a), local.connect(t, c)]);
+    const before = t.app.gateway.connectionCount;
+    // c floods (its reads are paused for seconds of rate debt) and stops reading.
+    for (let i = 0; i < 150; i++) wc.send({ type: 'ping' });
+    pause(wc);
+    // Enough towards c to fill the kernel's buffers and its 64 KiB: closed with 4008.
+    for (let i = 0; i < 80; i++) wa.send({ type: 'message', conversation_id: conv, content: BULKY, client_id: `hb-${i}` });
+    // Cut off a few ping rounds after its 4008 (a's sends, at 5 a second, take some
+    // seconds to get there), long before c's 28 s of rate debt are over.
+    await expect.poll(() => t.app.gateway.connectionCount, { timeout: 15_000 }).toBe(before - 1);
+    expect(wa.closeCode).toBeUndefined();
+  } finally {
+    await local.closeAll();
+    await t.close();
+  }
+});

@@ -121,3 +121,47 @@ test('one socket in many conversations: its messages share commits instead of ea
     await slow.close();
   }
 });
+
+test('a resent message and a new one right behind it: the resend is answered first, in seq order', async () => {
+  const [a, b] = (await Promise.all([registerUser(t), registerUser(t)])) as [User, User];
+  const conv = await group(t, a, [b]);
+  const ws = await sockets.connect(t, a);
+  for (let round = 0; round < 3; round++) {
+    ws.send({ type: 'message', conversation_id: conv, content: `x${round}`, client_id: `rs-x${round}` });
+    const first = await ws.next((f) => f.type === 'new_message' && f.message.client_id === `rs-x${round}`);
+    // A phone replaying its outbox: the one it was unsure of, then a new one.
+    ws.send({ type: 'message', conversation_id: conv, content: `x${round}`, client_id: `rs-x${round}` });
+    ws.send({ type: 'message', conversation_id: conv, content: `y${round}`, client_id: `rs-y${round}` });
+    const again = await ws.next((f) => f.type === 'new_message' && f.message.conversation_id === conv);
+    const next = await ws.next((f) => f.type === 'new_message' && f.message.conversation_id === conv);
+    expect([again.message.client_id, next.message.client_id]).toEqual([`rs-x${round}`, `rs-y${round}`]);
+    expect(again.message.seq).toBe(first.message.seq);
+    expect(next.message.seq).toBe(first.message.seq + 1);
+  }
+});
+
+test('a message the database refuses is answered with an error carrying its client_id; the rest of its batch is stored and echoed', async () => {
+  const local = new Sockets();
+  const app = await startApp({ writeBatchDelay: 0.05 });
+  try {
+    // Stands for any input the validators miss.
+    await sql`alter table messages add constraint test_no_poison check (content not like 'poison%')`.execute(app.app.database.db);
+    const [a, b] = await Promise.all([registerUser(app), registerUser(app)]);
+    const conv = await group(app, a, [b]);
+    const [wa, wb] = await Promise.all([local.connect(app, a), local.connect(app, b)]);
+    const texts = Array.from({ length: 12 }, (_, i) => (i === 5 ? 'poison' : `fine ${i}`));
+    texts.forEach((content, i) => wa.send({ type: 'message', conversation_id: conv, content, client_id: `pz-${i}` }));
+    const err = await wa.next((f) => f.type === 'error');
+    expect(err).toMatchObject({ code: 'internal', client_id: 'pz-5' });
+    const fine = texts.filter((x) => x !== 'poison');
+    for (const w of [wa, wb]) {
+      const got = [];
+      for (let i = 0; i < fine.length; i++) got.push((await w.next((f) => f.type === 'new_message')).message.content);
+      expect(got).toEqual(fine);
+    }
+    expect((await messageRows(app, conv)).map((r) => r.content)).toEqual(fine);
+  } finally {
+    await local.closeAll();
+    await app.close();
+  }
+});
