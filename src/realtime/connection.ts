@@ -47,14 +47,15 @@ export class Connection {
   /** Whether reading is paused to shape this client, and the timer that ends a rate pause. */
   private readPaused = false;
   private rateTimer: NodeJS.Timeout | undefined;
-  private readonly closed = new AbortController();
+  /** Made when a frame first waits its turn (most sockets never need one). */
+  private closed: AbortController | undefined;
   /** Live frames held back while a sync streams history (null: not syncing). */
   private held: FrameData[] | null = null;
   private heldBytes = 0;
   /** While a sync replays: per conversation, the lowest and highest live seq seen. */
   private live: Map<number, { min: number; max: number }> | null = null;
   /** Per conversation, the last seq a finished sync sent (or reported as known). */
-  private readonly synced = new Map<number, number>();
+  private synced: Map<number, number> | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -108,7 +109,7 @@ export class Connection {
    */
   deliver(frame: FrameData, message?: MessagePosition): void {
     if (message) {
-      const upTo = this.synced.get(message.conversation_id);
+      const upTo = this.synced?.get(message.conversation_id);
       if (upTo !== undefined && message.seq <= upTo) return;
       if (this.live) {
         const seen = this.live.get(message.conversation_id);
@@ -165,6 +166,7 @@ export class Connection {
    */
   async endSync(sent: Record<string, number>): Promise<void> {
     this.live = null;
+    this.synced ??= new Map();
     for (const [id, seq] of Object.entries(sent)) this.synced.set(Number(id), seq);
     const held = this.held ?? [];
     while (held.length > 0 && this.open) {
@@ -220,6 +222,8 @@ export class Connection {
 
   /** Aborted when the server closes this socket: frames waiting their turn stop waiting. */
   get closedSignal(): AbortSignal {
+    this.closed ??= new AbortController();
+    if (this.closing) this.closed.abort();
     return this.closed.signal;
   }
 
@@ -281,7 +285,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.rateTimer);
-    this.closed.abort();
+    this.closed?.abort();
     // A socket paused for shaping must read again to see the close handshake, and from
     // now on the heartbeat judges it like any other.
     if (this.readPaused) this.socket.resume();
