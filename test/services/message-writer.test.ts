@@ -45,25 +45,11 @@ const msg = (conversationId: number, senderId: number, content: string, clientId
   replyToId: null,
 });
 
-async function contents(conversationId: number): Promise<string[]> {
-  const rows = await database.db
-    .selectFrom('messages')
-    .select('content')
-    .where('conversation_id', '=', conversationId)
-    .orderBy('seq')
-    .execute();
-  return rows.map((r) => r.content);
-}
-
-async function seqs(conversationId: number): Promise<number[]> {
-  const rows = await database.db
-    .selectFrom('messages')
-    .select('seq')
-    .where('conversation_id', '=', conversationId)
-    .orderBy('seq')
-    .execute();
-  return rows.map((r) => r.seq);
-}
+/** A conversation's messages in seq order. */
+const inSeqOrder = (conversationId: number) =>
+  database.db.selectFrom('messages').select(['seq', 'content']).where('conversation_id', '=', conversationId).orderBy('seq').execute();
+const contents = async (conversationId: number) => (await inSeqOrder(conversationId)).map((r) => r.content);
+const seqs = async (conversationId: number) => (await inSeqOrder(conversationId)).map((r) => r.seq);
 
 test('two writers (two nodes) under concurrency: batched, gapless seq per conversation, each client_id stored once', async () => {
   const convs = await Promise.all([newGroup(), newGroup(), newGroup()]);
