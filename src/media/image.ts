@@ -70,7 +70,10 @@ export async function inspectImage(path: string, mime: string, thumbnailMaxPx: n
     if (!carriesMetadata(meta)) return { mimeType: mime, width, height, strippedPath: null, thumbnailPath };
 
     const encoded = reencode(path, meta, animated, rotates);
-    if (!encoded) return null;
+    if (!encoded) {
+      await removeAll(written);
+      return null;
+    }
     const stripped = await bounded(encoded.pipeline).toBuffer();
     const strippedPath = besides(path, encoded.suffix);
     written.push(strippedPath);
