@@ -4,7 +4,7 @@
  *   npm run bench -- <scenario> [--spawn | --target http://127.0.0.1:8080] [options]
  *   npm run bench -- chart bench/results/direct-….json [--out file.svg]
  *
- * Scenarios: direct, group, idle, history, resume, baseline, compare. See bench/README.md.
+ * Scenarios: direct, group, idle, history, resume, upload, baseline, compare. See bench/README.md.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -20,8 +20,9 @@ import { group } from './scenarios/group.js';
 import { history } from './scenarios/history.js';
 import { idle } from './scenarios/idle.js';
 import { resume } from './scenarios/resume.js';
+import { upload } from './scenarios/upload.js';
 
-const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, baseline, compare };
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, upload, baseline, compare };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
        npm run bench -- chart <results.json> [--out file.svg]
@@ -40,6 +41,10 @@ idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (p
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
            --bare (with --spawn: then the same reads against the bare history route, and the ratio)
 resume:    --missed 5000  --peers 5  --repeat 3
+upload:    --uploads 100  --size 10mb  --concurrency 8  --big 1gb  --skip-big  --rounds 3  --upload-dir DIR (default: OS temp dir)
+           a discarding server (generator ceiling), then the bare pipeline-to-file server and natter (--spawn:
+           STORAGE=local, DATA_DIR under DIR; or --target + --server-pid) in alternating rounds: MB/s,
+           natter/bare, server RSS growth during the big upload. --bare-only: no natter
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
 compare:   natter (spawned), the bare servers and, with --target URL, a seed-compatible server, one
            after another on the same workload: max rate at p99 < --p99-limit (50 here) and CPU per
@@ -55,6 +60,7 @@ const STRING_OPTIONS = [
   'members', 'senders', 'connections', 'idle-users', 'steps', 'hold-seconds', 'concurrency',
   'messages', 'seconds', 'limit', 'missed', 'peers', 'repeat', 'parts', 'clients',
   'scenarios', 'small-users', 'group-rates',
+  'uploads', 'size', 'big', 'upload-dir', 'rounds',
 ];
 
 function defaultWorkers(): number {
@@ -72,6 +78,8 @@ async function main(): Promise<number> {
       'seed-rest': { type: 'boolean' },
       bare: { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
+      'skip-big': { type: 'boolean' },
+      'bare-only': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
   });
@@ -92,7 +100,8 @@ async function main(): Promise<number> {
     return 2;
   }
   // The baseline and the comparison bring their own servers; --spawn does not apply to them.
-  const own = scenario === 'baseline' || scenario === 'compare';
+  // upload starts its own too: natter with upload settings (--spawn), and its bare servers.
+  const own = scenario === 'baseline' || scenario === 'compare' || scenario === 'upload';
   const started = new Date().toISOString();
   const ctx = own ? await poolContext(scenario, opts) : await createContext(opts, num(opts, 'workers', defaultWorkers()));
   const result = await fn(ctx);
@@ -114,6 +123,7 @@ async function poolContext(scenario: string, opts: Options): Promise<Context> {
   const workers = num(opts, 'workers', defaultWorkers());
   const pool = await WorkerPool.start(workers);
   const dbUrl = adminDatabaseUrl(opts);
+  if (scenario === 'upload') return uploadContext(opts, pool, workers, dbUrl);
   const comparing = scenario === 'compare';
   const target = comparing
     ? ['natter (spawned)', 'bare ws and bare history servers (spawned)', ...(typeof opts.target === 'string' ? [opts.target] : [])].join(', ')
@@ -130,6 +140,29 @@ async function poolContext(scenario: string, opts: Options): Promise<Context> {
         bus: comparing ? busOf(opts) : undefined,
         server: {},
         target,
+        spawned: true,
+        generators: workers,
+      }),
+  };
+}
+
+/** upload: the generators, and the options as given (it spawns natter itself with --spawn, or uses --target). */
+async function uploadContext(opts: Options, pool: Context['pool'], workers: number, dbUrl: string | undefined): Promise<Context> {
+  const { randomTag } = await import('./lib/api.js');
+  const { describeEnvironment } = await import('./lib/env.js');
+  const natter = opts['bare-only'] ? null : opts.spawn ? 'natter (spawned)' : ((opts.target as string | undefined) ?? 'http://127.0.0.1:8080');
+  return {
+    opts,
+    target: '',
+    pool,
+    run: randomTag(),
+    environment: () =>
+      describeEnvironment({
+        databaseKind: !natter ? 'none' : opts.spawn ? (dbUrl ? 'postgresql' : 'pglite') : 'unknown (--target)',
+        databaseUrl: opts.spawn && !opts['bare-only'] ? dbUrl : undefined,
+        bus: natter && opts.spawn ? busOf(opts) : undefined,
+        server: {},
+        target: ['bare upload servers (spawned)', ...(natter ? [natter] : [])].join(', '),
         spawned: true,
         generators: workers,
       }),

@@ -5,6 +5,7 @@
 import { Fleet, type SocketSpec, type StepArgs } from './gen/fleet.js';
 import { historyLoad, type HistoryLoadArgs } from './gen/http-load.js';
 import { resume, type ResumeArgs } from './gen/resume.js';
+import { uploadLoad, type UploadLoadArgs } from './gen/upload-load.js';
 
 const fleet = new Fleet();
 
@@ -18,6 +19,7 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   close: () => fleet.closeAll(),
   history: (a: HistoryLoadArgs) => historyLoad(a),
   resume: (a: ResumeArgs) => resume(a),
+  upload: (a: UploadLoadArgs) => uploadLoad(a),
 };
 
 process.on('message', (m: { id: number; cmd: string; args: unknown }) => {

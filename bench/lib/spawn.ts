@@ -62,6 +62,11 @@ export interface NatterSpawnOptions {
   extraEnv?: Record<string, string>;
   /** Write a V8 CPU profile of the server into this directory when it stops. */
   cpuProfDir?: string;
+  /**
+   * natter's DATA_DIR (PGlite's directory, local files), which the caller creates and
+   * removes. Unset: a temp directory of its own on PGlite, natter's default on PostgreSQL.
+   */
+  dataDir?: string;
 }
 
 export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandle> {
@@ -82,6 +87,11 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
     const db = await scratchDatabase(opts.databaseUrl, 'natter_bench', opts.keep);
     env.DATABASE_URL = db.url;
     database = { kind: 'postgresql', url: db.url, name: db.name };
+    if (opts.dataDir) env.DATA_DIR = opts.dataDir;
+  } else if (opts.dataDir) {
+    env.DATA_DIR = opts.dataDir;
+    env.DATABASE_URL = '';
+    database = { kind: 'pglite', dataDir: env.DATA_DIR };
   } else {
     const dir = mkdtempSync(path.join(tmpdir(), 'natter-bench-'));
     env.DATA_DIR = path.join(dir, 'data');
@@ -142,4 +152,19 @@ export async function spawnBareHistory(database: ServerHandle['database'], reade
   const stop = stopOnCleanup(proc);
   await proc.waitFor(/bare history ready/, 60_000);
   return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, config: { server: 'bare history route (bench/baseline/bare-history.ts)' }, database, stop };
+}
+
+/**
+ * The bare upload server (bench/baseline/bare-upload.ts): every POST body piped into a
+ * file in `dir`; with `dir` null it reads and drops the bodies (the generator's ceiling).
+ */
+export async function spawnBareUpload(dir: string | null): Promise<ServerHandle> {
+  const port = await freePort();
+  const env = { PORT: String(port), ...(dir ? { UPLOAD_DIR: dir } : { SINK: 'discard' }) };
+  const name = dir ? 'bare upload' : 'bare upload (discard)';
+  const proc = new Proc(name, process.execPath, tsArgs('bench/baseline/bare-upload.ts'), { env: { ...process.env, ...env } });
+  const stop = stopOnCleanup(proc);
+  await proc.waitFor(/bare upload ready/, 30_000);
+  const server = dir ? 'bare upload: pipeline(req, createWriteStream) (bench/baseline/bare-upload.ts)' : 'bare upload, discarding bodies (bench/baseline/bare-upload.ts)';
+  return { url: `http://127.0.0.1:${port}`, pid: proc.child.pid!, config: { server, ...(dir ? { UPLOAD_DIR: dir } : {}) }, database: { kind: 'none' }, stop };
 }
