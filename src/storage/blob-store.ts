@@ -59,3 +59,4 @@ export interface S3Settings {
 
 export { BlobNotFound } from './keys.js';
 export { localBlobStore } from './local.js';
+export { s3BlobStore } from './s3.js';
