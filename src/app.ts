@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
@@ -22,6 +23,10 @@ import { PresenceService } from './services/presence.js';
 import { ReceiptsService } from './services/receipts.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
+import { AttachmentSigner } from './services/attachment-links.js';
+import { AttachmentsService } from './services/attachments.js';
+import { findFfmpeg } from './media/inspect.js';
+import { localBlobStore, s3BlobStore, type BlobStore } from './blobs/blob-store.js';
 import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
@@ -36,6 +41,8 @@ export interface App {
   readonly database: Database;
   readonly bus: Bus;
   readonly gateway: Gateway;
+  /** Attachments, for the sweep's operators (and tests) to run a round by hand. */
+  readonly attachments: AttachmentsService;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:8080). */
   listen(): Promise<string>;
   /**
@@ -83,13 +90,35 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const fanout = new Fanout(bus, cache);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
     const users = new UsersService(db, (userId) => cache.userChanged(userId));
-    const conversations = new ConversationsService(db, access);
+    const links = new AttachmentSigner(
+      config.jwtSecret,
+      config.attachmentUrlTtl,
+      clock,
+      `${config.publicUrl ?? ''}${API_PREFIX}`,
+    );
+    const blobs = createBlobStore(config);
+    owned.unshift(blobs);
+    const attachments = new AttachmentsService(
+      db,
+      access,
+      blobs,
+      links,
+      {
+        stagingDir: path.join(config.dataDir, 'uploads', 'tmp'),
+        maxBytes: config.uploadMaxBytes,
+        orphanTtlMs: config.uploadOrphanTtl * 1000,
+        ffmpegPath: await findFfmpeg(),
+        redirect: config.s3Redirect,
+      },
+      log.child({ part: 'attachments' }),
+    );
+    const conversations = new ConversationsService(db, access, links);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
-    const messages = new MessagesService(db, access, cache, writer, fanout, config.messageMaxBytes);
+    const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes);
     const receipts = new ReceiptsService(db, access, cache, fanout);
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
@@ -100,7 +129,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages, receipts },
+      services: { accounts, users, conversations, messages, receipts, attachments },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];
@@ -123,6 +152,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
     });
 
+    const sweeper = attachments.startSweeping(Math.min(10 * 60_000, (config.uploadOrphanTtl * 1000) / 4));
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -130,9 +160,11 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       database,
       bus,
       gateway,
+      attachments,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: () =>
         (closing ??= (async () => {
+          sweeper.stop();
           await gateway.close();
           await server.close();
           await presence.close();
@@ -178,3 +210,16 @@ function createPresenceStore(config: Config, log: Logger): PresenceStore {
 }
 
 export { API_PREFIX };
+
+/** STORAGE=local (under DATA_DIR/uploads, beside the staging folder) or s3. */
+function createBlobStore(config: Config): BlobStore {
+  if (config.storage === 'local') return localBlobStore(path.join(config.dataDir, 'uploads'));
+  return s3BlobStore({
+    endpoint: config.s3Endpoint,
+    bucket: config.s3Bucket!,
+    region: config.s3Region,
+    accessKeyId: config.s3AccessKeyId,
+    secretAccessKey: config.s3SecretAccessKey,
+    forcePathStyle: config.s3ForcePathStyle,
+  });
+}

@@ -24,6 +24,9 @@ import { openDatabase } from '../../src/store/database.js';
 import { listPage } from '../../src/store/messages.repository.js';
 import { findUsersByIds } from '../../src/store/users.repository.js';
 
+/** The seeded history has no attachments, so nothing is ever signed. */
+const NO_LINKS = { url: () => '' };
+
 const config = loadConfig(process.env);
 const readerId = Number(process.env.READER_ID);
 const participantIds = String(process.env.PARTICIPANT_IDS ?? '').split(',').filter(Boolean).map(Number);
@@ -52,7 +55,7 @@ app.get<{ Params: { id: string }; Querystring: { limit?: string; before_seq?: st
     });
     if (!pointers) return { messages: [], has_more: hasMore };
     return {
-      messages: rows.map((r) => toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, readerId, pointers))),
+      messages: rows.map((r) => toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, readerId, pointers), NO_LINKS)),
       has_more: hasMore,
     };
   },

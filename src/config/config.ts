@@ -59,12 +59,12 @@ export const durationSeconds: Parser<number> = (raw) => {
   return seconds;
 };
 
-/** "1048576", "512kb", "1mb" → bytes. */
+/** "1048576", "512kb", "1mb", "2gb" → bytes. */
 const bytes: Parser<number> = (raw) => {
-  const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw.trim());
-  if (!m) return bad(`must be a size like 65536, 64kb or 1mb, got "${raw}"`);
+  const m = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
+  if (!m) return bad(`must be a size like 65536, 64kb, 1mb or 2gb, got "${raw}"`);
   const unit = (m[2] ?? 'b').toLowerCase();
-  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  const factor = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit[0]!] ?? 1;
   const n = Number(m[1]) * factor;
   if (n <= 0) return bad('must be greater than zero');
   return n;
@@ -81,6 +81,24 @@ const postgresUrl: Parser<string> = (raw) => {
     return bad(`must use the postgres:// scheme, got "${url.protocol}"`);
   }
   return raw;
+};
+
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return bad(`must be an http(s) URL, got "${raw}"`);
+  return raw;
+};
+
+/** An origin with an optional path prefix (a proxy may mount natter under one), no trailing slash. */
+const publicUrl: Parser<string> = (raw) => {
+  const url = new URL(httpUrl(raw));
+  if (url.search !== '' || url.hash !== '') return bad(`must have no query or fragment, got "${raw}"`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 };
 
 /**
@@ -121,7 +139,7 @@ export const CONFIG_SCHEMA = {
   port: key('PORT', '8080', int(0, 65535), 'HTTP port (0 picks a free one).'),
   databaseUrl: key('DATABASE_URL', undefined, (raw) => (raw === '' ? undefined : postgresUrl(raw)),
     'PostgreSQL connection URL. Unset: embedded PGlite database under DATA_DIR.'),
-  dataDir: key('DATA_DIR', './data', str, 'Folder for the embedded database (and local files later).'),
+  dataDir: key('DATA_DIR', './data', str, 'Folder for the embedded database and, with STORAGE=local, attachments (DATA_DIR/uploads).'),
   dbPoolSize: key('DB_POOL_SIZE', '10', int(1, 500), 'PostgreSQL connection pool size per node.'),
   dbPreparedStatements: key('DB_PREPARED_STATEMENTS', 'true', bool,
     'Prepare hot queries once per connection (PostgreSQL). Turn off behind a pooler in transaction mode.'),
@@ -163,6 +181,22 @@ export const CONFIG_SCHEMA = {
   writeBatchMax: key('WRITE_BATCH_MAX', '256', int(1, 10000), 'Most messages committed in one transaction (group commit).'),
   writeBatchDelay: key('WRITE_BATCH_DELAY', '1ms', durationSeconds, 'How long a send may wait for others to share its commit.'),
   writeConcurrency: key('WRITE_CONCURRENCY', '4', int(1, 64), 'Write lanes: message batches committing at once (one connection each); a conversation always takes the same lane.'),
+  publicUrl: key('PUBLIC_URL', undefined, (raw) => (raw === '' ? undefined : publicUrl(raw)),
+    'The URL clients reach this server at (e.g. https://chat.example.com), for absolute attachment URLs. Unset: root-relative URLs.'),
+  storage: key('STORAGE', 'local', oneOf('local', 's3'), 'Where attachment bytes live: local (under DATA_DIR/uploads) or s3.'),
+  s3Endpoint: key('S3_ENDPOINT', undefined, (raw) => (raw === '' ? undefined : httpUrl(raw)),
+    'S3 API endpoint for MinIO, R2, Garage… (unset: AWS for S3_REGION).'),
+  s3Bucket: key('S3_BUCKET', undefined, str, 'Bucket for STORAGE=s3 (required then).'),
+  s3Region: key('S3_REGION', 'us-east-1', str, 'S3 region (any value for most S3-compatible stores).'),
+  s3AccessKeyId: key('S3_ACCESS_KEY_ID', undefined, str, 'S3 access key (unset: the AWS SDK\'s default credential chain).'),
+  s3SecretAccessKey: key('S3_SECRET_ACCESS_KEY', undefined, str, 'S3 secret key, with S3_ACCESS_KEY_ID.'),
+  s3ForcePathStyle: key('S3_FORCE_PATH_STYLE', 'false', bool, 'Path-style bucket URLs (endpoint/bucket/key), as MinIO and Garage need.'),
+  s3Redirect: key('S3_REDIRECT', 'false', bool,
+    'Downloads answer 302 to a short-lived presigned S3 URL (after the access check) instead of passing the bytes through.'),
+  uploadMaxBytes: key('UPLOAD_MAX_BYTES', '100mb', bytes, 'Largest attachment; a larger upload is refused (413) and nothing is kept.'),
+  attachmentUrlTtl: key('ATTACHMENT_URL_TTL', '1h', durationSeconds,
+    'How long a signed attachment URL works (they are signed afresh each time a message is sent out).'),
+  uploadOrphanTtl: key('UPLOAD_ORPHAN_TTL', '24h', durationSeconds, 'An attachment uploaded but never sent is deleted after this.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 
@@ -204,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
   if (out.env === 'production' && out.jwtSecret === DEFAULT_JWT_SECRET) {
     problems.push('JWT_SECRET must be set to your own secret when NODE_ENV=production');
   }
+  if (out.storage === 's3' && !out.s3Bucket) problems.push('S3_BUCKET must be set when STORAGE=s3');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'invalid_credentials',
   'invalid_refresh_token',
   'forbidden',
+  'url_expired',
+  'range_not_satisfiable',
   'not_found',
   'route_not_found',
   'email_taken',

@@ -1,4 +1,5 @@
 import type { Message } from '../schemas/messages.js';
+import { toAttachment, type AttachmentLinks, type StoredAttachment } from './attachments.js';
 import type { MessageStatus } from '../schemas/receipts.js';
 import { toUser, type UserRecord } from './users.js';
 
@@ -26,6 +27,7 @@ export interface MessageRecord {
   reply_to_id: number | null;
   edited_at: Date | null;
   deleted_at: Date | null;
+  attachments: StoredAttachment[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -39,8 +41,13 @@ export function senderView(sender: UserRecord | undefined, viewerId?: number) {
   return sender ? toUser(sender, { id: viewerId, contact: true }) : null;
 }
 
-/** The one stored → wire conversion for messages; `status` as the viewer sees it. */
-export function toMessage(row: MessageRecord, sender: Message['sender'], status: MessageStatus): Message {
+/**
+ * The one stored → wire conversion for messages; `status` as the viewer sees it. Its
+ * attachments get freshly signed URLs, and `media_url` is the first one's, so clients
+ * written for the seed show the media of a message sent with attachments.
+ */
+export function toMessage(row: MessageRecord, sender: Message['sender'], status: MessageStatus, links: AttachmentLinks): Message {
+  const attachments = row.attachments?.map((a) => toAttachment(a, links)) ?? [];
   return {
     id: row.id,
     conversation_id: row.conversation_id,
@@ -50,7 +57,8 @@ export function toMessage(row: MessageRecord, sender: Message['sender'], status:
     content: row.content,
     type: row.type,
     status,
-    media_url: row.media_url,
+    media_url: attachments[0]?.url ?? row.media_url,
+    attachments,
     reply_to_id: row.reply_to_id,
     client_id: row.client_id,
     edited_at: row.edited_at?.toISOString() ?? null,

@@ -14,6 +14,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   invalid_refresh_token: 401,
   forbidden: 403,
+  url_expired: 403,
+  range_not_satisfiable: 416,
   not_found: 404,
   route_not_found: 404,
   email_taken: 409,

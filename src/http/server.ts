@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
+import type { AttachmentsService } from '../services/attachments.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
@@ -23,7 +24,9 @@ import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { healthRoutes } from './routes/health.js';
@@ -50,6 +53,7 @@ export interface Services {
   conversations: ConversationsService;
   messages: MessagesService;
   receipts: ReceiptsService;
+  attachments: AttachmentsService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -154,8 +158,9 @@ export async function buildServer(opts: {
 
   await app.register(cors, {
     origin: config.corsOrigins,
-    methods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Range', 'If-None-Match', 'If-Range', ...TUS_REQUEST_HEADERS],
+    exposedHeaders: ['Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS],
     maxAge: 600,
   });
   await app.register(rateLimit, { global: false });
@@ -189,6 +194,8 @@ export async function buildServer(opts: {
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
       receiptRoutes(api, ctx);
+      await attachmentRoutes(api, ctx);
+      uploadRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);
     },
     { prefix: API_PREFIX },

@@ -48,6 +48,7 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
           clientId: frame.client_id,
           replyToId: frame.reply_to_id,
           mediaUrl: frame.media_url,
+          attachmentIds: frame.attachment_ids,
         },
         // A new message reaches this socket through the bus with everyone else's copy;
         // a repeated client_id is answered here, to this socket only, in its place.

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { MESSAGE_TYPES } from '../domain/messages.js';
 import { type UserSchema, userProperties } from './users.js';
+import { AttachmentIds, AttachmentSchema } from './attachments.js';
 import { ClientId, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, Url } from './common.js';
 
 /** Messages on the wire: the object REST returns and `new_message` frames carry. */
@@ -26,7 +27,10 @@ export const MessageSchema = Type.Object(
     content: Type.String(),
     type: stringEnum(MESSAGE_TYPES),
     status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),
-    media_url: NullableString,
+    media_url: nullable<string>(
+      Type.String({ description: 'The media\'s URL: the first attachment\'s `url`, or a URL the client hosts elsewhere.' }),
+    ),
+    attachments: Type.Array(AttachmentSchema, { description: 'Files sent with the message, in order (may be empty).' }),
     reply_to_id: NullableInt,
     client_id: NullableString,
     edited_at: NullableTimestamp,
@@ -48,6 +52,7 @@ export const sendFields = {
   client_id: Type.Optional(OrNull(ClientId())),
   reply_to_id: Type.Optional(OrNull(Id({ description: 'A message of the same conversation.' }))),
   media_url: Type.Optional(OrNull(Url())),
+  attachment_ids: Type.Optional(AttachmentIds()),
 };
 
 export const SendMessageBody = Type.Object({

@@ -1,3 +1,4 @@
+import type { AttachmentLinks } from '../domain/attachments.js';
 import { directKey } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
@@ -30,6 +31,7 @@ export class ConversationsService {
   constructor(
     private readonly db: Db,
     private readonly access: Access,
+    private readonly links: AttachmentLinks,
   ) {}
 
   /**
@@ -148,6 +150,7 @@ export class ConversationsService {
                 last,
                 senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
                 messageStatus(last, callerId, pointers),
+                this.links,
               ),
             ]
           : [],

@@ -1,3 +1,4 @@
+import { typeFromAttachments, type AttachmentLinks } from '../domain/attachments.js';
 import { AppError } from '../domain/errors.js';
 import { MESSAGE_TYPES, messageStatus, senderView, summarizePointers, toMessage, type MessageType } from '../domain/messages.js';
 import type { Message } from '../schemas/messages.js';
@@ -5,6 +6,7 @@ import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
+import type { AttachmentsService } from './attachments.js';
 import type { Fanout } from './fanout.js';
 import type { MessageWriter, Written } from './message-writer.js';
 import type { NodeCache } from './node-cache.js';
@@ -16,6 +18,7 @@ export interface SendInput {
   clientId?: string | null;
   replyToId?: number | null;
   mediaUrl?: string | null;
+  attachmentIds?: number[] | null;
 }
 
 export interface SendResult {
@@ -40,6 +43,8 @@ export class MessagesService {
     private readonly cache: NodeCache,
     private readonly writer: MessageWriter,
     private readonly fanout: Fanout,
+    private readonly attachments: AttachmentsService,
+    private readonly links: AttachmentLinks,
     private readonly maxContentBytes: number,
   ) {}
 
@@ -73,8 +78,10 @@ export class MessagesService {
     input: SendInput,
     onRepeat?: (message: Message) => void,
   ): Promise<{ committed: Promise<SendResult> }> {
-    const fields = this.validate(input);
+    const ids = input.attachmentIds ?? [];
+    const fields = this.validate(input, ids.length > 0);
     await this.access.requireMember(senderId, input.conversationId);
+    const attachments = ids.length > 0 ? await this.attachments.forSend(senderId, input.conversationId, ids) : [];
     if (fields.replyToId !== null) {
       const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
       if (!target) {
@@ -90,7 +97,13 @@ export class MessagesService {
       this.cache.profile(senderId),
       this.cache.memberIds(input.conversationId),
     ]);
-    const written = this.writer.write({ conversationId: input.conversationId, senderId, ...fields });
+    const written = this.writer.write({
+      conversationId: input.conversationId,
+      senderId,
+      ...fields,
+      type: fields.type ?? typeFromAttachments(attachments)!,
+      attachments,
+    });
     return {
       committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, w, onRepeat)),
     };
@@ -119,11 +132,11 @@ export class MessagesService {
         });
       }
       const status = messageStatus(row, senderId, summarizePointers(senderId, written.participants));
-      const message = toMessage(row, senderView(sender, senderId), status);
+      const message = toMessage(row, senderView(sender, senderId), status, this.links);
       onRepeat?.(message);
       return { message, created: false };
     }
-    const message = toMessage(row, senderView(sender), 'sent');
+    const message = toMessage(row, senderView(sender), 'sent', this.links);
     await this.fanout.toUsers(members, frames.newMessage(message), { conversation_id: row.conversation_id, seq: row.seq });
     return { message, created: true };
   }
@@ -146,17 +159,26 @@ export class MessagesService {
     );
     return {
       messages: rows.map((r) =>
-        toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, callerId, pointers)),
+        toMessage(
+          r,
+          r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
+          messageStatus(r, callerId, pointers),
+          this.links,
+        ),
       ),
       has_more: hasMore,
     };
   }
 
-  private validate(input: SendInput) {
-    const type = (input.type ?? 'text') as MessageType;
-    if (!MESSAGE_TYPES.includes(type)) {
+  /**
+   * The fields of a send as stored. `type` stays undefined for a send with attachments
+   * that names none: it becomes the first attachment's kind.
+   */
+  private validate(input: SendInput, withAttachments: boolean) {
+    if (input.type != null && !(MESSAGE_TYPES as readonly string[]).includes(input.type)) {
       throw new AppError('validation_failed', `type must be one of ${MESSAGE_TYPES.join(', ')}`, { field: 'type' });
     }
+    const type = (input.type ?? (withAttachments ? undefined : 'text')) as MessageType | undefined;
     const content = input.content ?? '';
     if (Buffer.byteLength(content, 'utf8') > this.maxContentBytes) {
       throw new AppError('message_too_large', `content is larger than ${this.maxContentBytes} bytes`, {
@@ -164,11 +186,18 @@ export class MessagesService {
       });
     }
     const mediaUrl = input.mediaUrl?.trim() || null;
-    if (type === 'text' && content.trim() === '') {
+    if (withAttachments && mediaUrl !== null) {
+      throw new AppError('validation_failed', 'send either attachment_ids or a media_url you host, not both', {
+        field: 'media_url',
+      });
+    }
+    if (!withAttachments && type === 'text' && content.trim() === '') {
       throw new AppError('validation_failed', 'content is required for a text message', { field: 'content' });
     }
-    if (type !== 'text' && mediaUrl === null) {
-      throw new AppError('validation_failed', `media_url is required for a ${type} message`, { field: 'media_url' });
+    if (!withAttachments && type !== 'text' && mediaUrl === null) {
+      throw new AppError('validation_failed', `media_url or attachment_ids is required for a ${type} message`, {
+        field: 'media_url',
+      });
     }
     // client_id's length is bounded by the schemas of both entry points (REST and WS).
     return { type, content, mediaUrl, clientId: input.clientId ?? null, replyToId: input.replyToId ?? null };

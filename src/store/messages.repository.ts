@@ -1,4 +1,6 @@
 import { sql, type Selectable } from 'kysely';
+import type { StoredAttachment } from '../domain/attachments.js';
+import { AppError } from '../domain/errors.js';
 import type { PointerSummary } from '../domain/messages.js';
 import type { Db, Trx } from './database.js';
 import type { MessagesTable } from './schema.js';
@@ -17,6 +19,7 @@ const messageColumns = [
   'm.reply_to_id',
   'm.edited_at',
   'm.deleted_at',
+  'm.attachments',
   'm.created_at',
   'm.updated_at',
 ] as const;
@@ -31,6 +34,11 @@ export interface NewMessage {
   content: string;
   mediaUrl: string | null;
   replyToId: number | null;
+  /**
+   * The attachments to claim, in order, as read when the send was checked: stored with
+   * the message if the claim succeeds (it is still unsent, by this sender, here).
+   */
+  attachments: StoredAttachment[];
 }
 
 /** Postgres' unique_violation on (sender_id, client_id). */
@@ -184,17 +192,56 @@ export async function insertMessages(trx: Trx, items: (NewMessage & { seq: numbe
     // Columns as arrays: the statement's text is the same for every batch size, so it is
     // prepared once per connection (a multi-row VALUES list would be planned anew).
     const { rows } = await sql<MessageRow>`
-      insert into messages (conversation_id, seq, sender_id, client_id, type, content, media_url, reply_to_id)
+      insert into messages (conversation_id, seq, sender_id, client_id, type, content, media_url, reply_to_id, attachments)
       select * from unnest(
         ${items.map((m) => m.conversationId)}::bigint[], ${items.map((m) => m.seq)}::bigint[],
         ${items.map((m) => m.senderId)}::bigint[], ${items.map((m) => m.clientId)}::text[],
         ${items.map((m) => m.type)}::text[], ${items.map((m) => m.content)}::text[],
-        ${items.map((m) => m.mediaUrl)}::text[], ${items.map((m) => m.replyToId)}::bigint[])
+        ${items.map((m) => m.mediaUrl)}::text[], ${items.map((m) => m.replyToId)}::bigint[],
+        ${items.map((m) => (m.attachments.length > 0 ? JSON.stringify(m.attachments) : null))}::jsonb[])
       returning ${sql.join(insertColumns.map((c) => sql.ref(c)))}`.execute(trx);
     const bySeq = new Map(rows.map((r) => [`${r.conversation_id}:${r.seq}`, r]));
-    return items.map((m) => bySeq.get(`${m.conversationId}:${m.seq}`)!);
+    const out = items.map((m) => bySeq.get(`${m.conversationId}:${m.seq}`)!);
+    await claimAttachments(trx, items, out);
+    return out;
   } catch (err) {
     if (isClientIdConflict(err)) throw new ClientIdRace();
     throw err;
   }
+}
+
+/**
+ * Marks the batch's attachments as sent with their messages, in the inserting
+ * transaction. Each must still be unsent, uploaded by the message's sender into its
+ * conversation (it may have been sent meanwhile by another message, or swept): if one is
+ * not, the message is refused (validation_failed) and the transaction rolls back, which
+ * the writer narrows down to that message alone.
+ */
+async function claimAttachments(trx: Trx, items: (NewMessage & { seq: number })[], rows: MessageRow[]): Promise<void> {
+  const claims = items.flatMap((m, i) =>
+    m.attachments.map((a, position) => ({ attachmentId: a.id, messageId: rows[i]!.id, position, m })),
+  );
+  if (claims.length === 0) return;
+  const refuse = (id: number) =>
+    new AppError('validation_failed', `attachment ${id} was sent already or is no longer available`, {
+      field: 'attachment_ids',
+    });
+  // Two messages of one batch naming the same attachment: the later one cannot have it.
+  const seen = new Set<number>();
+  for (const c of claims) {
+    if (seen.has(c.attachmentId)) throw refuse(c.attachmentId);
+    seen.add(c.attachmentId);
+  }
+  const { rows: claimed } = await sql<{ id: number }>`
+    update attachments a
+       set message_id = v.message_id, position = v.position
+      from unnest(${claims.map((c) => c.attachmentId)}::bigint[], ${claims.map((c) => c.messageId)}::bigint[],
+                  ${claims.map((c) => c.position)}::smallint[], ${claims.map((c) => c.m.senderId)}::bigint[],
+                  ${claims.map((c) => c.m.conversationId)}::bigint[])
+           as v(id, message_id, position, sender_id, conversation_id)
+     where a.id = v.id and a.message_id is null and a.uploader_id = v.sender_id and a.conversation_id = v.conversation_id
+    returning a.id`.execute(trx);
+  if (claimed.length === claims.length) return;
+  const got = new Set(claimed.map((r) => r.id));
+  throw refuse(claims.find((c) => !got.has(c.attachmentId))!.attachmentId);
 }

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AttachmentKind, StoredAttachment } from '../domain/attachments.js';
 
 /** Kysely's view of the tables in migrations/. Only src/store/ imports this. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -66,8 +67,30 @@ export interface MessagesTable {
   reply_to_id: number | null;
   edited_at: Date | null;
   deleted_at: Date | null;
+  /** What the message shows of its attachments (null: none), see domain/attachments.ts. */
+  attachments: ColumnType<StoredAttachment[] | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface AttachmentsTable {
+  id: Id;
+  conversation_id: number;
+  uploader_id: number | null;
+  message_id: number | null;
+  position: number | null;
+  kind: AttachmentKind;
+  mime_type: string;
+  size: number;
+  name: string;
+  width: number | null;
+  height: number | null;
+  duration_ms: number | null;
+  storage_key: string;
+  thumbnail_key: string | null;
+  thumbnail_size: number | null;
+  upload_id: string | null;
+  created_at: Timestamp;
 }
 
 export interface SchemaMigrationsTable {
@@ -81,5 +104,6 @@ export interface DB {
   conversations: ConversationsTable;
   conversation_participants: ConversationParticipantsTable;
   messages: MessagesTable;
+  attachments: AttachmentsTable;
   schema_migrations: SchemaMigrationsTable;
 }

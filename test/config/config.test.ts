@@ -17,10 +17,13 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 describe('defaults', () => {
   test('an empty environment gives a working single node', () => {
     const config = loadConfig({});
-    // Every key is present; only DATABASE_URL (PGlite when unset) has no default.
+    // Every key is present; only DATABASE_URL (PGlite when unset), PUBLIC_URL (relative
+    // URLs) and the S3 settings (local storage) have no default.
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
+    const unset = ['databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey'];
     for (const [name, value] of Object.entries(config)) {
-      if (name !== 'databaseUrl') expect(value, name).toBeDefined();
+      if (unset.includes(name)) expect(value, name).toBeUndefined();
+      else expect(value, name).toBeDefined();
     }
     expect(config).toMatchObject({
       env: 'development',
@@ -88,7 +91,7 @@ describe('values', () => {
     }
   });
 
-  test('sizes: bytes, kb and mb (1024-based)', () => {
+  test('sizes: bytes, kb, mb and gb (1024-based)', () => {
     const size = (raw: string) => loadConfig({ BODY_LIMIT: raw }).bodyLimit;
     expect(size('65536')).toBe(65536);
     expect(size('64kb')).toBe(65536);
@@ -96,9 +99,27 @@ describe('values', () => {
     expect(size('1mb')).toBe(1048576);
     expect(size('2MB')).toBe(2 * 1048576);
     expect(size('512 b')).toBe(512);
-    for (const bad of ['', '0', '1.5mb', '1gb', 'big', '-1']) {
+    expect(loadConfig({ UPLOAD_MAX_BYTES: '2gb' }).uploadMaxBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({}).uploadMaxBytes).toBe(100 * 1048576);
+    for (const bad of ['', '0', '1.5mb', '1tb', 'big', '-1']) {
       expect(problemsOf({ BODY_LIMIT: bad }), bad).toEqual([expect.stringMatching(/^BODY_LIMIT must/)]);
     }
+  });
+
+  test('attachments: S3 needs a bucket, PUBLIC_URL is an http(s) URL kept without a trailing slash', () => {
+    expect(problemsOf({ STORAGE: 's3' })).toEqual(['S3_BUCKET must be set when STORAGE=s3']);
+    expect(loadConfig({ STORAGE: 's3', S3_BUCKET: 'media' })).toMatchObject({ storage: 's3', s3Bucket: 'media', s3Region: 'us-east-1' });
+    expect(problemsOf({ STORAGE: 'ftp' })).toEqual([expect.stringMatching(/^STORAGE must be one of local, s3/)]);
+    expect(loadConfig({ PUBLIC_URL: 'https://Chat.example.com/' }).publicUrl).toBe('https://chat.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/natter/' }).publicUrl).toBe('https://example.com/natter');
+    for (const bad of ['chat.example.com', 'ftp://x.example.com', 'https://x.example.com/?a=1']) {
+      expect(problemsOf({ PUBLIC_URL: bad }), bad).toEqual([expect.stringMatching(/^PUBLIC_URL must/)]);
+    }
+    expect(problemsOf({ S3_ENDPOINT: 'minio:9000' })).toEqual([expect.stringMatching(/^S3_ENDPOINT must/)]);
+    expect(loadConfig({ ATTACHMENT_URL_TTL: '10m', UPLOAD_ORPHAN_TTL: '2h' })).toMatchObject({
+      attachmentUrlTtl: 600,
+      uploadOrphanTtl: 7200,
+    });
   });
 
   test('CORS origins: * or a comma-separated list', () => {

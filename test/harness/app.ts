@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -75,6 +77,8 @@ export interface RequestOptions {
 export interface TestApp {
   app: App;
   url: string;
+  /** The app's DATA_DIR. */
+  dataDir: string;
   request<T = any>(method: string, path: string, opts?: RequestOptions): Promise<Reply<T>>;
   close(): Promise<void>;
 }
@@ -98,10 +102,13 @@ export class TestClock implements Clock {
 /** Starts the real app on an ephemeral port over a fresh database; talk to it over HTTP. */
 export async function startApp(overrides: Partial<Config> = {}, opts: { clock?: Clock } = {}): Promise<TestApp> {
   const database = await testDatabase();
-  const app = await createApp(testConfig(overrides), { database, ...opts });
+  // Each app its own DATA_DIR (uploads land there), removed when it closes.
+  const dataDir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'natter-data-'));
+  const app = await createApp(testConfig({ dataDir, ...overrides }), { database, ...opts });
   const url = await app.listen();
   return {
     app,
+    dataDir,
     url,
     async request(method, path, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };
@@ -120,7 +127,10 @@ export async function startApp(overrides: Partial<Config> = {}, opts: { clock?: 
       }
       return { status: res.status, headers: res.headers, body: parsed as any };
     },
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      if (overrides.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

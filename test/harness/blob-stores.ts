@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { type BlobStore, localBlobStore, s3BlobStore } from '../../src/storage/blob-store.js';
+import { type BlobStore, localBlobStore, s3BlobStore } from '../../src/blobs/blob-store.js';
 import { startS3 } from './s3.js';
 
 export interface BlobStoreFixture {

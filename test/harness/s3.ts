@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { S3Settings } from '../../src/storage/blob-store.js';
+import type { S3Settings } from '../../src/blobs/blob-store.js';
 
 /**
  * A real S3-protocol server (s3rver, in a child process: s3rver-process.js) on 127.0.0.1, a

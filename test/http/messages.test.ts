@@ -8,6 +8,7 @@ import { connect, type WsClient } from '../harness/ws.js';
 type Account = Awaited<ReturnType<typeof registerUser>>;
 
 const MESSAGE_KEYS = [
+  'attachments',
   'client_id',
   'content',
   'conversation_id',

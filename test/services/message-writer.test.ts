@@ -40,6 +40,7 @@ const msg = (conversationId: number, senderId: number, content: string, clientId
   senderId,
   clientId,
   type: 'text',
+  attachments: [],
   content,
   mediaUrl: null,
   replyToId: null,

@@ -57,27 +57,27 @@ describe('on the real migrations', () => {
 
   test('up, down all, up again on an empty database', async () => {
     const db = database.db;
-    expect(migrator.latest).toBe(2);
+    expect(migrator.latest).toBe(3);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2]);
+    expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
-    expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
-    expect(await migrator.state()).toEqual({ version: 2, dirty: false });
+    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
+    expect(await migrator.state()).toEqual({ version: 3, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
-    expect(await migrator.down()).toEqual([2, 1]);
+    expect(await migrator.down()).toEqual([3, 2, 1]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await migrator.down()).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2]);
+    expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(db)).toEqual(ALL_TABLES);
-    expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
   });
 
   test('schema_migrations has the columns golang-migrate expects', async () => {
@@ -103,8 +103,14 @@ describe('on the real migrations', () => {
     expect(await migrator.up(1)).toEqual([2]);
     expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
     expect(await columns(db, 'messages')).toContain('search');
+    expect(await columns(db, 'messages')).not.toContain('attachments');
+    expect(await migrator.up(5)).toEqual([3]);
+    expect(await columns(db, 'messages')).toContain('attachments');
+    expect(await columns(db, 'attachments')).toContain('uploader_id');
     expect(await migrator.up(5)).toEqual([]);
 
+    expect(await migrator.down(1)).toEqual([3]);
+    expect(await columns(db, 'attachments')).toContain('owner_id');
     expect(await migrator.down(1)).toEqual([2]);
     expect(await versionRows(db)).toEqual([{ version: 1, dirty: false }]);
     expect(await columns(db, 'messages')).not.toContain('search');
@@ -114,8 +120,8 @@ describe('on the real migrations', () => {
     expect(await migrator.down(1)).toEqual([]);
 
     expect(await migrator.up(0)).toEqual([]);
-    expect(await migrator.up(7)).toEqual([1, 2]);
-    expect(await migrator.down(7)).toEqual([2, 1]);
+    expect(await migrator.up(7)).toEqual([1, 2, 3]);
+    expect(await migrator.down(7)).toEqual([3, 2, 1]);
     expect(await versionRows(db)).toEqual([]);
   });
 
@@ -140,19 +146,19 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await migrator.goto(2);
+    await migrator.goto(3);
     expect(await tables(db)).toEqual(ALL_TABLES);
     await migrator.goto(0);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await expect(migrator.goto(3)).rejects.toThrow(/there is no migration 3/);
+    await expect(migrator.goto(4)).rejects.toThrow(/there is no migration 4/);
     expect(await versionRows(db)).toEqual([]);
   });
 
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
-    await migrator.force(2);
-    expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
+    await migrator.force(3);
+    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
 
@@ -170,8 +176,8 @@ describe('on the real migrations', () => {
   test('two migrators starting together apply each file once', async () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
-    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2']);
-    expect(await versionRows(database.db)).toEqual([{ version: 2, dirty: false }]);
+    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3']);
+    expect(await versionRows(database.db)).toEqual([{ version: 3, dirty: false }]);
   });
 });
 

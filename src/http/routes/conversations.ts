@@ -110,7 +110,8 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         summary: 'Send a message (the same path as the WebSocket `message` frame)',
         description:
           'Answers 201 with the stored message; with a `client_id` already used by the caller, 200 with the ' +
-          'original message and nothing stored twice. Participants receive it as a `new_message` frame.',
+          'original message and nothing stored twice. Participants receive it as a `new_message` frame. ' +
+          'Files go first to `POST /conversations/:id/attachments`; their ids are sent here as `attachment_ids`.',
         security,
         params: ConversationParams,
         body: SendMessageBody,
@@ -126,6 +127,7 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
         clientId: body.client_id,
         replyToId: body.reply_to_id,
         mediaUrl: body.media_url,
+        attachmentIds: body.attachment_ids,
       });
       return reply.code(created ? 201 : 200).send({ message });
     },

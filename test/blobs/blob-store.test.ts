@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BlobNotFound, localBlobStore } from '../../src/storage/blob-store.js';
+import { BlobNotFound, localBlobStore } from '../../src/blobs/blob-store.js';
 import { type BlobStoreFixture, blobStoreFactories, readAll, stage } from '../harness/blob-stores.js';
 
 /**

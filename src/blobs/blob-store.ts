@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 /**
  * Where attachment bytes live: a directory on local disk (the one-node default) or any
  * S3-compatible store. Both implementations pass one contract suite
- * (test/storage/blob-store.test.ts); the database, not the store, knows a blob's size,
+ * (test/blobs/blob-store.test.ts); the database, not the store, knows a blob's size,
  * type and owner.
  *
  * Keys are the caller's: relative paths of `/`-separated segments, each non-empty, not

@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { contentDisposition, toAttachment, type StoredAttachment } from '../domain/attachments.js';
+import { AppError, notFound } from '../domain/errors.js';
+import { inspectUpload } from '../media/inspect.js';
+import type { Attachment } from '../schemas/attachments.js';
+import {
+  canRead,
+  deleteAttachment,
+  findAttachment,
+  findAttachments,
+  findByUploadId,
+  insertAttachment,
+  storedAttachment,
+  sweepOrphans,
+  type AttachmentRow,
+} from '../store/attachments.repository.js';
+import type { Db } from '../store/database.js';
+import { BlobNotFound, type BlobStore, type ByteRange } from '../blobs/blob-store.js';
+import type { Access } from './access.js';
+import type { AttachmentSigner, LinkVariant } from './attachment-links.js';
+
+export interface AttachmentsOptions {
+  /** Local folder where uploads land before they are inspected and stored. */
+  stagingDir: string;
+  maxBytes: number;
+  /** An unsent attachment older than this is swept (ms). */
+  orphanTtlMs: number;
+  /** ffmpeg for video posters, or null. */
+  ffmpegPath: string | null;
+  /** Answer downloads with a presigned URL where the blob store has them (S3_REDIRECT). */
+  redirect: boolean;
+}
+
+/** What a download sends. */
+export interface Download {
+  key: string;
+  size: number;
+  mimeType: string;
+  disposition: string;
+  etag: string;
+}
+
+/** Who asks for an attachment's bytes: a signed-in user, or the holder of a signed URL. */
+export type Reader = { userId: number } | { expires: number; signature: string };
+
+/**
+ * Attachments: an upload is streamed to a staging file (never held in memory), inspected
+ * (real type from the bytes; images measured, thumbnailed and stripped of location and
+ * camera metadata; audio/video durations), recorded, and its bytes put in the blob store.
+ * It belongs to its uploader until a message claims it (store/messages.repository.ts);
+ * unclaimed ones are swept after `orphanTtlMs`.
+ */
+export class AttachmentsService {
+  constructor(
+    private readonly db: Db,
+    private readonly access: Access,
+    private readonly blobs: BlobStore,
+    private readonly signer: AttachmentSigner,
+    private readonly opts: AttachmentsOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Only members upload into a conversation (not_found otherwise). */
+  async requireUploader(userId: number, conversationId: number): Promise<void> {
+    await this.access.requireMember(userId, conversationId);
+  }
+
+  get maxBytes(): number {
+    return this.opts.maxBytes;
+  }
+
+  /** A fresh staging path (the folder is created on first use). */
+  async stagingPath(): Promise<string> {
+    await mkdir(this.opts.stagingDir, { recursive: true });
+    return path.join(this.opts.stagingDir, randomUUID());
+  }
+
+  /**
+   * Streams `source` to a staging file. `truncated` tells whether the source stopped at
+   * the size limit (the multipart parser cuts a part there): the file is then deleted and
+   * payload_too_large thrown. A source that fails (the client went away) leaves no file.
+   */
+  async stage(source: Readable, truncated: () => boolean): Promise<string> {
+    const file = await this.stagingPath();
+    try {
+      await pipeline(source, createWriteStream(file, { flags: 'wx' }));
+      if (truncated()) throw this.tooLarge();
+      return file;
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+  }
+
+  tooLarge(): AppError {
+    return new AppError('payload_too_large', `The file is larger than ${this.opts.maxBytes} bytes`);
+  }
+
+  /**
+   * Turns a staged upload into an attachment of `conversationId`, consuming the staged
+   * file whatever happens. With `uploadId` (a finished resumable upload) it is idempotent:
+   * the same upload always gives the same attachment.
+   */
+  async create(
+    uploaderId: number,
+    conversationId: number,
+    staged: string,
+    name: string,
+    uploadId: string | null = null,
+  ): Promise<Attachment> {
+    const leftovers = new Set([staged]);
+    try {
+      await this.access.requireMember(uploaderId, conversationId);
+      if (uploadId !== null) {
+        const done = await findByUploadId(this.db, uploadId);
+        if (done) return this.toWire(done);
+      }
+      const media = await inspectUpload(staged, name, { ffmpegPath: this.opts.ffmpegPath });
+      leftovers.add(media.storePath);
+      if (media.thumbnailPath) leftovers.add(media.thumbnailPath);
+
+      const key = `conversations/${conversationId}/${randomUUID()}`;
+      // The row first: should this node die before the blobs are stored, the sweep finds
+      // the row and cleans up; a blob stored first could be left with nothing pointing at it.
+      const row = await insertAttachment(this.db, {
+        conversation_id: conversationId,
+        uploader_id: uploaderId,
+        kind: media.kind,
+        mime_type: media.mimeType,
+        size: media.size,
+        name,
+        width: media.width,
+        height: media.height,
+        duration_ms: media.durationMs,
+        storage_key: key,
+        thumbnail_key: media.thumbnailPath ? `${key}.thumb.webp` : null,
+        thumbnail_size: media.thumbnailPath ? (await stat(media.thumbnailPath)).size : null,
+        upload_id: uploadId,
+      });
+      try {
+        await this.blobs.putFile(key, media.storePath, media.mimeType);
+        leftovers.delete(media.storePath);
+        if (media.thumbnailPath) {
+          await this.blobs.putFile(`${key}.thumb.webp`, media.thumbnailPath, 'image/webp');
+          leftovers.delete(media.thumbnailPath);
+        }
+      } catch (err) {
+        await this.blobs.delete(key).catch(() => {});
+        await deleteAttachment(this.db, row.id).catch(() => {});
+        throw err;
+      }
+      return this.toWire(row);
+    } finally {
+      await Promise.all([...leftovers].map((f) => rm(f, { force: true })));
+    }
+  }
+
+  /**
+   * What a download sends, once the reader may have it: a signed URL must be ours and
+   * unexpired (forbidden / url_expired); a signed-in user must be a member who can see it
+   * (not_found otherwise, as for an attachment that does not exist).
+   */
+  async download(id: number, variant: LinkVariant, reader: Reader): Promise<Download> {
+    if ('signature' in reader) this.signer.verify(id, variant, reader.expires, reader.signature);
+    const row = await findAttachment(this.db, id);
+    if (!row || (variant === 'thumbnail' && row.thumbnail_key === null)) throw notFound('Attachment');
+    if ('userId' in reader && !(await canRead(this.db, reader.userId, row))) throw notFound('Attachment');
+    const thumb = variant === 'thumbnail';
+    return {
+      key: thumb ? row.thumbnail_key! : row.storage_key,
+      size: thumb ? row.thumbnail_size! : row.size,
+      mimeType: thumb ? 'image/webp' : row.mime_type,
+      disposition: thumb ? 'inline' : contentDisposition(row),
+      // An attachment's bytes never change: its id is a strong validator.
+      etag: `"${thumb ? 't' : 'a'}${row.id}"`,
+    };
+  }
+
+  /** The bytes of a download (one range of them), or not_found if the blob is gone. */
+  async bytes(d: Download, range?: ByteRange): Promise<Readable> {
+    try {
+      return await this.blobs.read(d.key, range);
+    } catch (err) {
+      if (err instanceof BlobNotFound) throw notFound('Attachment');
+      throw err;
+    }
+  }
+
+  /** With S3_REDIRECT on S3: a presigned URL to send the reader to instead (else null). */
+  async redirect(d: Download, ttlSeconds: number): Promise<string | null> {
+    if (!this.opts.redirect || !this.blobs.presignedGet) return null;
+    return this.blobs.presignedGet(d.key, { ttlSeconds, contentType: d.mimeType, contentDisposition: d.disposition });
+  }
+
+  /**
+   * The attachments a send names, in its order, once checked: each exists, was uploaded
+   * by the sender into this conversation. Whether they are still unsent is settled when
+   * the message is written (a resend with the same client_id finds its stored message).
+   */
+  async forSend(senderId: number, conversationId: number, ids: number[]): Promise<StoredAttachment[]> {
+    const rows = new Map((await findAttachments(this.db, ids)).map((r) => [r.id, r]));
+    return ids.map((id) => {
+      const row = rows.get(id);
+      if (!row || row.uploader_id !== senderId || row.conversation_id !== conversationId) {
+        throw new AppError('validation_failed', `attachment ${id} is not an upload of yours in this conversation`, {
+          field: 'attachment_ids',
+        });
+      }
+      return storedAttachment(row);
+    });
+  }
+
+  /**
+   * One round of the orphan sweep (see sweepOrphans; null when another node holds it),
+   * and this node's staging files left by a crash mid-upload.
+   */
+  async sweep(now = Date.now()): Promise<number | null> {
+    const before = now - this.opts.orphanTtlMs;
+    const swept = await sweepOrphans(this.db, new Date(before), 500, async (keys) => {
+      for (const key of keys) await this.blobs.delete(key);
+    });
+    if (swept) this.log.info({ swept }, 'swept unsent attachments');
+    const staged = await readdir(this.opts.stagingDir).catch(() => []);
+    for (const name of staged) {
+      const file = path.join(this.opts.stagingDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < before) await rm(file, { force: true });
+    }
+    return swept;
+  }
+
+  /** Sweeps every `intervalMs` (and once soon after start) until `stop`. */
+  startSweeping(intervalMs: number): { stop(): void } {
+    const round = () => {
+      this.sweep().catch((err: unknown) => this.log.warn({ err }, 'attachment sweep failed; next round retries'));
+    };
+    const first = setTimeout(round, 5_000).unref();
+    const every = setInterval(round, intervalMs).unref();
+    return {
+      stop: () => {
+        clearTimeout(first);
+        clearInterval(every);
+      },
+    };
+  }
+
+  /** The attachment a finished resumable upload of `userId` became (not_found otherwise). */
+  async fromUpload(userId: number, uploadId: string): Promise<Attachment> {
+    const row = await findByUploadId(this.db, uploadId);
+    if (!row || row.uploader_id !== userId) throw notFound('Upload');
+    return this.toWire(row);
+  }
+
+  toWire(row: AttachmentRow): Attachment {
+    return toAttachment(storedAttachment(row), this.signer);
+  }
+}

@@ -1,0 +1,100 @@
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { StoredAttachment } from '../domain/attachments.js';
+import { inTransaction, type Db } from './database.js';
+import type { AttachmentsTable } from './schema.js';
+
+export type AttachmentRow = Selectable<AttachmentsTable>;
+export type NewAttachment = Omit<Insertable<AttachmentsTable>, 'id' | 'message_id' | 'position' | 'created_at'>;
+
+/** What a message and the wire show of a row (the storage keys stay here). */
+export function storedAttachment(r: AttachmentRow): StoredAttachment {
+  return {
+    id: r.id,
+    conversation_id: r.conversation_id,
+    uploader_id: r.uploader_id,
+    kind: r.kind,
+    mime_type: r.mime_type,
+    size: r.size,
+    name: r.name,
+    width: r.width,
+    height: r.height,
+    duration_ms: r.duration_ms,
+    has_thumbnail: r.thumbnail_key !== null,
+    created_at: r.created_at.toISOString(),
+  };
+}
+
+export async function insertAttachment(db: Db, a: NewAttachment): Promise<AttachmentRow> {
+  return db.insertInto('attachments').values(a).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteAttachment(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('attachments').where('id', '=', id).execute();
+}
+
+export async function findAttachment(db: Db, id: number): Promise<AttachmentRow | undefined> {
+  return db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findByUploadId(db: Db, uploadId: string): Promise<AttachmentRow | undefined> {
+  return db.selectFrom('attachments').selectAll().where('upload_id', '=', uploadId).executeTakeFirst();
+}
+
+/** These attachments, in no particular order (missing ids are simply absent). */
+export async function findAttachments(db: Db, ids: number[]): Promise<AttachmentRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('attachments').selectAll().where('id', 'in', ids).execute();
+}
+
+/**
+ * Whether `userId` may read this attachment's bytes: a member of its conversation who is
+ * either its uploader or sees it on a message (an unsent upload is its uploader's alone).
+ */
+export async function canRead(db: Db, userId: number, a: AttachmentRow): Promise<boolean> {
+  if (a.message_id === null && a.uploader_id !== userId) return false;
+  const row = await db
+    .selectFrom('conversation_participants')
+    .select('user_id')
+    .where('conversation_id', '=', a.conversation_id)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+// Arbitrary but fixed: identifies the orphan sweep among advisory locks.
+const SWEEP_LOCK_KEY = 7_261_033_246;
+
+/**
+ * One round of the orphan sweep, run by one node at a time: under a transaction-scoped
+ * advisory lock (another node holding it means this round is skipped), up to `limit`
+ * attachments uploaded before `before` and never sent are locked, their blobs deleted by
+ * `deleteBlobs`, then their rows. Blobs go first and the rows stay locked meanwhile: a
+ * send claiming one waits and then finds it gone, and a crash half way leaves rows whose
+ * blobs the next round deletes again (idempotently), never a blob nobody can find.
+ * Returns how many were swept (null: another node is sweeping).
+ */
+export async function sweepOrphans(
+  db: Db,
+  before: Date,
+  limit: number,
+  deleteBlobs: (keys: string[]) => Promise<void>,
+): Promise<number | null> {
+  return inTransaction(db, async (trx) => {
+    const { rows: lock } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
+    if (!lock[0]?.locked) return null;
+    const orphans = await trx
+      .selectFrom('attachments')
+      .select(['id', 'storage_key', 'thumbnail_key'])
+      .where('message_id', 'is', null)
+      .where('created_at', '<', before)
+      .orderBy('created_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    if (orphans.length === 0) return 0;
+    await deleteBlobs(orphans.flatMap((o) => (o.thumbnail_key ? [o.storage_key, o.thumbnail_key] : [o.storage_key])));
+    await trx.deleteFrom('attachments').where('id', 'in', orphans.map((o) => o.id)).execute();
+    return orphans.length;
+  });
+}
