@@ -94,6 +94,10 @@ export class AttachmentsService {
       return file;
     } catch (err) {
       await rm(file, { force: true });
+      // The body ended before the file did (the parser says so; a disk error has a syscall).
+      if (!(err instanceof AppError) && !(err as { syscall?: unknown }).syscall) {
+        throw new AppError('validation_failed', 'The upload ended before the file did', { field: 'file' });
+      }
       throw err;
     }
   }

@@ -412,6 +412,8 @@ describe.each([
     // The name keeps no path.
     const named = await uploaded(t, alice, ab, Buffer.from('hello'), '../../etc/passwd');
     expect(named.name).toBe('passwd');
+    const spoofed = await uploaded(t, alice, ab, Buffer.from('hello'), 'invoice\u202Efdp.exe');
+    expect(spoofed.name).toBe('invoicefdp.exe');
   });
 });
 

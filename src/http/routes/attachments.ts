@@ -148,10 +148,13 @@ async function serve(request: FastifyRequest, reply: FastifyReply, d: Download, 
   return reply.send(stream);
 }
 
-/** The client's file name without any path, control characters or excess length. */
+/**
+ * The client's file name without any path, control characters, direction overrides (which
+ * make `invoice\u202Efdp.exe` display as `invoiceexe.pdf`) or excess length.
+ */
 export function fileName(raw: string | undefined): string {
   const base = (raw ?? '').split(/[/\\]/).pop() ?? '';
   // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  const clean = base.replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim().slice(0, 255);
   return clean === '' || clean === '.' || clean === '..' ? 'file' : clean;
 }
