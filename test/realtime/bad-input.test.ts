@@ -25,6 +25,7 @@ type Poisons =
   | 'client_id'
   | 'reply_to_id'
   | 'media_url'
+  | 'attachment_ids'
   | 'conversation_id'
   | 'seq';
 
@@ -92,6 +93,15 @@ const TABLE: Row[] = [
   row('media_url', String.raw`"https://cdn.example/\u0000.png"`, 'a NUL character'),
   row('media_url', String.raw`"https://cdn.example/\ud800.png"`, 'a lone surrogate'),
   row('media_url', '5', 'a number'),
+  // Attachments: a list of 1–10 distinct ids, nothing else.
+  row('attachment_ids', '[]', 'an empty list'),
+  row('attachment_ids', '5', 'a lone id, not a list'),
+  row('attachment_ids', '["1"]', 'an id as a string (no coercion)', 'attachment_ids.0'),
+  row('attachment_ids', '[0]', 'zero', 'attachment_ids.0'),
+  row('attachment_ids', `[${TWO_64}]`, '2^64', 'attachment_ids.0'),
+  row('attachment_ids', '[1,1]', 'the same id twice'),
+  row('attachment_ids', `[${Array.from({ length: 11 }, (_, i) => i + 1).join(',')}]`, 'eleven ids'),
+  row('attachment_ids', '[999999]', 'an attachment that does not exist'),
 
   // A conversation id: the `message`, `typing`, `read` and `delivered` frames, and the REST path.
   ...badIntegers('conversation_id'),
@@ -155,6 +165,7 @@ function restCases(r: Row): RestCase[] {
     case 'client_id':
     case 'reply_to_id':
     case 'media_url':
+    case 'attachment_ids':
       return [post(`/api/v1/conversations/${ab}/messages`, messageBase(r))];
     case 'seq':
       return [post(`/api/v1/conversations/${ab}/read`, {}), post(`/api/v1/conversations/${ab}/delivered`, {})];
@@ -196,6 +207,7 @@ function wsCases(r: Row, n: number): WsCase[] {
     case 'client_id':
     case 'reply_to_id':
     case 'media_url':
+    case 'attachment_ids':
       return [frame(message, clientId)];
     case 'conversation_id':
       return [
@@ -236,7 +248,7 @@ async function answersTo(raw: string): Promise<Frame[]> {
 test('the table names every field of the issue, over both transports', () => {
   const poisoned = new Set(TABLE.map((r) => r.poisons));
   expect([...poisoned].sort()).toEqual(
-    ['client_id', 'content', 'conversation_id', 'media_url', 'participant_id', 'participant_ids', 'reply_to_id', 'seq'].sort(),
+    ['attachment_ids', 'client_id', 'content', 'conversation_id', 'media_url', 'participant_id', 'participant_ids', 'reply_to_id', 'seq'].sort(),
   );
   for (const r of TABLE) expect(restCases(r).length + wsCases(r, 0).length, r.name).toBeGreaterThan(0);
 });
