@@ -59,6 +59,13 @@ export const durationSeconds: Parser<number> = (raw) => {
   return seconds;
 };
 
+/** A duration within [min, max] seconds. */
+const durationBetween = (min: number, max: number): Parser<number> => (raw) => {
+  const seconds = durationSeconds(raw);
+  if (seconds < min || seconds > max) return bad(`must be between ${min} and ${max} seconds, got ${seconds}`);
+  return seconds;
+};
+
 /** "1048576", "512kb", "1mb", "2gb" → bytes. */
 const bytes: Parser<number> = (raw) => {
   const m = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
@@ -193,10 +200,13 @@ export const CONFIG_SCHEMA = {
   s3ForcePathStyle: key('S3_FORCE_PATH_STYLE', 'false', bool, 'Path-style bucket URLs (endpoint/bucket/key), as MinIO and Garage need.'),
   s3Redirect: key('S3_REDIRECT', 'false', bool,
     'Downloads answer 302 to a short-lived presigned S3 URL (after the access check) instead of passing the bytes through.'),
-  uploadMaxBytes: key('UPLOAD_MAX_BYTES', '100mb', bytes, 'Largest attachment; a larger upload is refused (413) and nothing is kept.'),
-  attachmentUrlTtl: key('ATTACHMENT_URL_TTL', '1h', durationSeconds,
+  uploadMaxBytes: key('UPLOAD_MAX_BYTES', '100mb', (raw) => {
+    const n = bytes(raw);
+    return n <= 64 * 1024 ** 3 ? n : bad('must be at most 64gb');
+  }, 'Largest attachment; a larger upload is refused (413) and nothing is kept.'),
+  attachmentUrlTtl: key('ATTACHMENT_URL_TTL', '1h', durationBetween(60, 7 * 86400),
     'How long a signed attachment URL works (they are signed afresh each time a message is sent out).'),
-  uploadOrphanTtl: key('UPLOAD_ORPHAN_TTL', '24h', durationSeconds, 'An attachment uploaded but never sent is deleted after this.'),
+  uploadOrphanTtl: key('UPLOAD_ORPHAN_TTL', '24h', durationBetween(60, 365 * 86400), 'An attachment uploaded but never sent is deleted after this.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

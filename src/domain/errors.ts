@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'route_not_found',
   'email_taken',
   'username_taken',
+  'offset_mismatch',
   'rate_limited',
   'not_ready',
   'shutting_down',

@@ -20,6 +20,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   route_not_found: 404,
   email_taken: 409,
   username_taken: 409,
+  offset_mismatch: 409,
   rate_limited: 429,
   not_ready: 503,
   shutting_down: 503,
@@ -71,7 +72,10 @@ function toAppError(err: FastifyError | AppError | Error, log: FastifyRequest['l
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('payload_too_large', 'Request body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('unsupported_media_type', 'Send the request body as application/json');
+      return new AppError(
+        'unsupported_media_type',
+        'Send the request body as application/json (files: multipart/form-data to /conversations/:id/attachments)',
+      );
   }
   if (err instanceof SyntaxError && fe.statusCode === 400) {
     return new AppError('invalid_json', 'Request body is not valid JSON');

@@ -108,22 +108,28 @@ export class AttachmentsService {
 
   /**
    * Turns a staged upload into an attachment of `conversationId`, consuming the staged
-   * file whatever happens. With `uploadId` (a finished resumable upload) it is idempotent:
-   * the same upload always gives the same attachment.
+   * file (unless `keepStagedOnFailure` and it fails: a resumable upload can then be
+   * finished again). With `uploadId` (a finished resumable upload) it is idempotent: the
+   * same upload always gives the same attachment.
    */
   async create(
     uploaderId: number,
     conversationId: number,
     staged: string,
     name: string,
-    uploadId: string | null = null,
+    opts: { uploadId?: string; keepStagedOnFailure?: boolean } = {},
   ): Promise<Attachment> {
+    const uploadId = opts.uploadId ?? null;
     const leftovers = new Set([staged]);
+    let done = false;
     try {
       await this.access.requireMember(uploaderId, conversationId);
       if (uploadId !== null) {
-        const done = await findByUploadId(this.db, uploadId);
-        if (done) return this.toWire(done);
+        const finished = await findByUploadId(this.db, uploadId);
+        if (finished) {
+          done = true;
+          return this.toWire(finished);
+        }
       }
       const media = await inspectUpload(staged, name, { ffmpegPath: this.opts.ffmpegPath });
       leftovers.add(media.storePath);
@@ -159,8 +165,10 @@ export class AttachmentsService {
         await deleteAttachment(this.db, row.id).catch(() => {});
         throw err;
       }
+      done = true;
       return this.toWire(row);
     } finally {
+      if (!done && opts.keepStagedOnFailure) leftovers.delete(staged);
       await Promise.all([...leftovers].map((f) => rm(f, { force: true })));
     }
   }
@@ -221,15 +229,19 @@ export class AttachmentsService {
   }
 
   /**
-   * One round of the orphan sweep (see sweepOrphans; null when another node holds it),
-   * and this node's staging files left by a crash mid-upload.
+   * One round of the orphan sweep (see sweepOrphans; null when another node holds it) for
+   * attachments older than `olderThanSeconds` (UPLOAD_ORPHAN_TTL), and this node's staging
+   * files left by a crash mid-upload. Returns how many attachments went.
    */
-  async sweep(now = Date.now()): Promise<number | null> {
-    const before = now - this.opts.orphanTtlMs;
-    const swept = await sweepOrphans(this.db, new Date(before), 500, async (keys) => {
-      for (const key of keys) await this.blobs.delete(key);
-    });
+  async sweep(olderThanSeconds = this.opts.orphanTtlMs / 1000): Promise<number | null> {
+    const keys = await sweepOrphans(this.db, olderThanSeconds, 500);
+    if (keys === null) return null;
+    for (const key of keys) {
+      await this.blobs.delete(key).catch((err: unknown) => this.log.warn({ err, key }, 'could not delete a swept blob'));
+    }
+    const swept = keys.filter((k) => !k.endsWith('.thumb.webp')).length;
     if (swept) this.log.info({ swept }, 'swept unsent attachments');
+    const before = Date.now() - olderThanSeconds * 1000;
     const staged = await readdir(this.opts.stagingDir).catch(() => []);
     for (const name of staged) {
       const file = path.join(this.opts.stagingDir, name);

@@ -66,35 +66,26 @@ const SWEEP_LOCK_KEY = 7_261_033_246;
 
 /**
  * One round of the orphan sweep, run by one node at a time: under a transaction-scoped
- * advisory lock (another node holding it means this round is skipped), up to `limit`
- * attachments uploaded before `before` and never sent are locked, their blobs deleted by
- * `deleteBlobs`, then their rows. Blobs go first and the rows stay locked meanwhile: a
- * send claiming one waits and then finds it gone, and a crash half way leaves rows whose
- * blobs the next round deletes again (idempotently), never a blob nobody can find.
- * Returns how many were swept (null: another node is sweeping).
+ * advisory lock (another node holding it means this round is skipped), deletes up to
+ * `limit` attachments created more than `olderThanSeconds` ago (by the database's clock,
+ * which every node shares) and never sent, and returns their storage keys for the caller
+ * to delete the blobs once this has committed. Rows first: a send racing the sweep either
+ * claimed its attachment before (the row is no orphan then) or finds it gone, so no
+ * message is ever stored with an attachment whose bytes are missing; a crash between the
+ * commit and the blob deletes leaves unreferenced blobs, never a broken message.
+ * Null: another node is sweeping.
  */
-export async function sweepOrphans(
-  db: Db,
-  before: Date,
-  limit: number,
-  deleteBlobs: (keys: string[]) => Promise<void>,
-): Promise<number | null> {
+export async function sweepOrphans(db: Db, olderThanSeconds: number, limit: number): Promise<string[] | null> {
   return inTransaction(db, async (trx) => {
     const { rows: lock } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
     if (!lock[0]?.locked) return null;
-    const orphans = await trx
-      .selectFrom('attachments')
-      .select(['id', 'storage_key', 'thumbnail_key'])
-      .where('message_id', 'is', null)
-      .where('created_at', '<', before)
-      .orderBy('created_at')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .execute();
-    if (orphans.length === 0) return 0;
-    await deleteBlobs(orphans.flatMap((o) => (o.thumbnail_key ? [o.storage_key, o.thumbnail_key] : [o.storage_key])));
-    await trx.deleteFrom('attachments').where('id', 'in', orphans.map((o) => o.id)).execute();
-    return orphans.length;
+    const { rows } = await sql<{ storage_key: string; thumbnail_key: string | null }>`
+      delete from attachments
+       where id in (select id from attachments
+                     where message_id is null and created_at < now() - make_interval(secs => ${olderThanSeconds})
+                     order by created_at limit ${limit}
+                     for update skip locked)
+      returning storage_key, thumbnail_key`.execute(trx);
+    return rows.flatMap((o) => (o.thumbnail_key ? [o.storage_key, o.thumbnail_key] : [o.storage_key]));
   });
 }

@@ -120,6 +120,15 @@ describe('values', () => {
       attachmentUrlTtl: 600,
       uploadOrphanTtl: 7200,
     });
+    // Bounded: a URL that expires before it arrives, or never; a sweep every millisecond.
+    for (const [env, raw] of [
+      ['ATTACHMENT_URL_TTL', '5s'],
+      ['ATTACHMENT_URL_TTL', '30d'],
+      ['UPLOAD_ORPHAN_TTL', '1ms'],
+      ['UPLOAD_MAX_BYTES', '999999999gb'],
+    ] as const) {
+      expect(problemsOf({ [env]: raw }), `${env}=${raw}`).toEqual([expect.stringMatching(new RegExp(`^${env} must`))]);
+    }
   });
 
   test('CORS origins: * or a comma-separated list', () => {

@@ -323,7 +323,8 @@ describe.each([
     const kept = await uploaded(t, alice, ab, randomBytes(100), 'kept.bin');
     await t.request('POST', `/api/v1/conversations/${ab}/messages`, { token: alice.token, body: { attachment_ids: [kept.id] } });
     const keysBefore = await storage.keys(t);
-    const later = Date.now() + t.app.config.uploadOrphanTtl * 1000 + 60_000;
+    // As a day later: everything unsent so far is old enough.
+    const later = -60;
 
     // Another node sweeping (holding the lock): this one skips the round. (PGlite has one
     // connection and one node: there is no other to hold it.)
@@ -333,7 +334,7 @@ describe.each([
         expect(await t.app.attachments.sweep(later)).toBeNull();
       });
     }
-    expect(await t.app.attachments.sweep(Date.now())).toBe(0);
+    expect(await t.app.attachments.sweep()).toBe(0);
 
     expect(await t.app.attachments.sweep(later)).toBeGreaterThanOrEqual(1);
     expect((await t.request('GET', `/api/v1/attachments/${orphan.id}`, { token: alice.token })).status).toBe(404);
@@ -395,6 +396,66 @@ describe.each([
     expect(sent.status).toBe(201);
   });
 
+  test('tus: a retried last PATCH while the first is processed gives one attachment; nothing of the upload stays behind', async () => {
+    const bytes = await png(900, 700);
+    const create = await tusCreate(t, alice, ab, bytes.length, 'retried.png');
+    const location = new URL(create.headers.get('location')!, t.url);
+    const patch = (body: Uint8Array, offset: number) =>
+      fetch(location, {
+        method: 'PATCH',
+        headers: tusHeaders(alice, { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }),
+        body,
+      });
+    // The whole file, then at once the client's retry of an answer it thinks was lost.
+    const first = patch(bytes, 0);
+    await new Promise((r) => setTimeout(r, 5));
+    const retry = await patch(new Uint8Array(0), bytes.length).catch(() => undefined);
+    const done = await first;
+    expect(done.status, await done.clone().text()).toBe(200);
+    const { attachment } = (await done.json()) as any;
+    if (retry && retry.status === 200) expect(((await retry.json()) as any).attachment.id).toBe(attachment.id);
+    else if (retry) expect([404, 409]).toContain(retry.status);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from attachments where name = 'retried.png'`.execute(
+      t.app.database.db,
+    );
+    expect(rows[0]!.n).toBe(1);
+    expect(await readdir(path.join(t.dataDir, 'uploads', 'tus')).catch(() => [])).toEqual([]);
+  });
+
+  test('tus refusals are natter errors: too large, a wrong offset, a bad conversation_id', async () => {
+    const tooBig = await tusCreate(t, alice, ab, MAX + 1, 'big.bin');
+    expect(tooBig.status).toBe(413);
+    expect(await tooBig.json()).toMatchObject({ code: 'payload_too_large' });
+    for (const bad of [' 1', '1e0', '0x1', '-1', '']) {
+      const res = await tusCreate(t, alice, bad as unknown as number, 10, 'x.bin');
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'validation_failed' });
+    }
+    const created = await tusCreate(t, alice, ab, 10, 'offset.bin');
+    const location = new URL(created.headers.get('location')!, t.url);
+    const wrong = await fetch(location, {
+      method: 'PATCH',
+      headers: tusHeaders(alice, { 'upload-offset': '5', 'content-type': 'application/offset+octet-stream' }),
+      body: new Uint8Array(5),
+    });
+    expect(wrong.status).toBe(409);
+    expect(await wrong.json()).toMatchObject({ code: 'offset_mismatch' });
+  });
+
+  test('HEAD opens nothing; refusals carry no caching headers', async () => {
+    const a = await uploaded(t, alice, ab, randomBytes(4000), 'head.bin');
+    const head = await fetch(new URL(a.url, t.url), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('4000');
+    expect(head.headers.get('etag')).toMatch(/^"/);
+    const past = await fetch(new URL(a.url, t.url), { headers: { range: 'bytes=9000-' } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get('cache-control')).toBeNull();
+    expect(past.headers.get('etag')).toBeNull();
+    const weak = await fetch(new URL(a.url, t.url), { headers: { 'if-none-match': `"x", W/${head.headers.get('etag')}` } });
+    expect(weak.status).toBe(304);
+  });
+
   test('the upload route reads multipart with one part named file, and nothing else', async () => {
     const json = await t.request('POST', `/api/v1/conversations/${ab}/attachments`, { token: alice.token, body: { file: 'x' } });
     expectError(json, 415, 'unsupported_media_type');
@@ -416,6 +477,22 @@ describe.each([
     expect(spoofed.name).toBe('invoicefdp.exe');
   });
 });
+
+function tusHeaders(user: User, extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${user.token}`, 'tus-resumable': '1.0.0', ...extra };
+}
+
+/** POST /uploads: a new resumable upload of `length` bytes into `conversationId`. */
+function tusCreate(t: TestApp, user: User, conversationId: number, length: number, name: string) {
+  const meta = (k: string, v: string) => `${k} ${Buffer.from(v).toString('base64')}`;
+  return fetch(`${t.url}/api/v1/uploads`, {
+    method: 'POST',
+    headers: tusHeaders(user, {
+      'upload-length': String(length),
+      'upload-metadata': `${meta('conversation_id', String(conversationId))},${meta('filename', name)}`,
+    }),
+  });
+}
 
 function expectErrorBody(res: { status: number; bytes?: Buffer; body?: any }, status: number, code: string): void {
   const body = res.body ?? JSON.parse(res.bytes!.toString('utf8'));

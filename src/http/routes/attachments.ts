@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
 import parseRange from 'range-parser';
 import { AppError } from '../../domain/errors.js';
 import { AttachmentParams, AttachmentReply, SignedUrlQuery } from '../../schemas/attachments.js';
@@ -113,21 +114,25 @@ async function readerOf(
 /**
  * Sends the bytes with what players and caches need: a strong ETag, one byte range on
  * request, and headers that keep a browser from running an upload as a page (nosniff,
- * downloads for anything not media, a sandboxing CSP).
+ * downloads for anything not media, a sandboxing CSP). The caching headers go on answers
+ * with the bytes only, never on a refusal. HEAD answers the same headers and opens
+ * nothing.
  */
 async function serve(request: FastifyRequest, reply: FastifyReply, d: Download, ctx: RouteContext) {
   const { attachments } = ctx.services;
-  reply
-    .header('Cache-Control', 'private, max-age=3600')
-    .header('X-Content-Type-Options', 'nosniff')
-    .header('Content-Security-Policy', "default-src 'none'; sandbox")
-    .header('ETag', d.etag);
+  const safety = () => reply.header('X-Content-Type-Options', 'nosniff').header('Content-Security-Policy', "default-src 'none'; sandbox");
 
   const elsewhere = await attachments.redirect(d, REDIRECT_TTL_SECONDS);
-  if (elsewhere) return reply.header('Cache-Control', 'private, no-store').redirect(elsewhere, 302);
+  if (elsewhere) return safety().header('Cache-Control', 'private, no-store').redirect(elsewhere, 302);
 
-  reply.header('Content-Type', d.mimeType).header('Content-Disposition', d.disposition).header('Accept-Ranges', 'bytes');
-  if (request.headers['if-none-match'] === d.etag) return reply.code(304).send();
+  const cacheable = () =>
+    safety()
+      .header('Cache-Control', 'private, max-age=3600')
+      .header('ETag', d.etag)
+      .header('Content-Type', d.mimeType)
+      .header('Content-Disposition', d.disposition)
+      .header('Accept-Ranges', 'bytes');
+  if (matchesEtag(request.headers['if-none-match'], d.etag)) return cacheable().code(304).send();
 
   const ifRange = request.headers['if-range'];
   const rangeHeader = request.headers.range && (ifRange === undefined || ifRange === d.etag) ? request.headers.range : undefined;
@@ -138,14 +143,25 @@ async function serve(request: FastifyRequest, reply: FastifyReply, d: Download, 
   }
   // A malformed header or several ranges: the whole file, as RFC 9110 allows.
   const range = Array.isArray(ranges) && ranges.type === 'bytes' && ranges.length === 1 ? ranges[0]! : undefined;
-  const stream = await attachments.bytes(d, range);
+  const stream = request.method === 'HEAD' ? null : await attachments.bytes(d, range);
+  cacheable();
   if (range) {
     reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${d.size}`);
     reply.header('Content-Length', range.end - range.start + 1);
   } else {
     reply.header('Content-Length', d.size);
   }
-  return reply.send(stream);
+  // HEAD: an empty stream, so that Fastify keeps the Content-Length set above.
+  return reply.send(stream ?? Readable.from([]));
+}
+
+/** `If-None-Match`: `*`, or a list of tags, weak ones included (RFC 9110 §13.1.2). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
 }
 
 /**

@@ -1,8 +1,9 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server, type Upload } from '@tus/server';
 import { AppError, type ErrorCode } from '../../domain/errors.js';
-import { AttachmentReply } from '../../schemas/attachments.js';
+import { AttachmentReply, type Attachment } from '../../schemas/attachments.js';
 import { errorResponses } from '../../schemas/common.js';
 import { caller } from '../auth.js';
 import { HTTP_STATUS } from '../errors.js';
@@ -16,6 +17,14 @@ export const tusDirectory = (dataDir: string) => path.join(dataDir, 'uploads', '
 /** The tus headers browsers must be allowed to send and read (CORS). */
 export const TUS_REQUEST_HEADERS = ['Tus-Resumable', 'Upload-Length', 'Upload-Offset', 'Upload-Metadata', 'Upload-Defer-Length'];
 export const TUS_RESPONSE_HEADERS = ['Location', 'Tus-Resumable', 'Upload-Offset', 'Upload-Length', 'Upload-Expires', 'Natter-Attachment-Id'];
+
+/** natter's code for a status tus answers with by itself (undefined: our fault, internal). */
+function tusErrorCode(status: number): ErrorCode | undefined {
+  if (status === 413) return 'payload_too_large';
+  if (status === 404 || status === 410) return 'not_found';
+  if (status === 409) return 'offset_mismatch';
+  return status < 500 ? 'validation_failed' : undefined;
+}
 
 /** A tus hook's refusal (tus answers `status_code` with `body`), in natter's error body. */
 class TusRefusal extends Error {
@@ -81,12 +90,13 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
     },
     onUploadCreate: async (req, upload) => {
       const userId = await uploaderOf(req);
-      const conversationId = Number(upload.metadata?.conversation_id);
-      if (!Number.isSafeInteger(conversationId) || conversationId < 1) {
+      const raw = upload.metadata?.conversation_id ?? '';
+      // Decimal digits only: " 1", "1e0" or "0x1" are not conversation ids.
+      if (!/^[1-9][0-9]{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
         throw refuse('validation_failed', 'Upload-Metadata must carry conversation_id (a conversation id)');
       }
       try {
-        await attachments.requireUploader(userId, conversationId);
+        await attachments.requireUploader(userId, Number(raw));
       } catch (err) {
         if (err instanceof AppError) throw refuse(err.code, err.message);
         throw err;
@@ -100,27 +110,59 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
       });
       return {
         status_code: 200,
-        headers: { 'Content-Type': 'application/json; charset=utf-8', 'Natter-Attachment-Id': attachment.id },
+        headers: { 'Natter-Attachment-Id': attachment.id },
         body: JSON.stringify({ attachment }),
       };
     },
+    // tus's own refusals (size, offset, gone) in natter's error body.
+    onResponseError: (_req, err) => {
+      if (err instanceof TusRefusal) return undefined;
+      const status = 'status_code' in err ? err.status_code : 500;
+      const code = tusErrorCode(status);
+      if (code === undefined) {
+        app.log.error({ err }, 'resumable upload failed');
+        return { status_code: 500, body: JSON.stringify({ error: 'Internal server error', code: 'internal' }) };
+      }
+      const message = 'body' in err && typeof err.body === 'string' ? err.body.trim() : String((err as Error).message);
+      return { status_code: HTTP_STATUS[code], body: JSON.stringify({ error: message, code }) };
+    },
   });
 
-  /** A finished upload becomes an attachment; the partial upload's files are consumed. */
-  const finish = async (upload: Upload) => {
+  /**
+   * A finished upload becomes an attachment, once: a client retrying its last PATCH while
+   * the first is still being processed waits for the same result. Its files are removed
+   * once it is an attachment, or when it can never be one (an AppError: the uploader left,
+   * say); after any other failure (the database or S3 away for a moment) they stay, so the
+   * client's retry of the last PATCH finishes it.
+   */
+  const finishing = new Map<string, Promise<Attachment>>();
+  const finish = (upload: Upload): Promise<Attachment> => {
+    const running = finishing.get(upload.id);
+    if (running) return running;
     const meta = upload.metadata ?? {};
     const file = path.join(datastore.directory, upload.id);
-    try {
-      return await attachments.create(
-        Number(meta.user_id),
-        Number(meta.conversation_id),
-        file,
-        fileName(meta.filename ?? meta.name ?? undefined),
-        upload.id,
+    const forget = () =>
+      Promise.all([rm(file, { force: true }), datastore.configstore.delete(upload.id)]).catch((err: unknown) =>
+        app.log.warn({ err, upload: upload.id }, 'could not remove a finished upload'),
       );
-    } finally {
-      await datastore.remove(upload.id).catch(() => {});
-    }
+    const work = attachments
+      .create(Number(meta.user_id), Number(meta.conversation_id), file, fileName(meta.filename ?? meta.name ?? undefined), {
+        uploadId: upload.id,
+        keepStagedOnFailure: true,
+      })
+      .then(
+        async (attachment) => {
+          await forget();
+          return attachment;
+        },
+        async (err: unknown) => {
+          if (err instanceof AppError) await forget();
+          throw err;
+        },
+      )
+      .finally(() => finishing.delete(upload.id));
+    finishing.set(upload.id, work);
+    return work;
   };
 
   app.register(async (scope) => {
@@ -155,7 +197,11 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
         response: { 200: AttachmentReply, ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => ({ attachment: await attachments.fromUpload(caller(request).userId, request.params.uploadId) }),
+    async (request) => {
+      // One still being turned into an attachment: its answer, when it is ready.
+      await finishing.get(request.params.uploadId)?.catch(() => {});
+      return { attachment: await attachments.fromUpload(caller(request).userId, request.params.uploadId) };
+    },
   );
 
   // Partial uploads nobody finished are deleted once expired (per node: they are local).
