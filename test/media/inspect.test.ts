@@ -7,8 +7,10 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dimension, durationFromSeconds } from '../../src/media/bounds.js';
 import { findFfmpeg, inspectUpload, type Inspected } from '../../src/media/inspect.js';
-import { CAMERA_MAKE, animatedGif, canvas, gpsTags, jpegRotated, jpegWithGps, wav, withPngText } from './make-files.js';
+import { parseDuration } from '../../src/media/video.js';
+import { CAMERA_MAKE, animatedGif, canvas, gpsTags, jpegRotated, jpegWithGps, wav, webm, withPngText } from './make-files.js';
 
 /**
  * inspectUpload on real files made here: what each kind of upload comes out as, that
@@ -319,5 +321,43 @@ describe('video', () => {
 
     expect(result).toMatchObject({ kind: 'video', mimeType: 'video/mp4', width: null, height: null, thumbnailPath: null, storePath: path });
     await expectNoStrayFiles(path, result);
+  });
+});
+
+describe('numbers from headers are bounded', () => {
+  it('reads a sane WebM Duration', async () => {
+    const path = await staged(webm(1500));
+    expect(await inspect(path, 'clip.webm')).toMatchObject({ kind: 'video', mimeType: 'video/webm', durationMs: 1500 });
+  });
+
+  it('makes a WebM Duration of 1e300 ms, or one just past 2^31−1 ms, unknown instead of a number no column holds', async () => {
+    for (const ticks of [1e300, 2 ** 31]) {
+      const path = await staged(webm(ticks));
+      const result = await inspect(path, 'clip.webm', ffmpeg);
+      expect(result).toMatchObject({ kind: 'video', mimeType: 'video/webm', durationMs: null });
+      await expectNoStrayFiles(path, result);
+    }
+    const longest = await staged(webm(2 ** 31 - 1));
+    expect((await inspect(longest, 'clip.webm')).durationMs).toBe(2 ** 31 - 1);
+  });
+
+  it('bounds durations to whole ms in 0 … 2^31−1 and sizes to 1 … 100000 px', () => {
+    expect(durationFromSeconds(1.5)).toBe(1500);
+    expect(durationFromSeconds(0)).toBe(0);
+    expect(Object.is(durationFromSeconds(-0.0004), 0)).toBe(true);
+    expect(durationFromSeconds((2 ** 31 - 1) / 1000)).toBe(2 ** 31 - 1);
+    for (const bad of [2 ** 31 / 1000, 1e300, Number.MAX_VALUE, Infinity, NaN, -1, undefined, null]) expect(durationFromSeconds(bad)).toBeNull();
+
+    expect(dimension(1)).toBe(1);
+    expect(dimension(100_000)).toBe(100_000);
+    for (const bad of [0, -5, 100_001, 1.5, NaN, Infinity, undefined, null]) expect(dimension(bad)).toBeNull();
+  });
+
+  it('bounds the duration ffmpeg prints, which is whatever the container claims', () => {
+    expect(parseDuration('  Duration: 00:01:02.50, start: 0.000000, bitrate: 5 kb/s')).toBe(62_500);
+    expect(parseDuration('  Duration: 596:31:23.64, start: 0')).toBe(2 ** 31 - 1 - 7); // 2147483.64 s
+    expect(parseDuration('  Duration: 596:31:23.65, start: 0')).toBeNull();
+    expect(parseDuration('  Duration: 2562047788:00:54.77, start: 0')).toBeNull(); // a 64-bit mvhd duration
+    expect(parseDuration('  Duration: N/A, bitrate: N/A')).toBeNull();
   });
 });
