@@ -1,4 +1,5 @@
 import { parseFile } from 'music-metadata';
+import { durationFromSeconds } from './bounds.js';
 import { isIoError } from './io.js';
 
 /**
@@ -10,8 +11,8 @@ const PARSE_TIMEOUT_MS = 15_000;
 
 /**
  * The playing time of an audio or video file in whole milliseconds, from its headers (or a
- * full scan where the format needs one), or null when the parser cannot tell. I/O errors
- * propagate.
+ * full scan where the format needs one), or null when the parser cannot tell or the headers
+ * claim more than MAX_DURATION_MS (see bounds.ts). I/O errors propagate.
  */
 export async function durationMs(path: string): Promise<number | null> {
   const parse = parseFile(path, { duration: true, skipCovers: true });
@@ -21,8 +22,7 @@ export async function durationMs(path: string): Promise<number | null> {
   });
   try {
     const meta = await Promise.race([parse, timeout]);
-    const seconds = meta?.format.duration;
-    return seconds !== undefined && Number.isFinite(seconds) && seconds >= 0 ? Math.round(seconds * 1000) : null;
+    return durationFromSeconds(meta?.format.duration);
   } catch (err) {
     if (isIoError(err)) throw err;
     return null;

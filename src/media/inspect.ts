@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { durationMs } from './duration.js';
-import { IMAGE_MIME_TYPES, inspectImage } from './image.js';
+import { IMAGE_MIME_TYPES, inspectImage, stripImage } from './image.js';
 import { removeAll } from './io.js';
 import { nameContradicts, sniffMime } from './sniff.js';
 import { videoPoster } from './video.js';
@@ -12,14 +12,17 @@ export type AttachmentKind = 'image' | 'video' | 'audio' | 'file';
 export interface Inspected {
   /** `image` only for a type browsers show safely and sharp has decoded; `file` for anything in doubt. */
   kind: AttachmentKind;
-  /** Sniffed from the bytes, never from the client. */
+  /** Of the bytes at storePath: sniffed, never from the client (a stripped copy's own type). */
   mimeType: string;
   /** Images: after orientation is applied. Video: when ffmpeg could read a frame. */
   width: number | null;
   height: number | null;
   /** Audio and video, where the headers (or ffmpeg) tell. */
   durationMs: number | null;
-  /** The file to store: `path` itself, or a new file beside it (same folder) with metadata stripped. */
+  /**
+   * The file to store: `path` itself, or a new file beside it (same folder) with metadata
+   * stripped, for an `image` and for a `file` that is a misnamed image alike.
+   */
   storePath: string;
   /** Size in bytes of storePath. */
   size: number;
@@ -40,11 +43,24 @@ export interface InspectOptions {
  * kind of content than the bytes hold (a PNG called `notes.txt`) makes the upload a
  * `file`, keeping its real type, so nobody is shown an image they were told was text.
  *
+ * Metadata (EXIF with GPS, XMP, IPTC, PNG text, orientation) is stripped from every upload
+ * that sniffs as one of IMAGE_MIME_TYPES and that sharp can decode, whether it becomes an
+ * `image` or, misnamed, a `file`: storePath is then a re-encoded copy. When sharp can read a
+ * format but not write it, the copy is JPEG (PNG with alpha) and mimeType says so; mimeType
+ * always describes the bytes at storePath.
+ *
+ * Not stripped, stored exactly as uploaded metadata and all: an image sharp cannot decode
+ * with the limits in image.ts. That is HEVC-coded HEIC/HEIF (most iPhone photos; the prebuilt
+ * libvips has no HEVC decoder), and also a truncated or corrupt file, one over the pixel
+ * limit or too slow to decode. It becomes a `file`. Types outside IMAGE_MIME_TYPES (TIFF,
+ * camera raw, PDF …) are never re-encoded either.
+ *
  * Files it returns other than `path` (storePath when stripped, thumbnailPath) are new files
  * in the same folder and belong to the caller, who deletes them with the upload. Content
  * problems (corrupt, unsupported, oversized, slow to decode) never throw: they make the
- * upload a `file`, or leave out the poster or duration. Only I/O errors propagate, after
- * removing anything written so far. `path` itself is never modified.
+ * upload a `file`, or leave out the poster or duration. Only I/O errors propagate (a disk
+ * that fills while the stripped copy is written included), after removing anything written
+ * so far. `path` itself is never modified.
  */
 export async function inspectUpload(path: string, name: string, opts: InspectOptions): Promise<Inspected> {
   const thumbnailMaxPx = opts.thumbnailMaxPx ?? 320;
@@ -60,7 +76,18 @@ export async function inspectUpload(path: string, name: string, opts: InspectOpt
     thumbnailPath: null,
   });
 
-  if (nameContradicts(name, mimeType)) return plain('file', mimeType);
+  if (nameContradicts(name, mimeType)) {
+    if (!IMAGE_MIME_TYPES.has(mimeType)) return plain('file', mimeType);
+    // Still a photo, whatever it is called: its location must go all the same.
+    const stripped = await stripImage(path, mimeType);
+    if (!stripped?.strippedPath) return plain('file', mimeType);
+    try {
+      return { ...(await plain('file', stripped.mimeType)), storePath: stripped.strippedPath, size: (await stat(stripped.strippedPath)).size };
+    } catch (err) {
+      await removeAll([stripped.strippedPath]);
+      throw err;
+    }
+  }
 
   if (IMAGE_MIME_TYPES.has(mimeType)) {
     const image = await inspectImage(path, mimeType, thumbnailMaxPx);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { dimension, durationFromSeconds } from './bounds.js';
 import { besides, isIoError, removeAll } from './io.js';
 
 /** ffmpeg is killed after this long; a file that needs more for one frame gets no poster. */
@@ -87,7 +88,7 @@ export async function videoPoster(ffmpeg: string, path: string, mime: string, ma
       .toBuffer();
     thumbnailPath = besides(path, 'poster.webp');
     await writeFile(thumbnailPath, thumbnail);
-    return { width, height, durationMs, thumbnailPath };
+    return { width: dimension(width), height: dimension(height), durationMs, thumbnailPath };
   } catch (err) {
     if (thumbnailPath) await removeAll([thumbnailPath]);
     if (isIoError(err)) throw err;
@@ -95,12 +96,14 @@ export async function videoPoster(ffmpeg: string, path: string, mime: string, ma
   }
 }
 
-/** ffmpeg's "Duration: 00:01:02.50" line, in milliseconds. */
-function parseDuration(stderr: string): number | null {
+/**
+ * ffmpeg's "Duration: 00:01:02.50" line, in milliseconds, or null when there is none or it
+ * is out of bounds: ffmpeg prints whatever the container claims, up to billions of hours.
+ */
+export function parseDuration(stderr: string): number | null {
   const m = /Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(stderr);
   if (!m) return null;
-  const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
-  return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  return durationFromSeconds(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]));
 }
 
 /** Runs ffmpeg to completion or the timeout; a failed run yields an empty frame. */

@@ -1,14 +1,19 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
-import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { dimension, durationFromSeconds } from '../../src/media/bounds.js';
+import { strippingPlan } from '../../src/media/image.js';
 import { findFfmpeg, inspectUpload, type Inspected } from '../../src/media/inspect.js';
-import { CAMERA_MAKE, animatedGif, canvas, gpsTags, jpegRotated, jpegWithGps, wav, withPngText } from './make-files.js';
+import { asWriteError } from '../../src/media/io.js';
+import { parseDuration } from '../../src/media/video.js';
+import { CAMERA_MAKE, animatedGif, canvas, gpsTags, jpegRotated, jpegWithGps, wav, webm, withPngText } from './make-files.js';
 
 /**
  * inspectUpload on real files made here: what each kind of upload comes out as, that
@@ -206,6 +211,46 @@ describe('names that contradict the bytes', () => {
     await expectPlainFile(path, await inspect(path, 'report.pdf'), 'image/png');
   });
 
+  it('still strips GPS and camera EXIF from a JPEG named IMG.txt, which stays a file of type image/jpeg', async () => {
+    const original = await jpegWithGps();
+    const path = await staged(original);
+
+    const result = await inspect(path, 'IMG.txt');
+
+    expect(result).toMatchObject({ kind: 'file', mimeType: 'image/jpeg', width: null, height: null, durationMs: null, thumbnailPath: null });
+    expect(result.storePath).not.toBe(path);
+    const stored = await readFile(result.storePath);
+    expect(result.size).toBe(stored.length);
+    const after = await sharp(stored).metadata();
+    expect([after.format, after.width, after.height]).toEqual(['jpeg', 64, 48]);
+    expect(after.exif).toBeUndefined();
+    expect(stored.includes(CAMERA_MAKE)).toBe(false);
+    expect(stored.includes('Exif\0\0')).toBe(false);
+    expect(await readFile(path)).toEqual(original);
+    await expectNoStrayFiles(path, result);
+  });
+
+  it('strips PNG text from a PNG named notes.pdf, and applies the rotation of a JPEG named a.mp3', async () => {
+    const png = await staged(withPngText(await canvas(50, 30).png().toBuffer(), 'Comment', 'taken at 51.5N 0.1W'));
+    const fromPng = await inspect(png, 'notes.pdf');
+    expect(fromPng).toMatchObject({ kind: 'file', mimeType: 'image/png', thumbnailPath: null });
+    expect(fromPng.storePath).not.toBe(png);
+    expect((await readFile(fromPng.storePath)).includes('51.5N')).toBe(false);
+    await expectNoStrayFiles(png, fromPng);
+
+    const jpeg = await staged(await jpegRotated());
+    const fromJpeg = await inspect(jpeg, 'a.mp3');
+    expect(fromJpeg).toMatchObject({ kind: 'file', mimeType: 'image/jpeg' });
+    const stored = await sharp(fromJpeg.storePath).metadata();
+    expect([stored.width, stored.height, stored.orientation, stored.exif]).toEqual([20, 40, undefined, undefined]);
+  });
+
+  it('stores a misnamed image sharp cannot decode as it came (documented: nothing to re-encode from)', async () => {
+    const whole = await jpegWithGps();
+    const path = await staged(whole.subarray(0, whole.length - 40)); // EXIF intact, scan data cut short
+    await expectPlainFile(path, await inspect(path, 'IMG.txt'), 'image/jpeg');
+  });
+
   it('makes a PDF named photo.jpg a file of type application/pdf', async () => {
     const path = await staged('%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
     await expectPlainFile(path, await inspect(path, 'photo.jpg'), 'application/pdf');
@@ -238,6 +283,74 @@ describe('files', () => {
 
   it('lets an I/O error through', async () => {
     await expect(inspect(join(root, 'no-such-upload'), 'x.png')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('writing the stripped copy', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /**
+   * Makes every sharp `toFile` write into /dev/full, through a symlink at the very path it
+   * was given, so libvips reports a real ENOSPC about the real output path; and records the
+   * paths written. The stripped copy must go through `toFile`, not a buffer in memory.
+   */
+  function diskFullOnToFile(): string[] {
+    const proto = sharp.prototype as Sharp;
+    // Unbound on purpose: the spy calls it on whichever pipeline called toFile.
+    const real = Object.getOwnPropertyDescriptor(proto, 'toFile')?.value as (this: Sharp, out: string) => Promise<OutputInfo>;
+    const targets: string[] = [];
+    vi.spyOn(proto, 'toFile').mockImplementation(async function (this: Sharp, out: string) {
+      targets.push(out);
+      await symlink('/dev/full', out);
+      return real.call(this, out);
+    } as Sharp['toFile']);
+    return targets;
+  }
+
+  it.skipIf(!existsSync('/dev/full'))('lets a full disk through as an I/O error, for an image and for a misnamed one, leaving nothing behind', async () => {
+    for (const name of ['IMG_0001.JPG', 'IMG.txt']) {
+      const path = await staged(await jpegWithGps());
+      const targets = diskFullOnToFile();
+
+      const error: unknown = await inspect(path, name).catch((err: unknown) => err);
+
+      expect(targets).toHaveLength(1);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: targets[0] });
+      expect(await readdir(dirname(path))).toEqual([basename(path)]);
+      vi.restoreAllMocks();
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('tells a write failure from sharp apart from a decode failure by the output path in its message', async () => {
+    const full = await canvas(64, 64).jpeg().toFile('/dev/full').catch((err: unknown) => err);
+    expect(full).not.toHaveProperty('syscall'); // why the message has to be read at all
+    expect(asWriteError(full, '/dev/full')).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: '/dev/full', cause: full });
+
+    const missingDir = join(root, 'no-such-folder', 'out.jpg');
+    const open = await canvas(8, 8).jpeg().toFile(missingDir).catch((err: unknown) => err);
+    expect(asWriteError(open, missingDir)).toMatchObject({ code: 'ENOENT', syscall: 'write' });
+
+    const whole = await canvas(400, 300).jpeg().toBuffer();
+    const input = await staged(whole.subarray(0, whole.length / 2));
+    const out = `${input}.out.jpg`;
+    const decode = await sharp(input, { failOn: 'warning' }).jpeg().toFile(out).catch((err: unknown) => err);
+    expect(decode).toBeInstanceOf(Error);
+    expect(asWriteError(decode, out)).toBe(decode);
+    await rm(out, { force: true });
+  });
+
+  it('re-encodes a format sharp reads but cannot write as JPEG, or PNG with alpha, never keeping the metadata', () => {
+    for (const format of ['heif', 'tiff', 'svg'] as const) {
+      const compression = format === 'heif' ? ('hevc' as const) : undefined;
+      expect(strippingPlan({ format, compression, hasAlpha: false })).toMatchObject({ suffix: 'jpg', mimeType: 'image/jpeg' });
+      expect(strippingPlan({ format, compression, hasAlpha: true })).toMatchObject({ suffix: 'png', mimeType: 'image/png' });
+    }
+    expect(strippingPlan({ format: 'heif', compression: 'av1', hasAlpha: true })).toMatchObject({ suffix: 'avif', mimeType: 'image/avif' });
+    const jpeg = strippingPlan({ format: 'jpeg', hasAlpha: false });
+    expect([jpeg.suffix, jpeg.mimeType]).toEqual(['jpg', undefined]); // same type as the upload
   });
 });
 
@@ -319,5 +432,43 @@ describe('video', () => {
 
     expect(result).toMatchObject({ kind: 'video', mimeType: 'video/mp4', width: null, height: null, thumbnailPath: null, storePath: path });
     await expectNoStrayFiles(path, result);
+  });
+});
+
+describe('numbers from headers are bounded', () => {
+  it('reads a sane WebM Duration', async () => {
+    const path = await staged(webm(1500));
+    expect(await inspect(path, 'clip.webm')).toMatchObject({ kind: 'video', mimeType: 'video/webm', durationMs: 1500 });
+  });
+
+  it('makes a WebM Duration of 1e300 ms, or one just past 2^31−1 ms, unknown instead of a number no column holds', async () => {
+    for (const ticks of [1e300, 2 ** 31]) {
+      const path = await staged(webm(ticks));
+      const result = await inspect(path, 'clip.webm', ffmpeg);
+      expect(result).toMatchObject({ kind: 'video', mimeType: 'video/webm', durationMs: null });
+      await expectNoStrayFiles(path, result);
+    }
+    const longest = await staged(webm(2 ** 31 - 1));
+    expect((await inspect(longest, 'clip.webm')).durationMs).toBe(2 ** 31 - 1);
+  });
+
+  it('bounds durations to whole ms in 0 … 2^31−1 and sizes to 1 … 100000 px', () => {
+    expect(durationFromSeconds(1.5)).toBe(1500);
+    expect(durationFromSeconds(0)).toBe(0);
+    expect(Object.is(durationFromSeconds(-0.0004), 0)).toBe(true);
+    expect(durationFromSeconds((2 ** 31 - 1) / 1000)).toBe(2 ** 31 - 1);
+    for (const bad of [2 ** 31 / 1000, 1e300, Number.MAX_VALUE, Infinity, NaN, -1, undefined, null]) expect(durationFromSeconds(bad)).toBeNull();
+
+    expect(dimension(1)).toBe(1);
+    expect(dimension(100_000)).toBe(100_000);
+    for (const bad of [0, -5, 100_001, 1.5, NaN, Infinity, undefined, null]) expect(dimension(bad)).toBeNull();
+  });
+
+  it('bounds the duration ffmpeg prints, which is whatever the container claims', () => {
+    expect(parseDuration('  Duration: 00:01:02.50, start: 0.000000, bitrate: 5 kb/s')).toBe(62_500);
+    expect(parseDuration('  Duration: 596:31:23.64, start: 0')).toBe(2 ** 31 - 1 - 7); // 2147483.64 s
+    expect(parseDuration('  Duration: 596:31:23.65, start: 0')).toBeNull();
+    expect(parseDuration('  Duration: 2562047788:00:54.77, start: 0')).toBeNull(); // a 64-bit mvhd duration
+    expect(parseDuration('  Duration: N/A, bitrate: N/A')).toBeNull();
   });
 });

@@ -83,3 +83,38 @@ export function gpsTags(exif: Buffer | undefined): number[] | null {
   if (gpsPointer === undefined) return null;
   return entries(u32(gpsPointer + 8)).map((entry) => u16(entry));
 }
+
+/**
+ * The smallest WebM music-metadata and file-type accept: an EBML header with DocType
+ * "webm" and a Segment holding only Info, whose Duration float (in TimecodeScale units of
+ * 1 ms) is `durationTicks`. Every size is written as 8 bytes, which EBML allows.
+ */
+export function webm(durationTicks: number): Buffer {
+  const element = (id: string, payload: Buffer) => {
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64BE(BigInt(payload.length));
+    size[0] = 0x01; // length marker: an 8-byte size
+    return Buffer.concat([Buffer.from(id, 'hex'), size, payload]);
+  };
+  const uint = (value: number) => Buffer.from([value]);
+  const float64 = (value: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(value);
+    return b;
+  };
+  const header = element(
+    '1a45dfa3',
+    Buffer.concat([
+      element('4286', uint(1)), // EBMLVersion
+      element('42f7', uint(1)), // EBMLReadVersion
+      element('42f2', uint(4)), // EBMLMaxIDLength
+      element('42f3', uint(8)), // EBMLMaxSizeLength
+      element('4282', Buffer.from('webm', 'latin1')), // DocType
+      element('4287', uint(4)), // DocTypeVersion
+      element('4285', uint(2)), // DocTypeReadVersion
+    ]),
+  );
+  const timecodeScale = element('2ad7b1', Buffer.from([0x0f, 0x42, 0x40])); // 1,000,000 ns
+  const info = element('1549a966', Buffer.concat([timecodeScale, element('4489', float64(durationTicks))]));
+  return Buffer.concat([header, element('18538067', info)]);
+}
