@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -65,6 +67,13 @@ export class AttachmentsService {
     private readonly opts: AttachmentsOptions,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * How many uploads are inspected at once. Decoding a photo or running ffmpeg takes a
+   * core and tens of MB; beyond the cores, more at once only queue inside libvips while
+   * holding their memory.
+   */
+  private readonly inspecting = pLimit(Math.max(2, availableParallelism()));
 
   /** Only members upload into a conversation (not_found otherwise). */
   async requireUploader(userId: number, conversationId: number): Promise<void> {
@@ -131,7 +140,7 @@ export class AttachmentsService {
           return this.toWire(finished);
         }
       }
-      const media = await inspectUpload(staged, name, { ffmpegPath: this.opts.ffmpegPath });
+      const media = await this.inspecting(() => inspectUpload(staged, name, { ffmpegPath: this.opts.ffmpegPath }));
       leftovers.add(media.storePath);
       if (media.thumbnailPath) leftovers.add(media.thumbnailPath);
 
