@@ -96,6 +96,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       clock,
       `${config.publicUrl ?? ''}${API_PREFIX}`,
     );
+    if (config.publicUrl === undefined && config.env === 'production') {
+      log.warn('PUBLIC_URL is not set: attachment URLs are root-relative, which apps written for the seed cannot open');
+    }
     const blobs = createBlobStore(config);
     owned.unshift(blobs);
     const attachments = new AttachmentsService(

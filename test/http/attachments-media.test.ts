@@ -77,6 +77,51 @@ describe('attachments in messages', () => {
   });
 });
 
+describe('resumable uploads from a browser', () => {
+  let t: TestApp;
+  let alice: User, bob: User;
+  let ab: number;
+  beforeAll(async () => {
+    t = await startApp({ corsOrigins: ['https://app.example.com'] });
+    [alice, bob] = [await registerUser(t), await registerUser(t)];
+    ab = await direct(t, alice, bob);
+  });
+  afterAll(() => t?.close());
+
+  test('tus answers with CORS_ORIGINS like every other route, and exposes its headers', async () => {
+    const post = (origin: string) =>
+      fetch(`${t.url}/api/v1/uploads`, {
+        method: 'POST',
+        headers: {
+          origin,
+          authorization: `Bearer ${alice.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': '10',
+          'upload-metadata': `conversation_id ${Buffer.from(String(ab)).toString('base64')}`,
+        },
+      });
+    const allowed = await post('https://app.example.com');
+    expect(allowed.status).toBe(201);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(allowed.headers.get('access-control-expose-headers')).toMatch(/Location/i);
+    const other = await post('https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).not.toBe('https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).not.toBe('*');
+
+    const preflight = await fetch(`${t.url}/api/v1/uploads/0123456789abcdef0123456789abcdef`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'upload-offset, tus-resumable, content-type, authorization',
+      },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/PATCH/);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Upload-Offset/i);
+  });
+});
+
 describe('S3 downloads with S3_REDIRECT', () => {
   let storage: StorageUnderTest;
   let t: TestApp;

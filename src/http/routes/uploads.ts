@@ -80,6 +80,8 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
     respectForwardedHeaders: ctx.config.trustProxy,
     maxSize: attachments.maxBytes,
     exposedHeaders: ['Natter-Attachment-Id'],
+    // tus writes its own CORS headers on the requests it answers: the same origins as the rest.
+    allowedOrigins: ctx.config.corsOrigins === true ? undefined : ctx.config.corsOrigins,
     disableTerminationForFinishedUploads: true,
     // Every request, before tus touches the upload: the caller must be its uploader.
     onIncomingRequest: async (req, uploadId) => {
