@@ -51,6 +51,20 @@ describe('attachments in messages', () => {
     expect((await fetchUrl(t, `${local.pathname.replace('/natter', '')}${local.search}`)).status).toBe(200);
   });
 
+  test('a resumable upload\'s Location is under PUBLIC_URL', async () => {
+    const res = await fetch(`${t.url}/api/v1/uploads`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${alice.token}`,
+        'tus-resumable': '1.0.0',
+        'upload-length': '10',
+        'upload-metadata': `conversation_id ${Buffer.from(String(ab)).toString('base64')}`,
+      },
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toMatch(/^https:\/\/chat\.example\.com\/natter\/api\/v1\/uploads\/[0-9a-f]{32}$/);
+  });
+
   test('HEAD tells the size and type without the bytes', async () => {
     const bytes = randomBytes(3000);
     const a = await uploaded(t, alice, ab, bytes, 'y.bin');

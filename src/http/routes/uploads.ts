@@ -76,7 +76,11 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
   const tus = new Server({
     path: `${app.prefix}/uploads`,
     datastore,
-    relativeLocation: true,
+    // Location: under PUBLIC_URL when set (a proxy may mount natter under a path), else root-relative.
+    relativeLocation: ctx.config.publicUrl === undefined,
+    ...(ctx.config.publicUrl === undefined
+      ? {}
+      : { generateUrl: (_req: Request, u: { path: string; id: string }) => `${ctx.config.publicUrl}${u.path}/${u.id}` }),
     respectForwardedHeaders: ctx.config.trustProxy,
     maxSize: attachments.maxBytes,
     exposedHeaders: ['Natter-Attachment-Id'],
