@@ -23,8 +23,10 @@ CREATE TABLE attachments (
     storage_key     text        NOT NULL,
     thumbnail_key   text,
     thumbnail_size  integer,
-    -- The tus upload this came from, so finishing an upload twice makes one attachment.
+    -- The tus upload this came from (finishing it twice makes one attachment) and its
+    -- length, so a client that lost the last answer still sees the upload complete.
     upload_id       text        UNIQUE,
+    upload_length   bigint,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX attachments_message_idx ON attachments (message_id) WHERE message_id IS NOT NULL;

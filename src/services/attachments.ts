@@ -126,7 +126,7 @@ export class AttachmentsService {
     conversationId: number,
     staged: string,
     name: string,
-    opts: { uploadId?: string; keepStagedOnFailure?: boolean } = {},
+    opts: { uploadId?: string; uploadLength?: number; keepStagedOnFailure?: boolean } = {},
   ): Promise<Attachment> {
     const uploadId = opts.uploadId ?? null;
     const leftovers = new Set([staged]);
@@ -161,6 +161,7 @@ export class AttachmentsService {
         thumbnail_key: media.thumbnailPath ? `${key}.thumb.webp` : null,
         thumbnail_size: media.thumbnailPath ? (await stat(media.thumbnailPath)).size : null,
         upload_id: uploadId,
+        upload_length: opts.uploadLength ?? null,
       });
       try {
         await this.blobs.putFile(key, media.storePath, media.mimeType);
@@ -273,6 +274,13 @@ export class AttachmentsService {
         clearInterval(every);
       },
     };
+  }
+
+  /** A finished resumable upload of `userId`: its attachment and its length (undefined: none such). */
+  async finishedUpload(userId: number, uploadId: string): Promise<{ attachment: Attachment; length: number } | undefined> {
+    const row = await findByUploadId(this.db, uploadId);
+    if (!row || row.uploader_id !== userId) return undefined;
+    return { attachment: this.toWire(row), length: row.upload_length ?? row.size };
   }
 
   /** The attachment a finished resumable upload of `userId` became (not_found otherwise). */

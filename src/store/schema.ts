@@ -90,6 +90,7 @@ export interface AttachmentsTable {
   thumbnail_key: string | null;
   thumbnail_size: number | null;
   upload_id: string | null;
+  upload_length: number | null;
   created_at: Timestamp;
 }
 

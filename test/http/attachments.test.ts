@@ -383,7 +383,24 @@ describe.each([
     expect(attachment).toMatchObject({ name: 'movie.bin', size: bytes.length, uploader_id: alice.user.id });
     expect((await fetchUrl(t, attachment.url)).bytes.equals(bytes)).toBe(true);
 
-    // Should the answer be lost, the upload still names its attachment.
+    // Should the answer be lost, a tus client's HEAD sees the upload complete (rather than
+    // gone, which would make it send the whole file again), and its last PATCH, repeated,
+    // gives the same attachment.
+    const after = await fetch(location, { method: 'HEAD', headers: auth });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('upload-offset')).toBe(String(bytes.length));
+    expect(after.headers.get('upload-length')).toBe(String(bytes.length));
+    expect(after.headers.get('natter-attachment-id')).toBe(String(attachment.id));
+    const repeated = await fetch(location, {
+      method: 'PATCH',
+      headers: { ...auth, 'upload-offset': String(bytes.length), 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(0),
+    });
+    expect(repeated.status).toBe(200);
+    expect(((await repeated.json()) as any).attachment.id).toBe(attachment.id);
+    const strangerAfter = await fetch(location, { method: 'HEAD', headers: { ...auth, authorization: `Bearer ${bob.token}` } });
+    expect(strangerAfter.status).toBe(404);
+
     const uploadId = location.pathname.split('/').pop();
     const again = await t.request('GET', `/api/v1/uploads/${uploadId}`, { token: alice.token });
     expect(again.body.attachment.id).toBe(attachment.id);

@@ -5,7 +5,8 @@ import { Server, type Upload } from '@tus/server';
 import { AppError, type ErrorCode } from '../../domain/errors.js';
 import { AttachmentReply, type Attachment } from '../../schemas/attachments.js';
 import { errorResponses } from '../../schemas/common.js';
-import { caller } from '../auth.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { bearerToken, caller } from '../auth.js';
 import { HTTP_STATUS } from '../errors.js';
 import type { AppServer, RouteContext } from '../server.js';
 import { fileName } from './attachments.js';
@@ -154,6 +155,7 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
     const work = attachments
       .create(Number(meta.user_id), Number(meta.conversation_id), file, fileName(meta.filename ?? meta.name ?? undefined), {
         uploadId: upload.id,
+        uploadLength: upload.size,
         keepStagedOnFailure: true,
       })
       .then(
@@ -171,6 +173,36 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
     return work;
   };
 
+  /**
+   * HEAD and PATCH on an upload that is already an attachment (its files are gone, so tus
+   * would say 404 and a client would send the whole file again): a client that lost the
+   * last answer learns it is complete — HEAD gives the full offset, the last PATCH again
+   * gives the attachment. Undefined: not such an upload (or not the caller's); tus answers.
+   */
+  const afterTheEnd = async (request: FastifyRequest, uploadId: string) => {
+    if (await datastore.getUpload(uploadId).then(() => true, () => false)) return undefined;
+    const token = bearerToken(request);
+    if (!token) return undefined;
+    const userId = await accounts.authenticate(token).then((c) => c.userId, () => undefined);
+    if (userId === undefined) return undefined;
+    await finishing.get(uploadId)?.catch(() => {});
+    const finished = await attachments.finishedUpload(userId, uploadId);
+    if (!finished) return undefined;
+    return (reply: FastifyReply) => {
+      reply
+        .header('Tus-Resumable', '1.0.0')
+        .header('Upload-Offset', finished.length)
+        .header('Upload-Length', finished.length)
+        .header('Natter-Attachment-Id', finished.attachment.id)
+        .header('Cache-Control', 'no-store');
+      if (request.method === 'HEAD') return reply.code(200).send();
+      if (request.headers['upload-offset'] !== String(finished.length)) {
+        throw new AppError('offset_mismatch', `The upload is complete: all ${finished.length} bytes are here`);
+      }
+      return reply.code(200).send({ attachment: finished.attachment });
+    };
+  };
+
   app.register(async (scope) => {
     // tus bodies are the file's bytes: left unread for tus to stream.
     scope.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
@@ -181,6 +213,11 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
         url,
         ...hand,
         handler: async (request, reply) => {
+          const id = (request.params as { uploadId?: string }).uploadId;
+          if (id !== undefined && (request.method === 'HEAD' || request.method === 'PATCH')) {
+            const finished = await afterTheEnd(request, id);
+            if (finished) return finished(reply);
+          }
           reply.hijack();
           await tus.handle(request.raw, reply.raw);
         },
