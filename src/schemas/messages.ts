@@ -52,7 +52,7 @@ export const sendFields = {
   client_id: Type.Optional(OrNull(ClientId())),
   reply_to_id: Type.Optional(OrNull(Id({ description: 'A message of the same conversation.' }))),
   media_url: Type.Optional(OrNull(Url())),
-  attachment_ids: Type.Optional(AttachmentIds()),
+  attachment_ids: Type.Optional(OrNull(AttachmentIds())),
 };
 
 export const SendMessageBody = Type.Object({

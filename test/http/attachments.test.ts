@@ -448,6 +448,9 @@ describe.each([
       expect(res.status, bad).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'validation_failed' });
     }
+    const empty = await tusCreate(t, alice, ab, 0, 'empty.bin');
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ code: 'validation_failed' });
     const created = await tusCreate(t, alice, ab, 10, 'offset.bin');
     const location = new URL(created.headers.get('location')!, t.url);
     const wrong = await fetch(location, {
@@ -487,6 +490,21 @@ describe.each([
     expect(await wrong.json()).toMatchObject({ code: 'validation_failed', field: 'file' });
     const noToken = await fetch(`${t.url}/api/v1/conversations/${ab}/attachments`, { method: 'POST', body: form });
     expect(noToken.status).toBe(401);
+    for (const contentType of ['multipart/form-data', 'multipart/form-data; boundary=xyz']) {
+      const broken = await fetch(`${t.url}/api/v1/conversations/${ab}/attachments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': contentType },
+        body: 'not multipart at all',
+      });
+      expect(broken.status, contentType).toBe(400);
+      expect(await broken.json()).toMatchObject({ code: 'validation_failed', field: 'file' });
+    }
+    // Clients that send null for "none" (the seed's do) may send attachment_ids: null.
+    const plain = await t.request('POST', `/api/v1/conversations/${ab}/messages`, {
+      token: alice.token,
+      body: { content: 'no files', attachment_ids: null },
+    });
+    expect(plain.status).toBe(201);
     // The name keeps no path.
     const named = await uploaded(t, alice, ab, Buffer.from('hello'), '../../etc/passwd');
     expect(named.name).toBe('passwd');

@@ -56,7 +56,11 @@ export async function attachmentRoutes(app: AppServer, ctx: RouteContext): Promi
         if (!request.isMultipart()) {
           throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data with one part named "file"');
         }
-        const part = await request.file();
+        // busboy's refusals of a body that is not multipart (no boundary, bad framing) carry no status.
+        const part = await request.file().catch((err: unknown) => {
+          if ((err as { statusCode?: unknown }).statusCode !== undefined) throw err;
+          throw new AppError('validation_failed', 'the body is not valid multipart/form-data', { field: 'file' });
+        });
         if (!part || part.type !== 'file' || part.fieldname !== 'file') {
           throw new AppError('validation_failed', 'the body must have one file part named "file"', { field: 'file' });
         }

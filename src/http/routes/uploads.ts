@@ -214,6 +214,16 @@ export function uploadRoutes(app: AppServer, ctx: RouteContext): void {
         ...hand,
         handler: async (request, reply) => {
           const id = (request.params as { uploadId?: string }).uploadId;
+          // An upload finished inside its POST (bytes in the POST, or none at all) would be
+          // answered without its Location: the bytes go in PATCHes; empty files by multipart.
+          if (request.method === 'POST') {
+            const carriesBytes = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+            if (carriesBytes || request.headers['upload-length'] === '0') {
+              throw new AppError('validation_failed', 'Create the upload with an empty POST and a non-zero Upload-Length, then PATCH the bytes', {
+                field: 'upload-length',
+              });
+            }
+          }
           if (id !== undefined && (request.method === 'HEAD' || request.method === 'PATCH')) {
             const finished = await afterTheEnd(request, id);
             if (finished) return finished(reply);
