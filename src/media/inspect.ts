@@ -7,7 +7,9 @@ import { videoPoster } from './video.js';
 
 export { findFfmpeg } from './video.js';
 
-export type AttachmentKind = 'image' | 'video' | 'audio' | 'file';
+// The kinds are the domain's: one list for the wire, the table and the inspection.
+import type { AttachmentKind } from '../domain/attachments.js';
+export type { AttachmentKind };
 
 export interface Inspected {
   /** `image` only for a type browsers show safely and sharp has decoded; `file` for anything in doubt. */
