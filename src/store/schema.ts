@@ -40,6 +40,8 @@ export interface ConversationsTable {
   created_by: number | null;
   direct_key: string | null;
   last_seq: Generated<number>;
+  /** The conversation's latest change (see migrations/000004). */
+  last_mod_seq: Generated<number>;
   last_message_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -59,6 +61,8 @@ export interface MessagesTable {
   id: Id;
   conversation_id: number;
   seq: number;
+  /** The conversation's mod_seq of this message's latest change. */
+  mod_seq: number;
   sender_id: number | null;
   client_id: string | null;
   type: Generated<'text' | 'image' | 'video' | 'audio' | 'file'>;
@@ -94,6 +98,31 @@ export interface AttachmentsTable {
   created_at: Timestamp;
 }
 
+export interface MessageEditsTable {
+  id: Id;
+  conversation_id: number;
+  message_id: number;
+  /** The content this edit replaced. */
+  content: string;
+  edited_at: Timestamp;
+}
+
+export interface MessageReactionsTable {
+  conversation_id: number;
+  message_id: number;
+  user_id: number;
+  emoji: string;
+  created_at: Timestamp;
+}
+
+export interface MessageHiddenTable {
+  conversation_id: number;
+  user_id: number;
+  message_id: number;
+  mod_seq: number;
+  hidden_at: Timestamp;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   dirty: boolean;
@@ -106,5 +135,8 @@ export interface DB {
   conversation_participants: ConversationParticipantsTable;
   messages: MessagesTable;
   attachments: AttachmentsTable;
+  message_edits: MessageEditsTable;
+  message_reactions: MessageReactionsTable;
+  message_hidden: MessageHiddenTable;
   schema_migrations: SchemaMigrationsTable;
 }

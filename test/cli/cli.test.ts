@@ -171,31 +171,31 @@ describe('migrate', () => {
 
     await ok(
       run('migrate', 'create', 'add_widgets'),
-      path.join(migrations, '000004_add_widgets.up.sql'),
-      path.join(migrations, '000004_add_widgets.down.sql'),
+      path.join(migrations, '000005_add_widgets.up.sql'),
+      path.join(migrations, '000005_add_widgets.down.sql'),
     );
     await fails(run('migrate', 'create', 'add-widgets'), /only letters, digits and underscores/);
 
     writeFileSync(
-      path.join(migrations, '000004_add_widgets.up.sql'),
+      path.join(migrations, '000005_add_widgets.up.sql'),
       'create table widgets (id bigint primary key);\nselect * from no_such_table;\n',
     );
-    writeFileSync(path.join(migrations, '000004_add_widgets.down.sql'), 'drop table widgets;\n');
-    const failed = await fails(run('migrate', 'up'), /migration 4_add_widgets \(up\) failed: .*no_such_table/);
-    expect(failed.stderr).toContain('marked dirty at version 4');
-    expect(failed.stderr).toContain('natter migrate force 3');
-    await ok(run('migrate', 'version'), 'version: 4 (dirty)');
-    await fails(run('migrate', 'goto', '1'), /the database is dirty at version 4.*natter migrate force/);
+    writeFileSync(path.join(migrations, '000005_add_widgets.down.sql'), 'drop table widgets;\n');
+    const failed = await fails(run('migrate', 'up'), /migration 5_add_widgets \(up\) failed: .*no_such_table/);
+    expect(failed.stderr).toContain('marked dirty at version 5');
+    expect(failed.stderr).toContain('natter migrate force 4');
+    await ok(run('migrate', 'version'), 'version: 5 (dirty)');
+    await fails(run('migrate', 'goto', '1'), /the database is dirty at version 5.*natter migrate force/);
 
-    await ok(run('migrate', 'force', '3'), 'version: 3');
-    writeFileSync(path.join(migrations, '000004_add_widgets.up.sql'), 'create table widgets (id bigint primary key);\n');
-    await ok(run('migrate', 'up'), 'applied 4', 'version: 4');
+    await ok(run('migrate', 'force', '4'), 'version: 4');
+    writeFileSync(path.join(migrations, '000005_add_widgets.up.sql'), 'create table widgets (id bigint primary key);\n');
+    await ok(run('migrate', 'up'), 'applied 5', 'version: 5');
     await inspect(target, async (db) => {
       expect(await tables(db)).toEqual(expect.arrayContaining(['users', 'messages', 'widgets', 'schema_migrations']));
-      expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: 5, dirty: false }]);
     });
 
-    await ok(run('migrate', 'down'), 'rolled back 4', 'version: 3');
+    await ok(run('migrate', 'down'), 'rolled back 5', 'version: 4');
     await ok(run('migrate', 'goto', '1'), 'version: 1');
     await ok(run('migrate', 'down', 'all'), 'rolled back 1', 'version: none');
     await inspect(target, async (db) => {
@@ -213,7 +213,7 @@ describe('seed and db reset', () => {
     await ok(run('seed'), 'seeded: 4 users, 3 conversations, 5 messages added (sample password: password123)');
     await ok(run('seed'), 'seeded: 0 users, 0 conversations, 0 messages added (sample password: password123)');
     await inspect(target, async (db) => {
-      expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
       // The second run added nothing, so the totals are what the first run reported.
       expect(await count(db, 'users')).toBe(4);
       expect(await count(db, 'conversations')).toBe(3);
@@ -230,10 +230,10 @@ describe('seed and db reset', () => {
       for (const row of rows) expect(row.n).toBe(row.last_seq);
     });
 
-    await ok(run('db', 'reset'), 'database reset; applied 1, 2, 3');
+    await ok(run('db', 'reset'), 'database reset; applied 1, 2, 3, 4');
     await inspect(target, async (db) => {
       expect(await tables(db)).toEqual(ALL_TABLES);
-      expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
       expect(await count(db, 'users')).toBe(0);
       expect(await count(db, 'messages')).toBe(0);
     });

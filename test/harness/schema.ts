@@ -3,6 +3,8 @@ export const ALL_TABLES = [
   'attachments',
   'conversation_participants',
   'conversations',
+  'message_edits',
+  'message_hidden',
   'message_reactions',
   'messages',
   'push_tokens',

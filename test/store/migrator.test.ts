@@ -57,7 +57,7 @@ describe('on the real migrations', () => {
 
   test('up, down all, up again on an empty database', async () => {
     const db = database.db;
-    expect(migrator.latest).toBe(3);
+    expect(migrator.latest).toBe(4);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
@@ -65,8 +65,8 @@ describe('on the real migrations', () => {
     expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
-    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
-    expect(await migrator.state()).toEqual({ version: 3, dirty: false });
+    expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
+    expect(await migrator.state()).toEqual({ version: 4, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
     expect(await migrator.down()).toEqual([3, 2, 1]);
@@ -77,7 +77,7 @@ describe('on the real migrations', () => {
 
     expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(db)).toEqual(ALL_TABLES);
-    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
   });
 
   test('schema_migrations has the columns golang-migrate expects', async () => {
@@ -158,7 +158,7 @@ describe('on the real migrations', () => {
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
     await migrator.force(3);
-    expect(await versionRows(db)).toEqual([{ version: 3, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
 
@@ -177,7 +177,7 @@ describe('on the real migrations', () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
     expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3']);
-    expect(await versionRows(database.db)).toEqual([{ version: 3, dirty: false }]);
+    expect(await versionRows(database.db)).toEqual([{ version: 4, dirty: false }]);
   });
 });
 
@@ -265,7 +265,7 @@ describe('a failing migration', () => {
     const migrator = new Migrator(database, dir);
     expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(database.db)).toEqual(['alpha', 'beta', 'gamma', 'schema_migrations']);
-    expect(await versionRows(database.db)).toEqual([{ version: 3, dirty: false }]);
+    expect(await versionRows(database.db)).toEqual([{ version: 4, dirty: false }]);
     expect(await migrator.down(1)).toEqual([3]);
     expect(await versionRows(database.db)).toEqual([{ version: 2, dirty: false }]);
   });
