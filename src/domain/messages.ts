@@ -19,6 +19,7 @@ export interface MessageRecord {
   id: number;
   conversation_id: number;
   seq: number;
+  mod_seq: number;
   sender_id: number | null;
   client_id: string | null;
   type: MessageType;

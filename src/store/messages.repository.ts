@@ -7,10 +7,12 @@ import type { MessagesTable } from './schema.js';
 
 export type MessageRow = Omit<Selectable<MessagesTable>, 'search'>;
 
-const messageColumns = [
+/** Every column of a message row, for queries that read messages as `m`. */
+export const messageColumns = [
   'm.id',
   'm.conversation_id',
   'm.seq',
+  'm.mod_seq',
   'm.sender_id',
   'm.client_id',
   'm.type',
