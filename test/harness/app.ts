@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config/config.js';
+import { CONFIG_SCHEMA, loadConfig, type Config } from '../../src/config/config.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from './postgres.js';
@@ -146,4 +146,19 @@ export async function registerUser(
   const res = await t.request('POST', '/api/v1/auth/register', { body });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { token: string; refresh_token: string; user: { id: number; username: string; email: string } };
+}
+
+/**
+ * Config overrides written as the operator writes them (`{ MESSAGE_EDIT_WINDOW: '10m' }`),
+ * parsed by the config schema, for `startApp`. A name the schema does not know throws.
+ */
+export function envConfig(env: Record<string, string>): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const [envName, raw] of Object.entries(env)) {
+    const entry = Object.entries(CONFIG_SCHEMA).find(([, spec]) => spec.env === envName);
+    if (!entry) throw new Error(`the config has no key ${envName}`);
+    const [name, spec] = entry;
+    out[name] = (spec.parse as (raw: string) => unknown)(raw);
+  }
+  return out as Partial<Config>;
 }
