@@ -17,6 +17,7 @@ import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
 import { Fanout } from './services/fanout.js';
 import { MessageWriter } from './services/message-writer.js';
+import { MessageChangesService } from './services/message-changes.js';
 import { MessagesService } from './services/messages.js';
 import { NodeCache } from './services/node-cache.js';
 import { PresenceService } from './services/presence.js';
@@ -122,6 +123,18 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
     const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes);
+    const changes = new MessageChangesService(
+      db,
+      access,
+      cache,
+      fanout,
+      messages,
+      blobs,
+      links,
+      clock,
+      { editWindowMs: config.messageEditWindow * 1000, maxContentBytes: config.messageMaxBytes },
+      log.child({ part: 'changes' }),
+    );
     const receipts = new ReceiptsService(db, access, cache, fanout);
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
@@ -132,7 +145,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages, receipts, attachments },
+      services: { accounts, users, conversations, messages, changes, receipts, attachments },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];
@@ -143,7 +156,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, typing, presence, receipts, sync: new SyncService(db, messages), bus, log: api.log },
+          { accounts, messages, changes, typing, presence, receipts, sync: new SyncService(db, messages), bus, log: api.log },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,

@@ -16,14 +16,14 @@ async function seedWithSql(dbUrl: string, conv: number, a: number, b: number, n:
   await withPg(dbUrl, async (c) => {
     await c.query('begin');
     await c.query(
-      `insert into messages (conversation_id, seq, sender_id, type, content, created_at, updated_at)
-       select $1, g, case when g % 2 = 0 then $2::bigint else $3::bigint end, 'text',
+      `insert into messages (conversation_id, seq, mod_seq, sender_id, type, content, created_at, updated_at)
+       select $1, g, g, case when g % 2 = 0 then $2::bigint else $3::bigint end, 'text',
               'history message ' || g || ': the quick brown fox jumps over the lazy dog',
               now() - make_interval(secs => $4 - g), now() - make_interval(secs => $4 - g)
        from generate_series(1, $4::int) g`,
       [conv, a, b, n],
     );
-    await c.query('update conversations set last_seq = $2, last_message_at = now() where id = $1', [conv, n]);
+    await c.query('update conversations set last_seq = $2, last_mod_seq = $2, last_message_at = now() where id = $1', [conv, n]);
     await c.query('commit');
     await c.query('analyze messages');
   });

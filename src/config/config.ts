@@ -164,6 +164,12 @@ export const CONFIG_SCHEMA = {
   authRateLimit: key('AUTH_RATE_LIMIT', '20', int(0, 100000),
     'Register/login/refresh attempts per minute per IP address (0 disables).'),
   messageMaxBytes: key('MESSAGE_MAX_BYTES', '16kb', bytes, 'Largest message content (UTF-8 bytes); larger is refused, never cut.'),
+  messageEditWindow: key(
+    'MESSAGE_EDIT_WINDOW',
+    '48h',
+    (raw) => (raw.trim() === '0' ? 0 : durationBetween(1, 10 * 365 * 86400)(raw)),
+    'How long after sending a message its sender may edit it (e.g. 15m, 48h); 0 = no limit.',
+  ),
   wsMaxPayload: key('WS_MAX_PAYLOAD', '256kb', bytes, 'Largest WebSocket frame; a larger one closes the socket (1009).'),
   wsSendBuffer: key('WS_SEND_BUFFER', '1mb', bytes,
     'Bytes a socket may have waiting to be sent before it is closed as a slow consumer (4008).'),

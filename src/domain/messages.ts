@@ -1,4 +1,4 @@
-import type { Message } from '../schemas/messages.js';
+import type { Message, ReactionSummary } from '../schemas/messages.js';
 import { toAttachment, type AttachmentLinks, type StoredAttachment } from './attachments.js';
 import type { MessageStatus } from '../schemas/receipts.js';
 import { toUser, type UserRecord } from './users.js';
@@ -47,12 +47,21 @@ export function senderView(sender: UserRecord | undefined, viewerId?: number) {
  * attachments get freshly signed URLs, and `media_url` is the first one's, so clients
  * written for the seed show the media of a message sent with attachments.
  */
-export function toMessage(row: MessageRecord, sender: Message['sender'], status: MessageStatus, links: AttachmentLinks): Message {
+export function toMessage(
+  row: MessageRecord,
+  sender: Message['sender'],
+  status: MessageStatus,
+  links: AttachmentLinks,
+  view: MessageView = {},
+): Message {
+  const hidden = view.hiddenAt != null;
+  if (hidden || row.deleted_at !== null) return tombstone(row, sender, status, hidden ? view.hiddenAt! : row.deleted_at!, hidden);
   const attachments = row.attachments?.map((a) => toAttachment(a, links)) ?? [];
   return {
     id: row.id,
     conversation_id: row.conversation_id,
     seq: row.seq,
+    mod_seq: row.mod_seq,
     sender_id: row.sender_id,
     sender,
     content: row.content,
@@ -60,10 +69,48 @@ export function toMessage(row: MessageRecord, sender: Message['sender'], status:
     status,
     media_url: attachments[0]?.url ?? row.media_url,
     attachments,
+    reactions: view.reactions ?? [],
     reply_to_id: row.reply_to_id,
     client_id: row.client_id,
     edited_at: row.edited_at?.toISOString() ?? null,
-    deleted_at: row.deleted_at?.toISOString() ?? null,
+    deleted_at: null,
+    deleted_for: null,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** What of a message depends on who looks at it, besides its status. */
+export interface MessageView {
+  /** The reactions, with `me` for the viewer (none when absent). */
+  reactions?: ReactionSummary[];
+  /** When the viewer deleted it for themselves (absent or null: they did not). */
+  hiddenAt?: Date | null;
+}
+
+/**
+ * A deleted message keeps its place (id, seq, sender, times) and loses everything it
+ * said: deleted for everyone it is stored that way; hidden by the viewer it is shown so.
+ */
+function tombstone(row: MessageRecord, sender: Message['sender'], status: MessageStatus, at: Date, forMe: boolean): Message {
+  return {
+    id: row.id,
+    conversation_id: row.conversation_id,
+    seq: row.seq,
+    mod_seq: row.mod_seq,
+    sender_id: row.sender_id,
+    sender,
+    content: '',
+    type: row.type,
+    status,
+    media_url: null,
+    attachments: [],
+    reactions: [],
+    reply_to_id: row.reply_to_id,
+    client_id: row.client_id,
+    edited_at: row.edited_at?.toISOString() ?? null,
+    deleted_at: at.toISOString(),
+    deleted_for: forMe ? 'me' : 'everyone',
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };

@@ -18,6 +18,7 @@ import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { AttachmentsService } from '../services/attachments.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
 import type { UsersService } from '../services/users.js';
@@ -28,6 +29,7 @@ import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { messageChangeRoutes } from './routes/message-changes.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
@@ -52,6 +54,7 @@ export interface Services {
   users: UsersService;
   conversations: ConversationsService;
   messages: MessagesService;
+  changes: MessageChangesService;
   receipts: ReceiptsService;
   attachments: AttachmentsService;
 }
@@ -193,6 +196,7 @@ export async function buildServer(opts: {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
+      messageChangeRoutes(api, ctx);
       receiptRoutes(api, ctx);
       await attachmentRoutes(api, ctx);
       uploadRoutes(api, ctx);

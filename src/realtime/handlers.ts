@@ -1,5 +1,6 @@
 import type { ClientFrameOf, ClientFrameType } from '../schemas/client-frames.js';
 import { frames } from '../schemas/server-frames.js';
+import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
 import type { SyncService } from '../services/sync.js';
@@ -9,6 +10,7 @@ import { streamSync } from './sync-stream.js';
 
 export interface HandlerDeps {
   messages: MessagesService;
+  changes: MessageChangesService;
   typing: TypingService;
   receipts: ReceiptsService;
   sync: SyncService;
@@ -62,6 +64,17 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
     read: async (conn, frame) => {
       await deps.receipts.advance(conn.userId, frame.conversation_id, 'read', frame.seq);
     },
-    sync: (conn, frame) => streamSync(conn, deps.sync, frame.since),
+    // Changes answer through the bus: the caller's sockets get `message_updated` or
+    // `reaction` with every other member's; a refusal is an `error` frame.
+    edit: async (conn, frame) => {
+      await deps.changes.edit(conn.userId, frame.conversation_id, frame.message_id, frame.content);
+    },
+    delete: async (conn, frame) => {
+      await deps.changes.delete(conn.userId, frame.conversation_id, frame.message_id, frame.for ?? 'everyone');
+    },
+    react: async (conn, frame) => {
+      await deps.changes.react(conn.userId, frame.conversation_id, frame.message_id, frame.emoji, frame.on);
+    },
+    sync: (conn, frame) => streamSync(conn, deps.sync, frame.since, frame.changes_since),
   };
 }

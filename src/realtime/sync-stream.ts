@@ -7,20 +7,33 @@ import type { Connection } from './connection.js';
  * A `sync` frame on one socket. Replays what the client missed up to a snapshot, then
  * the messages that arrived meanwhile (the bus tells us their seqs; we read them from the
  * database), then `synced`, then live frames. So the socket sees every message once and
- * in seq order per conversation. History goes out batch by batch as the client reads it.
+ * in seq order per conversation. With `changes_since`, each conversation's missed
+ * messages are followed by `message_updated` for every message it holds that changed
+ * since; changes made during the sync come live after `synced` (a client keeps the copy
+ * with the higher mod_seq). History goes out batch by batch as the client reads it.
  */
-export async function streamSync(conn: Connection, sync: SyncService, since: Record<string, number> | undefined): Promise<void> {
+export async function streamSync(
+  conn: Connection,
+  sync: SyncService,
+  since: Record<string, number> | undefined,
+  changesSince?: Record<string, number>,
+): Promise<void> {
   conn.beginSync();
   const sink = {
     message: async (message: Message) => {
       conn.sendFrame(frames.newMessage(message));
       await conn.drained();
     },
+    changed: async (message: Message) => {
+      conn.sendFrame(frames.messageUpdated(message));
+      await conn.drained();
+    },
   };
   let sent: Record<string, number> = {};
+  let modSeqs: Record<string, number> = {};
   const gone = new Set<string>();
   try {
-    sent = await sync.sync(conn.userId, since, sink);
+    ({ seqs: sent, modSeqs } = await sync.sync(conn.userId, since, changesSince, sink));
     for (;;) {
       const behind = conn.liveBeyond(sent);
       // No await between this check and endSync: a live message now is sent live.
@@ -36,7 +49,8 @@ export async function streamSync(conn: Connection, sync: SyncService, since: Rec
       }
     }
     const report = Object.fromEntries(Object.entries(sent).filter(([id]) => !gone.has(id)));
-    conn.sendFrame(frames.synced(report));
+    const reportedModSeqs = Object.fromEntries(Object.entries(modSeqs).filter(([id]) => !gone.has(id)));
+    conn.sendFrame(frames.synced(report, reportedModSeqs));
   } finally {
     await conn.endSync(sent);
   }

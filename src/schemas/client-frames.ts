@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { Id, Seq } from './common.js';
-import { sendFields } from './messages.js';
+import { Id, Seq, stringEnum } from './common.js';
+import { DELETE_SCOPES, editFields, Emoji, sendFields } from './messages.js';
 
 /**
  * Every frame a client may send over the WebSocket, by `type`. The same primitives as the
@@ -18,10 +18,28 @@ export const CLIENT_FRAME_SCHEMAS = {
   ping: Type.Object({ type: Type.Literal('ping') }),
   delivered: Type.Object({ type: Type.Literal('delivered'), conversation_id: Id(), seq: Seq() }),
   read: Type.Object({ type: Type.Literal('read'), conversation_id: Id(), seq: Seq() }),
-  /** `since`: conversation id (as a JSON key, written as JSON writes numbers) → the last seq held. */
+  edit: Type.Object({ type: Type.Literal('edit'), conversation_id: Id(), message_id: Id(), ...editFields }),
+  delete: Type.Object({
+    type: Type.Literal('delete'),
+    conversation_id: Id(),
+    message_id: Id(),
+    for: Type.Optional(stringEnum(DELETE_SCOPES)),
+  }),
+  react: Type.Object({
+    type: Type.Literal('react'),
+    conversation_id: Id(),
+    message_id: Id(),
+    emoji: Emoji(),
+    on: Type.Boolean(),
+  }),
+  /**
+   * `since`: conversation id (as a JSON key, written as JSON writes numbers) → the last seq
+   * held; `changes_since`: conversation id → the last mod_seq held.
+   */
   sync: Type.Object({
     type: Type.Literal('sync'),
     since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq())),
+    changes_since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq())),
   }),
 };
 

@@ -35,6 +35,7 @@ export const ConversationSchema = Type.Object(
     avatar: NullableString,
     created_by: nullable<number>(Type.Integer()),
     last_seq: Type.Integer({ description: 'seq of the latest message (0: none yet).' }),
+    mod_seq: Type.Integer({ description: 'The latest change (new message, edit, delete, reaction): `changes_since` in `sync`.' }),
     unread_count: Type.Integer(),
     participants: Type.Array(Type.Ref('Participant')),
     messages: Type.Array(Type.Ref('Message'), { description: 'The latest message, as a list of at most one.' }),

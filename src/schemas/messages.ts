@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { MESSAGE_TYPES } from '../domain/messages.js';
 import { type UserSchema, userProperties } from './users.js';
 import { AttachmentIds, AttachmentSchema } from './attachments.js';
-import { ClientId, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, Url } from './common.js';
+import { ClientId, Cursor, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, Url } from './common.js';
 
 /** Messages on the wire: the object REST returns and `new_message` frames carry. */
 
@@ -10,11 +10,24 @@ const NullableString = nullable<string>(Type.String());
 const NullableInt = nullable<number>(Type.Integer());
 const NullableTimestamp = nullable<string>(Timestamp());
 
+/** One emoji's reactions on a message, as one viewer sees them. */
+export const ReactionSummarySchema = Type.Object({
+  emoji: Type.String(),
+  count: Type.Integer({ minimum: 1 }),
+  me: Type.Boolean({ description: 'Whether the requester is among them.' }),
+});
+export type ReactionSummary = Static<typeof ReactionSummarySchema>;
+
 export const MessageSchema = Type.Object(
   {
     id: Type.Integer(),
     conversation_id: Type.Integer(),
     seq: Type.Integer({ description: 'Position in the conversation: 1, 2, 3 … without gaps.' }),
+    mod_seq: Type.Integer({
+      description:
+        'The conversation\'s change counter at this message\'s latest change (sent, edited, deleted, reacted to). ' +
+        'Of two copies of a message, keep the one with the higher mod_seq.',
+    }),
     sender_id: NullableInt,
     // The user object inline with type [object, null] rather than anyOf [User, null]:
     // see `nullable` in common.ts for why replies avoid anyOf.
@@ -33,8 +46,16 @@ export const MessageSchema = Type.Object(
     attachments: Type.Array(AttachmentSchema, { description: 'Files sent with the message, in order (may be empty).' }),
     reply_to_id: NullableInt,
     client_id: NullableString,
+    reactions: Type.Array(ReactionSummarySchema, { description: 'Reactions by emoji, in the order they first appeared.' }),
     edited_at: NullableTimestamp,
     deleted_at: NullableTimestamp,
+    deleted_for: Type.Unsafe<'everyone' | 'me' | null>({
+      type: ['string', 'null'],
+      enum: ['everyone', 'me', null],
+      description:
+        '`everyone`: the sender deleted it (a tombstone: empty content, no attachments or reactions, same seq). ' +
+        '`me`: the requester deleted it for their own devices (shown to them the same way). null: not deleted.',
+    }),
     created_at: Timestamp(),
     updated_at: Timestamp(),
   },
@@ -69,3 +90,34 @@ export const HistoryQuery = Type.Object({
 
 export const MessageReply = Type.Object({ message: Type.Ref('Message') });
 export const HistoryPageSchema = Type.Object({ messages: Type.Array(Type.Ref('Message')), has_more: Type.Boolean() });
+
+/** `PATCH /conversations/:id/messages/:messageId` and the WebSocket `edit` frame. */
+export const editFields = { content: Type.String({ description: 'The new text (or caption).' }) };
+export const EditMessageBody = Type.Object(editFields);
+
+export const DELETE_SCOPES = ['everyone', 'me'] as const;
+export type DeleteScope = (typeof DELETE_SCOPES)[number];
+export const DeleteMessageQuery = Type.Object({
+  for: Type.Optional(
+    stringEnum(DELETE_SCOPES, { description: '`everyone` (default; the sender only) or `me` (hide it on your own devices).' }),
+  ),
+});
+
+/** One emoji, as a path parameter (URL-encoded) or a frame field; domain/reactions.ts checks it is one emoji. */
+export const Emoji = () => Type.String({ minLength: 1, maxLength: 64, description: 'One emoji (a skin tone or ZWJ sequence is one).' });
+export const ReactionParams = Type.Object({ id: Id(), messageId: Id(), emoji: Emoji() });
+export const ReactorsQuery = Type.Object({ limit: PageLimit(), cursor: Type.Optional(Cursor()) });
+export const ReactorsPageSchema = Type.Object({
+  users: Type.Array(Type.Ref('User')),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const EditsReply = Type.Object({
+  edits: Type.Array(
+    Type.Object({
+      content: Type.String({ description: 'An earlier version of the content.' }),
+      edited_at: Timestamp({ description: 'When an edit replaced it.' }),
+    }),
+    { description: 'Earlier versions, oldest first.' },
+  ),
+});

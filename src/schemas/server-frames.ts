@@ -12,6 +12,17 @@ import { MessageSchema, type Message } from './messages.js';
 export const SERVER_FRAME_SCHEMAS = {
   connected: Type.Object({ type: Type.Literal('connected'), user_id: Type.Integer() }),
   new_message: Type.Object({ type: Type.Literal('new_message'), message: MessageSchema }),
+  message_updated: Type.Object({ type: Type.Literal('message_updated'), message: MessageSchema }),
+  reaction: Type.Object({
+    type: Type.Literal('reaction'),
+    conversation_id: Type.Integer(),
+    message_id: Type.Integer(),
+    user_id: Type.Integer(),
+    emoji: Type.String(),
+    on: Type.Boolean(),
+    count: Type.Integer({ minimum: 0 }),
+    mod_seq: Type.Integer(),
+  }),
   typing: Type.Object({
     type: Type.Literal('typing'),
     conversation_id: Type.Integer(),
@@ -31,7 +42,11 @@ export const SERVER_FRAME_SCHEMAS = {
     status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
     last_seen: Timestamp(),
   }),
-  synced: Type.Object({ type: Type.Literal('synced'), conversations: Type.Record(Type.String(), Type.Integer()) }),
+  synced: Type.Object({
+    type: Type.Literal('synced'),
+    conversations: Type.Record(Type.String(), Type.Integer()),
+    mod_seqs: Type.Record(Type.String(), Type.Integer()),
+  }),
   pong: Type.Object({ type: Type.Literal('pong') }),
   error: Type.Object({
     type: Type.Literal('error'),
@@ -50,6 +65,8 @@ export type ServerFrame = { [T in ServerFrameType]: ServerFrameOf<T> }[ServerFra
 export const frames = {
   connected: (userId: number): ServerFrameOf<'connected'> => ({ type: 'connected', user_id: userId }),
   newMessage: (message: Message): ServerFrameOf<'new_message'> => ({ type: 'new_message', message }),
+  messageUpdated: (message: Message): ServerFrameOf<'message_updated'> => ({ type: 'message_updated', message }),
+  reaction: (r: Omit<ServerFrameOf<'reaction'>, 'type'>): ServerFrameOf<'reaction'> => ({ type: 'reaction', ...r }),
   typing: (conversationId: number, userId: number, isTyping: boolean): ServerFrameOf<'typing'> => ({
     type: 'typing',
     conversation_id: conversationId,
@@ -69,7 +86,11 @@ export const frames = {
     status,
     last_seen: lastSeen,
   }),
-  synced: (conversations: Record<string, number>): ServerFrameOf<'synced'> => ({ type: 'synced', conversations }),
+  synced: (conversations: Record<string, number>, modSeqs: Record<string, number>): ServerFrameOf<'synced'> => ({
+    type: 'synced',
+    conversations,
+    mod_seqs: modSeqs,
+  }),
   pong: (): ServerFrameOf<'pong'> => ({ type: 'pong' }),
   /** `client_id` of the refused frame, and `field` for validation errors, when known. */
   error: (code: ErrorCode, error: string, extra: { clientId?: string; field?: string } = {}): ServerFrameOf<'error'> => ({

@@ -17,6 +17,7 @@ import {
   type MemberConversationRow,
   type ParticipantRow,
 } from '../store/conversations.repository.js';
+import { hiddenAt, reactionSummaries } from '../store/message-changes.repository.js';
 import { latestOf } from '../store/messages.repository.js';
 import { existingUserIds, findUsersByIds, type UserRow } from '../store/users.repository.js';
 import type { Access } from './access.js';
@@ -119,6 +120,11 @@ export class ConversationsService {
       latestOf(this.db, rows),
       unreadCounts(this.db, callerId, ids),
     ]);
+    const latestIds = [...latest.values()].map((m) => m.id);
+    const [reactions, hidden] = await Promise.all([
+      reactionSummaries(this.db, callerId, latestIds),
+      hiddenAt(this.db, callerId, latestIds),
+    ]);
     const byConversation = new Map<number, ParticipantRow[]>();
     for (const p of participants) {
       const list = byConversation.get(p.conversation_id) ?? [];
@@ -142,6 +148,7 @@ export class ConversationsService {
         avatar: row.avatar,
         created_by: row.created_by,
         last_seq: row.last_seq,
+        mod_seq: row.last_mod_seq,
         unread_count: unread.get(row.id) ?? 0,
         participants: members.map((p): Participant => ({ ...toUser(p, { id: callerId, contact: true }), role: p.role })),
         messages: last
@@ -151,6 +158,7 @@ export class ConversationsService {
                 senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
                 messageStatus(last, callerId, pointers),
                 this.links,
+                { reactions: reactions.get(last.id), hiddenAt: hidden.get(last.id) },
               ),
             ]
           : [],

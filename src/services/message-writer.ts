@@ -198,11 +198,11 @@ export class MessageWriter {
             for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1);
             const next = await takeSeqs(trx, counts);
             const withSeqs = fresh.map((m) => {
-              const seq = next.get(m.conversationId);
+              const taken = next.get(m.conversationId);
               // Deleted since the sender's membership was checked.
-              if (seq === undefined) throw new AppError('not_found', 'Conversation not found');
-              next.set(m.conversationId, seq + 1);
-              return { ...m, seq };
+              if (taken === undefined) throw new AppError('not_found', 'Conversation not found');
+              next.set(m.conversationId, { seq: taken.seq + 1, modSeq: taken.modSeq + 1 });
+              return { ...m, ...taken };
             });
             return insertMessages(trx, withSeqs);
           });

@@ -1,10 +1,20 @@
 import { typeFromAttachments, type AttachmentLinks } from '../domain/attachments.js';
 import { AppError } from '../domain/errors.js';
-import { MESSAGE_TYPES, messageStatus, senderView, summarizePointers, toMessage, type MessageType } from '../domain/messages.js';
+import {
+  MESSAGE_TYPES,
+  messageStatus,
+  senderView,
+  summarizePointers,
+  toMessage,
+  type MessageType,
+  type PointerSummary,
+} from '../domain/messages.js';
 import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
-import { findInConversation, listPage } from '../store/messages.repository.js';
+import { participantsOf } from '../store/conversations.repository.js';
+import { hiddenAt, reactionSummaries } from '../store/message-changes.repository.js';
+import { findInConversation, listPage, type MessageRow } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
 import type { Fanout } from './fanout.js';
@@ -153,21 +163,47 @@ export class MessagesService {
     await this.access.requireMember(callerId, conversationId);
     const { rows, hasMore, pointers } = await listPage(this.db, conversationId, callerId, opts);
     if (!pointers) return { messages: [], has_more: hasMore };
-    const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
-    const senders = new Map(
-      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)),
+    return { messages: await this.view(callerId, rows, () => pointers), has_more: hasMore };
+  }
+
+  /**
+   * Stored messages (of any of the caller's conversations) as the caller sees them:
+   * sender, status, reactions, and whether they hid it. Search and sync use it.
+   */
+  async present(callerId: number, rows: MessageRow[]): Promise<Message[]> {
+    if (rows.length === 0) return [];
+    const ids = [...new Set(rows.map((r) => r.conversation_id))];
+    const members = await participantsOf(this.db, ids);
+    const pointers = new Map(
+      ids.map((id) => [id, summarizePointers(callerId, members.filter((m) => m.conversation_id === id))] as const),
     );
-    return {
-      messages: rows.map((r) =>
-        toMessage(
-          r,
-          r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
-          messageStatus(r, callerId, pointers),
-          this.links,
-        ),
+    return this.view(callerId, rows, (conversationId) => pointers.get(conversationId)!);
+  }
+
+  /** Rows → wire messages for one viewer, given each conversation's pointer summary. */
+  private async view(
+    callerId: number,
+    rows: MessageRow[],
+    pointersOf: (conversationId: number) => PointerSummary,
+  ): Promise<Message[]> {
+    const messageIds = rows.map((r) => r.id);
+    const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
+    const [senders, reactions, hidden] = await Promise.all([
+      Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)).then(
+        (pairs) => new Map(pairs),
       ),
-      has_more: hasMore,
-    };
+      reactionSummaries(this.db, callerId, messageIds),
+      hiddenAt(this.db, callerId, messageIds),
+    ]);
+    return rows.map((r) =>
+      toMessage(
+        r,
+        r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
+        messageStatus(r, callerId, pointersOf(r.conversation_id)),
+        this.links,
+        { reactions: reactions.get(r.id), hiddenAt: hidden.get(r.id) },
+      ),
+    );
   }
 
   /**

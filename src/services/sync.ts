@@ -2,30 +2,45 @@ import { AppError } from '../domain/errors.js';
 import type { Message } from '../schemas/messages.js';
 import type { Db } from '../store/database.js';
 import { memberSeqs } from '../store/conversations.repository.js';
+import { changedSince, hiddenSince } from '../store/message-changes.repository.js';
 import type { MessagesService } from './messages.js';
 
 /** Messages read from the database per batch while catching a client up. */
 export const SYNC_BATCH = 100;
-/** Conversations a single `since` may name. */
+/** Conversations a single `since` (or `changes_since`) may name. */
 export const SYNC_MAX_CONVERSATIONS = 10_000;
 
 export interface SyncSink {
-  /** Sends one message to the client; resolves when the client can take more. */
+  /** Sends one missed message to the client; resolves when the client can take more. */
   message(message: Message): Promise<void>;
+  /** Sends one message that changed since the client's copy (its current state); same pacing. */
+  changed(message: Message): Promise<void>;
+}
+
+export interface SyncResult {
+  /** Per conversation of the user, the last seq the client now has. */
+  seqs: Record<string, number>;
+  /** Per conversation of the user, its last mod_seq when the sync began. */
+  modSeqs: Record<string, number>;
 }
 
 /**
  * Catching a client up after a reconnect. `sync` takes a snapshot of the user's
- * conversations and their last_seq, then for each conversation in `since` (id → the last
- * seq the client holds) that the user is a member of, hands every message after the
- * held seq up to that snapshot to the sink in seq order, in bounded batches read one
- * after another (never one unbounded query or reply). Returns each of the user's
- * conversations with the last seq the client now has (for conversations not in `since`:
- * their last_seq, so the client can page their history over REST).
- * Messages committed after the snapshot are not replayed here: the caller learns of them
- * from the bus and fetches them with `replay` (see the gateway).
- * Throws validation_failed for a malformed `since`; ids the user is not a member of are
- * ignored (not reported, not an error).
+ * conversations (last_seq, last_mod_seq), then for each of them:
+ * - in `since` (id → the last seq the client holds): hands every message after the held
+ *   seq up to the snapshot to `sink.message`, in seq order;
+ * - in `changesSince` (id → the last mod_seq the client holds): then hands every message
+ *   it holds (seq ≤ the held seq, or the snapshot's last_seq without `since`) that changed
+ *   after that mod_seq to `sink.changed`, in its current state, once — and the messages
+ *   the user hid meanwhile on another device.
+ * All in bounded batches read one after another (never one unbounded query or reply).
+ * Returns each conversation's last seq the client now has (for conversations not in
+ * `since`: their last_seq, so the client can page their history over REST) and the
+ * snapshot's mod_seqs. Messages committed after the snapshot are not replayed here: the
+ * caller learns of them from the bus and fetches them with `replay` (see the gateway);
+ * changes after it arrive live.
+ * Throws validation_failed for a malformed `since` or `changesSince`; ids the user is not
+ * a member of are ignored (not reported, not an error).
  */
 export class SyncService {
   constructor(
@@ -33,36 +48,30 @@ export class SyncService {
     private readonly messages: MessagesService,
   ) {}
 
-  async sync(userId: number, since: Record<string, number> | undefined, sink: SyncSink): Promise<Record<string, number>> {
-    const entries = Object.entries(since ?? {});
-    if (entries.length > SYNC_MAX_CONVERSATIONS) {
-      throw new AppError('validation_failed', `since may name at most ${SYNC_MAX_CONVERSATIONS} conversations`, {
-        field: 'since',
-      });
-    }
-    const wanted = new Map<number, number>();
-    for (const [key, seq] of entries) {
-      // Keys are conversation ids written the one way JSON numbers print: "01", "1e3" or
-      // " 1" would name a conversation the client never knew by that id.
-      const id = /^[1-9][0-9]{0,15}$/.test(key) ? Number(key) : NaN;
-      if (!Number.isSafeInteger(id) || !Number.isSafeInteger(seq) || seq < 0) {
-        throw new AppError(
-          'validation_failed',
-          `since.${key} is not valid: since maps conversation ids (1 to 2^53 − 1) to the last seq held (integers ≥ 0)`,
-          { field: `since.${key}` },
-        );
-      }
-      wanted.set(id, seq);
-    }
-    const result: Record<string, number> = {};
-    for (const { id, last_seq } of await memberSeqs(this.db, userId)) {
-      const held = wanted.get(id);
-      if (held === undefined || held >= last_seq) {
-        result[id] = last_seq;
+  async sync(
+    userId: number,
+    since: Record<string, number> | undefined,
+    changesSince: Record<string, number> | undefined,
+    sink: SyncSink,
+  ): Promise<SyncResult> {
+    const wantedSeqs = held(since, 'since');
+    const wantedChanges = held(changesSince, 'changes_since');
+    const result: SyncResult = { seqs: {}, modSeqs: {} };
+    for (const { id, last_seq, last_mod_seq } of await memberSeqs(this.db, userId)) {
+      result.modSeqs[id] = last_mod_seq;
+      const heldSeq = wantedSeqs.get(id);
+      let upTo: number | undefined = last_seq;
+      if (heldSeq !== undefined && heldSeq < last_seq) upTo = await this.replay(userId, id, heldSeq, last_seq, sink);
+      if (upTo === undefined) {
+        // Left the conversation meanwhile.
+        delete result.modSeqs[id];
         continue;
       }
-      const got = await this.replay(userId, id, held, last_seq, sink);
-      if (got !== undefined) result[id] = got;
+      result.seqs[id] = upTo;
+      const heldModSeq = wantedChanges.get(id);
+      if (heldModSeq !== undefined && heldModSeq < last_mod_seq) {
+        await this.replayChanges(userId, id, heldModSeq, Math.min(heldSeq ?? last_seq, last_seq), sink);
+      }
     }
     return result;
   }
@@ -90,4 +99,57 @@ export class SyncService {
     }
     return last;
   }
+
+  /**
+   * The messages with seq ≤ upToSeq changed after `afterModSeq` (by mod_seq), then those
+   * the user hid after it that did not change otherwise, each in its current state.
+   */
+  private async replayChanges(userId: number, conversationId: number, afterModSeq: number, upToSeq: number, sink: SyncSink) {
+    let cursor = afterModSeq;
+    for (;;) {
+      const rows = await changedSince(this.db, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
+      for (const message of await this.messages.present(userId, rows)) await sink.changed(message);
+      if (rows.length < SYNC_BATCH) break;
+      cursor = rows.at(-1)!.mod_seq;
+    }
+    // Hidden messages that also changed went out above, already shown as hidden.
+    cursor = afterModSeq;
+    for (;;) {
+      const rows = await hiddenSince(this.db, userId, conversationId, {
+        afterModSeq,
+        cursor,
+        upToSeq,
+        changedAfter: afterModSeq,
+        limit: SYNC_BATCH,
+      });
+      for (const message of await this.messages.present(userId, rows)) await sink.changed(message);
+      if (rows.length < SYNC_BATCH) break;
+      cursor = rows.at(-1)!.hidden_mod_seq;
+    }
+  }
+}
+
+/**
+ * A `since`-style map (conversation id → a counter the client holds) checked: keys are
+ * conversation ids written the one way JSON numbers print ("01", "1e3" or " 1" would name
+ * a conversation the client never knew by that id), values integers ≥ 0.
+ */
+function held(map: Record<string, number> | undefined, field: string): Map<number, number> {
+  const entries = Object.entries(map ?? {});
+  if (entries.length > SYNC_MAX_CONVERSATIONS) {
+    throw new AppError('validation_failed', `${field} may name at most ${SYNC_MAX_CONVERSATIONS} conversations`, { field });
+  }
+  const out = new Map<number, number>();
+  for (const [key, value] of entries) {
+    const id = /^[1-9][0-9]{0,15}$/.test(key) ? Number(key) : NaN;
+    if (!Number.isSafeInteger(id) || !Number.isSafeInteger(value) || value < 0) {
+      throw new AppError(
+        'validation_failed',
+        `${field}.${key} is not valid: ${field} maps conversation ids (1 to 2^53 − 1) to integers ≥ 0`,
+        { field: `${field}.${key}` },
+      );
+    }
+    out.set(id, value);
+  }
+  return out;
 }

@@ -64,6 +64,7 @@ const memberColumns = [
   'c.created_by',
   'c.direct_key',
   'c.last_seq',
+  'c.last_mod_seq',
   'c.last_message_at',
   'c.created_at',
   'c.updated_at',
@@ -156,7 +157,8 @@ export async function contactIds(db: Db, userId: number, among?: number[]): Prom
 
 /**
  * Unread messages per conversation for `userId` (of all their conversations, or of
- * `conversationIds`): after their last_read_seq, not their own, not deleted.
+ * `conversationIds`): after their last_read_seq, not their own, not deleted (for everyone, or
+ * for them).
  * Conversations with none are absent.
  */
 export async function unreadCounts(db: Db, userId: number, conversationIds?: number[]): Promise<Map<number, number>> {
@@ -172,6 +174,17 @@ export async function unreadCounts(db: Db, userId: number, conversationIds?: num
     .whereRef('m.seq', '>', 'p.last_read_seq')
     .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
     .where('m.deleted_at', 'is', null)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('message_hidden as h')
+            .select('h.message_id')
+            .whereRef('h.user_id', '=', 'p.user_id')
+            .whereRef('h.message_id', '=', 'm.id'),
+        ),
+      ),
+    )
     .groupBy('p.conversation_id')
     .orderBy('p.conversation_id')
     .execute();
@@ -179,12 +192,12 @@ export async function unreadCounts(db: Db, userId: number, conversationIds?: num
   return counts;
 }
 
-/** Every conversation of `userId` with its last_seq, by id. */
-export async function memberSeqs(db: Db, userId: number): Promise<{ id: number; last_seq: number }[]> {
+/** Every conversation of `userId` with its last_seq and last_mod_seq, by id. */
+export async function memberSeqs(db: Db, userId: number): Promise<{ id: number; last_seq: number; last_mod_seq: number }[]> {
   return db
     .selectFrom('conversation_participants as p')
     .innerJoin('conversations as c', 'c.id', 'p.conversation_id')
-    .select(['c.id', 'c.last_seq'])
+    .select(['c.id', 'c.last_seq', 'c.last_mod_seq'])
     .where('p.user_id', '=', userId)
     .orderBy('c.id')
     .execute();

@@ -167,21 +167,27 @@ export async function findByClientIds(db: Db, keys: { senderId: number; clientId
 }
 
 /**
- * Takes the next `n` seqs of each conversation: locks the rows in id order (so concurrent
- * batches, on any node, never deadlock) and advances last_seq (and the activity time).
- * Returns each conversation's first new seq. Must run in the transaction that inserts
- * the messages, so a rollback returns the seqs and seq stays gapless.
+ * Takes the next `n` seqs (and as many mod_seqs: a new message is a change) of each
+ * conversation: locks the rows in id order (so concurrent batches, on any node, never
+ * deadlock) and advances last_seq, last_mod_seq and the activity time. Returns each
+ * conversation's first new seq and mod_seq. Must run in the transaction that inserts the
+ * messages, so a rollback returns them and seq stays gapless.
  */
-export async function takeSeqs(trx: Trx, counts: Map<number, number>): Promise<Map<number, number>> {
+export async function takeSeqs(trx: Trx, counts: Map<number, number>): Promise<Map<number, { seq: number; modSeq: number }>> {
   const ids = [...counts.keys()].sort((a, b) => a - b);
   await sql`select id from conversations where id = any(${ids}::bigint[]) order by id for update`.execute(trx);
-  const { rows } = await sql<{ id: number; last_seq: number }>`
+  const { rows } = await sql<{ id: number; last_seq: number; last_mod_seq: number }>`
     update conversations c
-       set last_seq = c.last_seq + v.n, last_message_at = now(), updated_at = now()
+       set last_seq = c.last_seq + v.n, last_mod_seq = c.last_mod_seq + v.n, last_message_at = now(), updated_at = now()
       from unnest(${ids}::bigint[], ${ids.map((id) => counts.get(id)!)}::bigint[]) as v(id, n)
      where c.id = v.id
-    returning c.id, c.last_seq`.execute(trx);
-  return new Map(rows.map((r) => [r.id, r.last_seq - counts.get(r.id)! + 1]));
+    returning c.id, c.last_seq, c.last_mod_seq`.execute(trx);
+  return new Map(
+    rows.map((r) => {
+      const n = counts.get(r.id)!;
+      return [r.id, { seq: r.last_seq - n + 1, modSeq: r.last_mod_seq - n + 1 }];
+    }),
+  );
 }
 
 /**
@@ -189,14 +195,14 @@ export async function takeSeqs(trx: Trx, counts: Map<number, number>): Promise<M
  * Throws ClientIdRace when another writer stored one of the (sender, client_id) pairs
  * meanwhile (the transaction must then be rolled back).
  */
-export async function insertMessages(trx: Trx, items: (NewMessage & { seq: number })[]): Promise<MessageRow[]> {
+export async function insertMessages(trx: Trx, items: (NewMessage & { seq: number; modSeq: number })[]): Promise<MessageRow[]> {
   try {
     // Columns as arrays: the statement's text is the same for every batch size, so it is
     // prepared once per connection (a multi-row VALUES list would be planned anew).
     const { rows } = await sql<MessageRow>`
-      insert into messages (conversation_id, seq, sender_id, client_id, type, content, media_url, reply_to_id, attachments)
+      insert into messages (conversation_id, seq, mod_seq, sender_id, client_id, type, content, media_url, reply_to_id, attachments)
       select * from unnest(
-        ${items.map((m) => m.conversationId)}::bigint[], ${items.map((m) => m.seq)}::bigint[],
+        ${items.map((m) => m.conversationId)}::bigint[], ${items.map((m) => m.seq)}::bigint[], ${items.map((m) => m.modSeq)}::bigint[],
         ${items.map((m) => m.senderId)}::bigint[], ${items.map((m) => m.clientId)}::text[],
         ${items.map((m) => m.type)}::text[], ${items.map((m) => m.content)}::text[],
         ${items.map((m) => m.mediaUrl)}::text[], ${items.map((m) => m.replyToId)}::bigint[],

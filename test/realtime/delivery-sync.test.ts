@@ -116,7 +116,7 @@ async function resume(
   await ws.nextOfType('pong');
 
   const syncedAt = ws.frames.indexOf(synced);
-  expect(synced).toEqual({ type: 'synced', conversations: expect.any(Object) });
+  expect(synced).toEqual({ type: 'synced', conversations: expect.any(Object), mod_seqs: expect.any(Object) });
   expect(synced.conversations[String(w.foreign)]).toBeUndefined();
   for (const c of w.convs) {
     const seqs = newMessageSeqs(ws.frames, c);

@@ -1,0 +1,287 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { AttachmentLinks } from '../domain/attachments.js';
+import type { Clock } from '../domain/clock.js';
+import { AppError, notFound } from '../domain/errors.js';
+import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
+import { MAX_REACTIONS_PER_USER, reactionEmoji } from '../domain/reactions.js';
+import { toUser } from '../domain/users.js';
+import type { DeleteScope, Message, ReactionSummary } from '../schemas/messages.js';
+import { frames } from '../schemas/server-frames.js';
+import type { User } from '../schemas/users.js';
+import { participantsOf } from '../store/conversations.repository.js';
+import { inTransaction, type Db, type Trx } from '../store/database.js';
+import {
+  applyDelete,
+  applyEdit,
+  applyReaction,
+  hide,
+  listEdits,
+  lockMessage,
+  reactionsBy,
+  reactionsOf,
+  reactors,
+  takeModSeq,
+} from '../store/message-changes.repository.js';
+import { findInConversation, type MessageRow } from '../store/messages.repository.js';
+import { findUsersByIds } from '../store/users.repository.js';
+import type { Access } from './access.js';
+import type { Fanout } from './fanout.js';
+import type { MessagesService } from './messages.js';
+import type { NodeCache } from './node-cache.js';
+
+export interface ChangeOptions {
+  /** How long after sending its sender may edit a message (ms); 0: no limit. */
+  editWindowMs: number;
+  maxContentBytes: number;
+}
+
+/** A change that turned out to change nothing: the transaction is rolled back and the message returned as it is. */
+class Unchanged extends Error {
+  constructor(readonly row: MessageRow) {
+    super('unchanged');
+  }
+}
+
+/**
+ * Changes to sent messages — edits, deletes (for everyone, or for me), reactions — over
+ * REST and WebSocket alike. Each change commits in one transaction that takes the
+ * conversation's next mod_seq and stamps the message with it, and is published after the
+ * commit: `message_updated` (each member's own view of the message) or `reaction`.
+ * Repeating a change (the same content, a reaction already there, a second delete)
+ * changes nothing, takes no mod_seq and publishes nothing: it answers with the message as
+ * it is. Refusals change nothing either.
+ */
+export class MessageChangesService {
+  constructor(
+    private readonly db: Db,
+    private readonly access: Access,
+    private readonly cache: NodeCache,
+    private readonly fanout: Fanout,
+    private readonly messages: MessagesService,
+    private readonly blobs: BlobStore,
+    private readonly links: AttachmentLinks,
+    private readonly clock: Clock,
+    private readonly opts: ChangeOptions,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /**
+   * The sender replaces the content (text, or an attachment's caption), within the edit
+   * window. Throws not_found, forbidden, edit_window_passed, message_deleted,
+   * validation_failed, message_too_large.
+   */
+  async edit(callerId: number, conversationId: number, messageId: number, content: string): Promise<Message> {
+    await this.access.requireMember(callerId, conversationId);
+    if (Buffer.byteLength(content, 'utf8') > this.opts.maxContentBytes) {
+      throw new AppError('message_too_large', `content is larger than ${this.opts.maxContentBytes} bytes`, { field: 'content' });
+    }
+    const row = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+      if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can edit a message');
+      if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
+      const window = this.opts.editWindowMs;
+      if (window > 0 && this.clock.now() - before.created_at.getTime() > window) {
+        throw new AppError('edit_window_passed', 'The message is too old to edit');
+      }
+      if (before.type === 'text' && (before.attachments?.length ?? 0) === 0 && content.trim() === '') {
+        throw new AppError('validation_failed', 'content is required for a text message', { field: 'content' });
+      }
+      if (content === before.content) throw new Unchanged(before);
+      return applyEdit(trx, before, content, modSeq);
+    });
+    if (row.changed) await this.publishUpdate(row.row);
+    return this.viewFor(callerId, row.row);
+  }
+
+  /**
+   * `everyone`: the sender turns the message into a tombstone (its attachments' files are
+   * deleted after the commit). `me`: any member hides it from their own devices.
+   * Throws not_found, forbidden.
+   */
+  async delete(callerId: number, conversationId: number, messageId: number, scope: DeleteScope): Promise<Message> {
+    await this.access.requireMember(callerId, conversationId);
+    if (scope === 'me') {
+      const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+        const at = await hide(trx, callerId, before, modSeq);
+        if (at === undefined) throw new Unchanged(before);
+        return before;
+      });
+      const message = await this.viewFor(callerId, result.row);
+      if (result.changed) await this.fanout.toUsers([callerId], frames.messageUpdated(message));
+      return message;
+    }
+    let blobKeys: string[] = [];
+    const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+      if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can delete a message for everyone');
+      if (before.deleted_at !== null) throw new Unchanged(before);
+      const done = await applyDelete(trx, before, modSeq);
+      blobKeys = done.blobKeys;
+      return done.row;
+    });
+    if (result.changed) {
+      await this.publishUpdate(result.row);
+      await this.deleteBlobs(blobKeys);
+    }
+    return this.viewFor(callerId, result.row);
+  }
+
+  /**
+   * Adds (`on`) or removes one reaction of the caller. Throws not_found,
+   * validation_failed (not one emoji), message_deleted, too_many_reactions.
+   */
+  async react(callerId: number, conversationId: number, messageId: number, emojiInput: string, on: boolean): Promise<Message> {
+    await this.access.requireMember(callerId, conversationId);
+    const emoji = reactionEmoji(emojiInput);
+    let count = 0;
+    const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+      if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
+      const mine = await reactionsBy(trx, before, callerId);
+      if (mine.includes(emoji) === on) throw new Unchanged(before);
+      if (on && mine.length >= MAX_REACTIONS_PER_USER) {
+        throw new AppError('too_many_reactions', `At most ${MAX_REACTIONS_PER_USER} different reactions per message`, {
+          field: 'emoji',
+        });
+      }
+      const done = await applyReaction(trx, before, callerId, emoji, on, modSeq);
+      count = done.count;
+      return done.row;
+    });
+    if (result.changed) {
+      const frame = frames.reaction({
+        conversation_id: conversationId,
+        message_id: messageId,
+        user_id: callerId,
+        emoji,
+        on,
+        count,
+        mod_seq: result.row.mod_seq,
+      });
+      await this.fanout.toUsers(await this.cache.memberIds(conversationId), frame);
+    }
+    return this.viewFor(callerId, result.row);
+  }
+
+  /** The message's earlier versions, oldest first (none once deleted). Throws not_found. */
+  async edits(callerId: number, conversationId: number, messageId: number): Promise<{ content: string; edited_at: string }[]> {
+    await this.requireMessage(callerId, conversationId, messageId);
+    const rows = await listEdits(this.db, conversationId, messageId);
+    return rows.map((r) => ({ content: r.content, edited_at: r.edited_at.toISOString() }));
+  }
+
+  /** Who reacted with `emoji`, in reaction order, a page at a time. Throws not_found, validation_failed. */
+  async reactors(
+    callerId: number,
+    conversationId: number,
+    messageId: number,
+    emojiInput: string,
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ users: User[]; next_cursor: string | null }> {
+    const emoji = reactionEmoji(emojiInput);
+    await this.requireMessage(callerId, conversationId, messageId);
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
+    const rows = await reactors(this.db, messageId, emoji, { limit: opts.limit + 1, after });
+    const page = rows.slice(0, opts.limit);
+    const users = new Map((await findUsersByIds(this.db, page.map((r) => r.user_id))).map((u) => [u.id, u]));
+    const last = page.at(-1);
+    return {
+      users: page.flatMap((r) => {
+        const u = users.get(r.user_id);
+        return u ? [toUser(u, { id: callerId, contact: true })] : [];
+      }),
+      next_cursor: rows.length > opts.limit && last ? encodeCursor(last.at_us, last.user_id) : null,
+    };
+  }
+
+  private async requireMessage(callerId: number, conversationId: number, messageId: number): Promise<MessageRow> {
+    await this.access.requireMember(callerId, conversationId);
+    const row = await findInConversation(this.db, conversationId, messageId);
+    if (!row) throw notFound('Message');
+    return row;
+  }
+
+  /**
+   * One change in one transaction: the conversation's next mod_seq, then the message
+   * locked, then `apply`. An `Unchanged` thrown by `apply` rolls it back (the mod_seq is
+   * not used) and answers with the message as it is.
+   */
+  private async change(
+    conversationId: number,
+    messageId: number,
+    apply: (trx: Trx, before: MessageRow, modSeq: number) => Promise<MessageRow>,
+  ): Promise<{ row: MessageRow; changed: boolean }> {
+    try {
+      const row = await inTransaction(this.db, async (trx) => {
+        const modSeq = await takeModSeq(trx, conversationId);
+        const before = modSeq === undefined ? undefined : await lockMessage(trx, conversationId, messageId);
+        if (modSeq === undefined || !before) throw notFound('Message');
+        return apply(trx, before, modSeq);
+      });
+      return { row, changed: true };
+    } catch (err) {
+      if (err instanceof Unchanged) return { row: err.row, changed: false };
+      throw err;
+    }
+  }
+
+  private async viewFor(callerId: number, row: MessageRow): Promise<Message> {
+    const [message] = await this.messages.present(callerId, [row]);
+    return message!;
+  }
+
+  /**
+   * `message_updated` to every member, each with the message as they see it (status and
+   * `reactions[].me` differ): the frames are built per member and members who see the
+   * same bytes share one publish.
+   */
+  private async publishUpdate(row: MessageRow): Promise<void> {
+    const [members, reactions] = await Promise.all([participantsOf(this.db, [row.conversation_id]), reactionsOf(this.db, [row.id])]);
+    const sender = row.sender_id === null ? undefined : members.find((m) => m.id === row.sender_id) ?? (await this.cache.profile(row.sender_id));
+    const byFrame = new Map<string, { message: Message; userIds: number[] }>();
+    for (const member of members) {
+      const message = toMessage(
+        row,
+        senderView(sender, member.id),
+        messageStatus(row, member.id, summarizePointers(member.id, members)),
+        this.links,
+        { reactions: summarize(reactions, member.id) },
+      );
+      const key = JSON.stringify(message);
+      const entry = byFrame.get(key);
+      if (entry) entry.userIds.push(member.id);
+      else byFrame.set(key, { message, userIds: [member.id] });
+    }
+    for (const { message, userIds } of byFrame.values()) await this.fanout.toUsers(userIds, frames.messageUpdated(message));
+  }
+
+  /** Deletes a tombstone's files; one that fails is logged and left (its row is gone, so nobody can read it). */
+  private async deleteBlobs(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      await this.blobs.delete(key).catch((err: unknown) => this.log.error({ err, key }, 'deleting a deleted message\'s file failed'));
+    }
+  }
+}
+
+/** Reactions in the order they were made → per emoji (first appearance first), with `me` for the viewer. */
+function summarize(reactions: { user_id: number; emoji: string }[], viewerId: number): ReactionSummary[] {
+  const byEmoji = new Map<string, ReactionSummary>();
+  for (const r of reactions) {
+    const entry = byEmoji.get(r.emoji) ?? { emoji: r.emoji, count: 0, me: false };
+    entry.count++;
+    if (r.user_id === viewerId) entry.me = true;
+    byEmoji.set(r.emoji, entry);
+  }
+  return [...byEmoji.values()];
+}
+
+/** Opaque to clients: `r:<reaction time in epoch microseconds>:<user id>`, base64url. */
+const encodeCursor = (atMicros: number, userId: number) => Buffer.from(`r:${atMicros}:${userId}`).toString('base64url');
+
+function decodeCursor(cursor: string): { atMicros: number; userId: number } {
+  const m = /^r:(\d{1,17}):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const atMicros = Number(m?.[1]);
+  const userId = Number(m?.[2]);
+  if (!m || !Number.isSafeInteger(atMicros) || !Number.isSafeInteger(userId)) {
+    throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
+  }
+  return { atMicros, userId };
+}

@@ -1,0 +1,276 @@
+import { sql } from 'kysely';
+import type { ReactionSummary } from '../schemas/messages.js';
+import type { Db, Trx } from './database.js';
+import { messageColumns, type MessageRow } from './messages.repository.js';
+
+/**
+ * Changes to sent messages: edits, deletes, hides and reactions, and what sync and the
+ * message views read of them. Each change runs in one transaction that first takes the
+ * conversation's next mod_seq (`takeModSeq`, which locks the conversation row, so a
+ * conversation's changes and new messages are stamped in commit order), then locks the
+ * message, then changes it.
+ */
+
+/** Takes the conversation's next mod_seq (locking its row until the transaction ends); undefined when it is gone. */
+export async function takeModSeq(trx: Trx, conversationId: number): Promise<number | undefined> {
+  const row = await trx
+    .updateTable('conversations')
+    .set({ last_mod_seq: sql`last_mod_seq + 1` })
+    .where('id', '=', conversationId)
+    .returning('last_mod_seq')
+    .executeTakeFirst();
+  return row?.last_mod_seq;
+}
+
+/** The message, locked for the rest of the transaction. */
+export async function lockMessage(trx: Trx, conversationId: number, messageId: number): Promise<MessageRow | undefined> {
+  return trx
+    .selectFrom('messages as m')
+    .select(messageColumns)
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.id', '=', messageId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** Replaces the content, keeping the version it replaces in the edit history. */
+export async function applyEdit(trx: Trx, before: MessageRow, content: string, modSeq: number): Promise<MessageRow> {
+  await trx
+    .insertInto('message_edits')
+    .values({ conversation_id: before.conversation_id, message_id: before.id, content: before.content })
+    .execute();
+  return trx
+    .updateTable('messages as m')
+    .set({ content, edited_at: sql`now()`, updated_at: sql`now()`, mod_seq: modSeq })
+    .where('m.conversation_id', '=', before.conversation_id)
+    .where('m.id', '=', before.id)
+    .returning(messageColumns)
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Turns the message into a tombstone: empty content, no media, and its edit history,
+ * reactions and attachment rows deleted. Returns the tombstone and the blob keys of its
+ * attachments, for the caller to delete once this commits.
+ */
+export async function applyDelete(trx: Trx, before: MessageRow, modSeq: number): Promise<{ row: MessageRow; blobKeys: string[] }> {
+  const where = { conversation_id: before.conversation_id, message_id: before.id };
+  await trx.deleteFrom('message_edits').where('conversation_id', '=', where.conversation_id).where('message_id', '=', where.message_id).execute();
+  await trx
+    .deleteFrom('message_reactions')
+    .where('conversation_id', '=', where.conversation_id)
+    .where('message_id', '=', where.message_id)
+    .execute();
+  const files = await trx
+    .deleteFrom('attachments')
+    .where('conversation_id', '=', where.conversation_id)
+    .where('message_id', '=', where.message_id)
+    .returning(['storage_key', 'thumbnail_key'])
+    .execute();
+  const row = await trx
+    .updateTable('messages as m')
+    .set({
+      content: '',
+      media_url: null,
+      attachments: null,
+      deleted_at: sql`now()`,
+      updated_at: sql`now()`,
+      mod_seq: modSeq,
+    })
+    .where('m.conversation_id', '=', before.conversation_id)
+    .where('m.id', '=', before.id)
+    .returning(messageColumns)
+    .executeTakeFirstOrThrow();
+  return { row, blobKeys: files.flatMap((f) => (f.thumbnail_key ? [f.storage_key, f.thumbnail_key] : [f.storage_key])) };
+}
+
+/** Hides the message from one user; the time it was hidden, or undefined when it already was. */
+export async function hide(trx: Trx, userId: number, message: MessageRow, modSeq: number): Promise<Date | undefined> {
+  const row = await trx
+    .insertInto('message_hidden')
+    .values({ conversation_id: message.conversation_id, user_id: userId, message_id: message.id, mod_seq: modSeq })
+    .onConflict((oc) => oc.columns(['user_id', 'message_id']).doNothing())
+    .returning('hidden_at')
+    .executeTakeFirst();
+  return row?.hidden_at;
+}
+
+/** When `userId` hid each of these messages (absent: not hidden). */
+export async function hiddenAt(db: Db, userId: number, messageIds: number[]): Promise<Map<number, Date>> {
+  if (messageIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('message_hidden')
+    .select(['message_id', 'hidden_at'])
+    .where('user_id', '=', userId)
+    .where('message_id', 'in', messageIds)
+    .execute();
+  return new Map(rows.map((r) => [r.message_id, r.hidden_at]));
+}
+
+/** The distinct emoji `userId` has on the message. */
+export async function reactionsBy(db: Db, message: MessageRow, userId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('message_reactions')
+    .select('emoji')
+    .where('message_id', '=', message.id)
+    .where('user_id', '=', userId)
+    .execute();
+  return rows.map((r) => r.emoji);
+}
+
+/** Adds or removes one reaction and stamps the message; returns the emoji's count afterwards. */
+export async function applyReaction(
+  trx: Trx,
+  message: MessageRow,
+  userId: number,
+  emoji: string,
+  on: boolean,
+  modSeq: number,
+): Promise<{ row: MessageRow; count: number }> {
+  if (on) {
+    await trx
+      .insertInto('message_reactions')
+      .values({ conversation_id: message.conversation_id, message_id: message.id, user_id: userId, emoji })
+      .execute();
+  } else {
+    await trx
+      .deleteFrom('message_reactions')
+      .where('message_id', '=', message.id)
+      .where('user_id', '=', userId)
+      .where('emoji', '=', emoji)
+      .execute();
+  }
+  const row = await trx
+    .updateTable('messages as m')
+    .set({ mod_seq: modSeq, updated_at: sql`now()` })
+    .where('m.conversation_id', '=', message.conversation_id)
+    .where('m.id', '=', message.id)
+    .returning(messageColumns)
+    .executeTakeFirstOrThrow();
+  const { n } = await trx
+    .selectFrom('message_reactions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('message_id', '=', message.id)
+    .where('emoji', '=', emoji)
+    .executeTakeFirstOrThrow();
+  return { row, count: Number(n) };
+}
+
+/** Every (user, emoji) reaction of the messages, in the order they were made. */
+export async function reactionsOf(db: Db, messageIds: number[]): Promise<{ message_id: number; user_id: number; emoji: string }[]> {
+  if (messageIds.length === 0) return [];
+  return db
+    .selectFrom('message_reactions')
+    .select(['message_id', 'user_id', 'emoji'])
+    .where('message_id', 'in', messageIds)
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .execute();
+}
+
+/** Per message, its reactions by emoji as `viewerId` sees them (`me`), in order of first appearance. */
+export async function reactionSummaries(db: Db, viewerId: number, messageIds: number[]): Promise<Map<number, ReactionSummary[]>> {
+  const out = new Map<number, ReactionSummary[]>();
+  if (messageIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('message_reactions')
+    .select([
+      'message_id',
+      'emoji',
+      (eb) => eb.fn.countAll<number>().as('count'),
+      sql<boolean>`bool_or(user_id = ${viewerId})`.as('me'),
+      (eb) => eb.fn.min('created_at').as('first'),
+    ])
+    .where('message_id', 'in', messageIds)
+    .groupBy(['message_id', 'emoji'])
+    .orderBy('message_id')
+    .orderBy('first')
+    .orderBy('emoji')
+    .execute();
+  for (const r of rows) {
+    const list = out.get(r.message_id) ?? [];
+    list.push({ emoji: r.emoji, count: Number(r.count), me: r.me });
+    out.set(r.message_id, list);
+  }
+  return out;
+}
+
+/** Who reacted with `emoji`, in reaction order, after the (time in µs, user id) cursor. */
+export async function reactors(
+  db: Db,
+  messageId: number,
+  emoji: string,
+  opts: { limit: number; after?: { atMicros: number; userId: number } },
+): Promise<{ user_id: number; at_us: number }[]> {
+  let q = db
+    .selectFrom('message_reactions as r')
+    .select(['r.user_id', sql<number>`(extract(epoch from r.created_at) * 1000000)::bigint`.as('at_us')])
+    .where('r.message_id', '=', messageId)
+    .where('r.emoji', '=', emoji);
+  if (opts.after) {
+    const { atMicros, userId } = opts.after;
+    q = q.where(
+      sql<boolean>`(r.created_at, r.user_id) > (timestamptz 'epoch' + ${String(atMicros)}::bigint * interval '1 microsecond', ${userId})`,
+    );
+  }
+  const rows = await q.orderBy('r.created_at').orderBy('r.user_id').limit(opts.limit).execute();
+  return rows.map((r) => ({ user_id: r.user_id, at_us: Number(r.at_us) }));
+}
+
+/** The message's earlier versions, oldest first. */
+export async function listEdits(db: Db, conversationId: number, messageId: number): Promise<{ content: string; edited_at: Date }[]> {
+  return db
+    .selectFrom('message_edits')
+    .select(['content', 'edited_at'])
+    .where('conversation_id', '=', conversationId)
+    .where('message_id', '=', messageId)
+    .orderBy('id')
+    .execute();
+}
+
+/**
+ * A page of the messages changed after `afterModSeq` (by mod_seq, from `cursor`), among
+ * those with seq ≤ `upToSeq` (later ones the client gets as new messages).
+ */
+export async function changedSince(
+  db: Db,
+  conversationId: number,
+  opts: { afterModSeq: number; upToSeq: number; limit: number },
+): Promise<MessageRow[]> {
+  return db
+    .selectFrom('messages as m')
+    .select(messageColumns)
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.mod_seq', '>', opts.afterModSeq)
+    .where('m.seq', '<=', opts.upToSeq)
+    .orderBy('m.mod_seq')
+    .limit(opts.limit)
+    .execute();
+}
+
+/**
+ * A page of the messages `userId` hid after `afterModSeq` (by the hide's mod_seq, from
+ * `cursor`), with seq ≤ `upToSeq`, leaving out those changed after `changedAfter` (the
+ * changed-message replay sent those already).
+ */
+export async function hiddenSince(
+  db: Db,
+  userId: number,
+  conversationId: number,
+  opts: { afterModSeq: number; cursor: number; upToSeq: number; changedAfter: number; limit: number },
+): Promise<(MessageRow & { hidden_mod_seq: number })[]> {
+  return db
+    .selectFrom('message_hidden as h')
+    .innerJoin('messages as m', 'm.id', 'h.message_id')
+    .select(messageColumns)
+    .select('h.mod_seq as hidden_mod_seq')
+    .where('h.user_id', '=', userId)
+    .where('h.conversation_id', '=', conversationId)
+    .where('h.mod_seq', '>', Math.max(opts.afterModSeq, opts.cursor))
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.seq', '<=', opts.upToSeq)
+    .where('m.mod_seq', '<=', opts.changedAfter)
+    .orderBy('h.mod_seq')
+    .limit(opts.limit)
+    .execute();
+}
