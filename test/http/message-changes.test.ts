@@ -484,12 +484,39 @@ describe('messages that change', () => {
       expect(await x.message(b, ab, own)).toMatchObject({ content: 'regret', deleted_for: null });
     });
 
+    test('hiding again: 200, the same hidden message, no new mod_seq, no frame', async () => {
+      const m = await restSend(t, a, ab, 'hide twice');
+      const first = await x.del(b, ab, m.id, '?for=me');
+      expect(first.status).toBe(200);
+      const watchers = [await sockets.connect(t, a), await sockets.connect(t, b)];
+      const marks = marksOf(watchers);
+      const modSeq = await x.modSeq(a, ab);
+      const again = await x.del(b, ab, m.id, '?for=me');
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect(again.body.message).toEqual(first.body.message);
+      expect(await x.modSeq(a, ab)).toBe(modSeq);
+      await expectNoChangeFrames(t, a, ab, watchers, marks);
+    });
+
     test('a hidden message stays hidden from the hider after the sender edits it', async () => {
       const m = await restSend(t, a, ab, 'original');
       expect((await x.del(b, ab, m.id, '?for=me')).status).toBe(200);
       expect((await x.edit(a, ab, m.id, 'edited later')).status).toBe(200);
       expect(await x.message(b, ab, m)).toMatchObject({ content: '', deleted_for: 'me' });
       expect(await x.message(a, ab, m)).toMatchObject({ content: 'edited later', deleted_for: null });
+    });
+
+    test('the conversation list shows a latest message I hid as hidden, and it whole to the others', async () => {
+      const conv = await direct(t, b, c);
+      const m = await restSend(t, c, conv, 'latest, hidden by b');
+      expect((await x.del(b, conv, m.id, '?for=me')).status).toBe(200);
+      const latest = async (who: User) => {
+        const list = await t.request('GET', '/api/v1/conversations', { token: who.token });
+        return list.body.conversations.find((item: any) => item.id === conv).messages[0];
+      };
+      expect(await latest(b)).toMatchObject({ id: m.id, content: '', deleted_for: 'me' });
+      expect(await latest(c)).toMatchObject({ id: m.id, content: 'latest, hidden by b', deleted_for: null });
+      expect((await x.conversation(b, conv)).messages[0]).toMatchObject({ id: m.id, content: '', deleted_for: 'me' });
     });
 
     test('an outsider cannot hide: 404, nothing changes', async () => {
@@ -603,6 +630,52 @@ describe('messages that change', () => {
     // Every message's mod_seq is the latest change it had.
     const history = await x.history(a, conv);
     expect(history.map((m) => m.mod_seq)).toEqual([stamped, seen[8], m3.mod_seq]);
+  });
+});
+
+describe('changes at the same time', () => {
+  test('sends, edits and reactions in parallel each take their own mod_seq; the conversation ends at the last', async () => {
+    const t = await startApp();
+    try {
+      const x = api(t);
+      const users = await Promise.all(Array.from({ length: 8 }, () => registerUser(t)));
+      const [owner, ...rest] = users as [User, ...User[]];
+      const conv = await group(t, owner, rest, 'busy');
+      const targets = await Promise.all(users.map((u) => restSend(t, u, conv, `target of ${u.user.id}`)));
+      const start = await x.modSeq(owner, conv);
+      const ws = await sockets.connect(t, owner);
+
+      const work: Promise<any>[] = [];
+      for (const [i, u] of users.entries()) {
+        work.push(restSend(t, u, conv, `parallel ${i}`));
+        work.push(x.edit(u, conv, targets[i].id, `edited by ${i}`).then((r) => r.body.message));
+        for (const target of targets.slice(0, 3)) work.push(x.react(u, conv, target.id, '👍').then((r) => r.body.message));
+      }
+      const results = await Promise.all(work);
+      const changes = users.length * 5;
+      expect(await x.modSeq(owner, conv)).toBe(start + changes);
+
+      // Every change's frame carries a distinct mod_seq, together exactly start+1 … start+changes.
+      await expect.poll(() => ws.frames.filter((f) => ['new_message', 'message_updated', 'reaction'].includes(f.type)).length, { timeout: 10_000 }).toBe(changes);
+      const stamped = ws.frames
+        .filter((f) => ['new_message', 'message_updated', 'reaction'].includes(f.type))
+        .map((f) => (f.type === 'reaction' ? f.mod_seq : f.message.mod_seq) as number)
+        .sort((p, q) => p - q);
+      expect(stamped).toEqual(Array.from({ length: changes }, (_, i) => start + 1 + i));
+      expect(results.every((m) => Number.isInteger(m.mod_seq) && m.mod_seq > start)).toBe(true);
+
+      const history = await x.history(owner, conv);
+      expect(new Set(history.map((m) => m.mod_seq)).size).toBe(history.length);
+      for (const target of targets.slice(0, 3)) {
+        expect(history.find((m) => m.id === target.id).reactions).toEqual([{ emoji: '👍', count: users.length, me: true }]);
+      }
+      // The last reaction frame per message tells the final count.
+      const counts = ws.all('reaction').map((f) => f.count as number).sort((p, q) => p - q);
+      expect(counts).toEqual(Array.from({ length: users.length }, (_, i) => i + 1).flatMap((n) => [n, n, n]));
+    } finally {
+      await sockets.closeAll();
+      await t.close();
+    }
   });
 });
 
