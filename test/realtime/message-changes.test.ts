@@ -235,6 +235,44 @@ describe('live frames', () => {
   });
 });
 
+describe('a message hidden for me stays hidden from me', () => {
+  test('when the sender edits it, the hider\'s sockets get no new content: any message_updated they get shows it hidden', async () => {
+    const { a, b, c, conv } = await world();
+    const m = await restSend(t, a, conv, 'b hides this');
+    expect((await t.request('DELETE', `${msgPath(conv, m.id)}?for=me`, { token: b.token })).status).toBe(200);
+    const [a1, b1, c1] = [await sockets.connect(t, a), await sockets.connect(t, b), await sockets.connect(t, c)];
+    const mark = b1.frames.length;
+
+    const edit = await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: 'the secret, edited' } });
+    expect(edit.status).toBe(200);
+    expect((await c1.next(updatedOf(m.id))).message.content).toBe('the secret, edited');
+    await a1.next(updatedOf(m.id));
+    const sentinel = await restSend(t, a, conv, 'after the edit');
+    const seen = await b1.next((f) => f.type === 'new_message' && f.message.id === sentinel.id);
+    const atB = b1.frames.slice(mark, b1.frames.indexOf(seen)).filter(updatedOf(m.id));
+    for (const f of atB) {
+      expect(f.message, 'the edit as b sees it').toMatchObject({ content: '', deleted_for: 'me', reactions: [], attachments: [] });
+    }
+    expect((await read(b, conv, m))).toMatchObject({ content: '', deleted_for: 'me' });
+  });
+
+  test('a sync after the sender edited a message I hid replays it once, hidden', async () => {
+    const { a, b, conv } = await world();
+    const m = await restSend(t, a, conv, 'hidden, then edited');
+    const laptop = await sockets.connect(t, b);
+    const held = (await syncOn(laptop, { since: { [conv]: 0 } })).synced.mod_seqs[String(conv)] as number;
+    await laptop.close();
+    expect((await t.request('DELETE', `${msgPath(conv, m.id)}?for=me`, { token: b.token })).status).toBe(200);
+    expect((await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: 'edited after the hide' } })).status).toBe(200);
+    expect((await t.request('PUT', `${msgPath(conv, m.id)}/reactions/${encodeURIComponent('👍')}`, { token: a.token })).status).toBe(200);
+
+    const back = await sockets.connect(t, b);
+    const { updated } = await syncOn(back, { since: { [conv]: 1 }, changes_since: { [conv]: held } });
+    expect(updated).toHaveLength(1);
+    expect(updated[0]!.message).toMatchObject({ id: m.id, content: '', deleted_for: 'me', reactions: [] });
+  });
+});
+
 describe('refusals are error frames; the socket stays usable and nothing changes', () => {
   test('every refusal of edit, delete and react, with its code', async () => {
     const { a, b, c, outsider, conv, elsewhere } = await world();
@@ -454,6 +492,32 @@ describe('sync with changes_since', () => {
     expect(atC.updated).toEqual([]);
     expect(atC.replayed).toEqual([]);
   });
+
+  test('more changes than one batch: every changed message once, in one sync', async () => {
+    const { a, b, conv } = await world();
+    const N = 130;
+    const sent: any[] = [];
+    for (let i = 0; i < N; i++) sent.push(await restSend(t, a, conv, `m${i}`));
+    const b1 = await sockets.connect(t, b);
+    const held = (await syncOn(b1, { since: { [conv]: N } })).synced.mod_seqs[String(conv)] as number;
+    await b1.close();
+    // Edited in reverse order, and the first ten twice, so mod_seq order is not seq order.
+    for (const m of [...sent].reverse()) {
+      const res = await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: `${m.content} edited` } });
+      expect(res.status).toBe(200);
+    }
+    for (const m of sent.slice(0, 10)) {
+      expect((await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: `${m.content} twice` } })).status).toBe(200);
+    }
+    const b2 = await sockets.connect(t, b);
+    const { updated, synced } = await syncOn(b2, { since: { [conv]: N }, changes_since: { [conv]: held } });
+    const ids = updated.map((f) => f.message.id);
+    expect(new Set(ids).size, 'each once').toBe(ids.length);
+    expect([...ids].sort((x, y) => x - y)).toEqual(sent.map((m) => m.id).sort((x, y) => x - y));
+    const content = new Map(updated.map((f) => [f.message.id, f.message.content]));
+    sent.forEach((m, i) => expect(content.get(m.id)).toBe(i < 10 ? `m${i} twice` : `m${i} edited`));
+    expect(synced.mod_seqs[String(conv)]).toBe(await modSeq(a, conv));
+  }, 60_000);
 
   test('sync without changes_since is as before: no message_updated, even with changes; synced still has mod_seqs for every conversation', async () => {
     const { a, b, c, conv } = await world();
