@@ -30,6 +30,8 @@ export type BusEvent =
       frame: string;
       /** For a `new_message` frame: where the message sits, so receivers need not parse it. */
       position?: MessagePosition;
+      /** For a `message_updated` or `reaction` frame: the change's place, so receivers need not parse it. */
+      change?: ChangePosition;
     }
   /** The session ended (logout, revocation): close that session's sockets. */
   | { kind: 'session_revoked'; sessionId: string }
@@ -44,6 +46,12 @@ export const userChannel = (userId: number) => `user:${userId}`;
  * The name on the wire stays `directory`, as nodes of earlier versions listen for it.
  */
 export const CACHE_CHANNEL = 'directory';
+
+/** A change's place in the log: its conversation and mod_seq. */
+export interface ChangePosition {
+  conversation_id: number;
+  mod_seq: number;
+}
 
 /** A message's place in the log: its conversation and seq. */
 export interface MessagePosition {

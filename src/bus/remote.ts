@@ -2,7 +2,8 @@ import type { Bus, BusEvent } from './bus.js';
 
 /**
  * Bus events on the wire: one marker character, then the frame text (`f`), or the
- * message position and the frame (`m<conversation>,<seq>;<frame>`), or a session id (`r`),
+ * message position and the frame (`m<conversation>,<seq>;<frame>`), or a change position and
+ * the frame (`x<conversation>,<mod_seq>;<frame>`), or a session id (`r`),
  * or the id of a changed user (`u`) or conversation (`c`).
  */
 export function encodeEvent(event: BusEvent): string {
@@ -10,18 +11,24 @@ export function encodeEvent(event: BusEvent): string {
   if (event.kind === 'user_changed') return `u${event.userId}`;
   if (event.kind === 'conversation_changed') return `c${event.conversationId}`;
   const p = event.position;
-  return p ? `m${p.conversation_id},${p.seq};${event.frame}` : `f${event.frame}`;
+  if (p) return `m${p.conversation_id},${p.seq};${event.frame}`;
+  const c = event.change;
+  return c ? `x${c.conversation_id},${c.mod_seq};${event.frame}` : `f${event.frame}`;
 }
 
 export function decodeEvent(payload: string): BusEvent | undefined {
   switch (payload[0]) {
     case 'f':
       return { kind: 'frame', frame: payload.slice(1) };
-    case 'm': {
+    case 'm':
+    case 'x': {
       const end = payload.indexOf(';');
-      const [conversation, seq] = payload.slice(1, end).split(',').map(Number);
-      if (end < 0 || !Number.isSafeInteger(conversation) || !Number.isSafeInteger(seq)) return undefined;
-      return { kind: 'frame', frame: payload.slice(end + 1), position: { conversation_id: conversation!, seq: seq! } };
+      const [conversation, n] = payload.slice(1, end).split(',').map(Number);
+      if (end < 0 || !Number.isSafeInteger(conversation) || !Number.isSafeInteger(n)) return undefined;
+      const frame = payload.slice(end + 1);
+      return payload[0] === 'm'
+        ? { kind: 'frame', frame, position: { conversation_id: conversation!, seq: n! } }
+        : { kind: 'frame', frame, change: { conversation_id: conversation!, mod_seq: n! } };
     }
     case 'r':
       return { kind: 'session_revoked', sessionId: payload.slice(1) };

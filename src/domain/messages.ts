@@ -54,8 +54,10 @@ export function toMessage(
   links: AttachmentLinks,
   view: MessageView = {},
 ): Message {
-  const hidden = view.hiddenAt != null;
-  if (hidden || row.deleted_at !== null) return tombstone(row, sender, status, hidden ? view.hiddenAt! : row.deleted_at!, hidden);
+  if (view.hidden) {
+    return { ...tombstone(row, sender, status, view.hidden.at, true), mod_seq: Math.max(row.mod_seq, view.hidden.modSeq) };
+  }
+  if (row.deleted_at !== null) return tombstone(row, sender, status, row.deleted_at, false);
   const attachments = row.attachments?.map((a) => toAttachment(a, links)) ?? [];
   return {
     id: row.id,
@@ -84,8 +86,11 @@ export function toMessage(
 export interface MessageView {
   /** The reactions, with `me` for the viewer (none when absent). */
   reactions?: ReactionSummary[];
-  /** When the viewer deleted it for themselves (absent or null: they did not). */
-  hiddenAt?: Date | null;
+  /**
+   * When the viewer deleted it for themselves, and that change's mod_seq (absent: they
+   * did not). To them it is the message's latest change, so its mod_seq shows it.
+   */
+  hidden?: { at: Date; modSeq: number };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { MessagePosition } from '../bus/bus.js';
+import type { ChangePosition, MessagePosition } from '../bus/bus.js';
 import { serializeFrame, type ServerFrame } from '../schemas/server-frames.js';
 import { CLOSE } from './protocol.js';
 
@@ -49,13 +49,15 @@ export class Connection {
   private rateTimer: NodeJS.Timeout | undefined;
   /** Made when a frame first waits its turn (most sockets never need one). */
   private closed: AbortController | undefined;
-  /** Live frames held back while a sync streams history (null: not syncing). */
-  private held: FrameData[] | null = null;
+  /** Live frames held back while a sync streams history (null: not syncing), with their change's place if any. */
+  private held: { frame: FrameData; change?: ChangePosition }[] | null = null;
   private heldBytes = 0;
   /** While a sync replays: per conversation, the lowest and highest live seq seen. */
   private live: Map<number, { min: number; max: number }> | null = null;
   /** Per conversation, the last seq a finished sync sent (or reported as known). */
   private synced: Map<number, number> | undefined;
+  /** Per conversation whose changes a finished sync replayed, the mod_seq it covered. */
+  private syncedChanges: Map<number, number> | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -105,9 +107,12 @@ export class Connection {
    * `new_message` it already sent (seq ≤ what it reported) is dropped: its publish can
    * trail its commit, so it may arrive after the sync read it. `message` is the
    * position the publisher attached to a `new_message` frame; the frame itself is never
-   * parsed here (it was serialised once for every recipient).
+   * parsed here (it was serialised once for every recipient). `change` is the place of a
+   * `message_updated` or `reaction` frame: one a sync already covered (its mod_seq is not
+   * above what the sync replayed the changes up to) is dropped, held or late.
    */
-  deliver(frame: FrameData, message?: MessagePosition): void {
+  deliver(frame: FrameData, message?: MessagePosition, change?: ChangePosition): void {
+    if (change && change.mod_seq <= (this.syncedChanges?.get(change.conversation_id) ?? -1)) return;
     if (message) {
       const upTo = this.synced?.get(message.conversation_id);
       if (upTo !== undefined && message.seq <= upTo) return;
@@ -132,7 +137,7 @@ export class Connection {
       this.close(CLOSE.SLOW_CONSUMER, 'slow consumer: too far behind during sync', null);
       return;
     }
-    this.held.push(frame);
+    this.held.push(change ? { frame, change } : { frame });
   }
 
   /** Starts holding live frames back (see `deliver`); false when a sync is already running. */
@@ -164,18 +169,21 @@ export class Connection {
    * until the queue is empty. Must be called with no await between the caller's last
    * `liveBeyond` check and it, so no live message slips between the two.
    */
-  async endSync(sent: Record<string, number>): Promise<void> {
+  async endSync(sent: Record<string, number>, changesUpTo: Record<string, number> = {}): Promise<void> {
     this.live = null;
     this.synced ??= new Map();
     for (const [id, seq] of Object.entries(sent)) this.synced.set(Number(id), seq);
+    this.syncedChanges ??= new Map();
+    for (const [id, modSeq] of Object.entries(changesUpTo)) this.syncedChanges.set(Number(id), modSeq);
     const held = this.held ?? [];
     while (held.length > 0 && this.open) {
       if (this.socket.bufferedAmount > this.limits.maxBufferedBytes / 2) {
         await this.drained();
         continue;
       }
-      const frame = held.shift()!;
+      const { frame, change } = held.shift()!;
       this.heldBytes -= Buffer.byteLength(frame);
+      if (change && change.mod_seq <= (this.syncedChanges.get(change.conversation_id) ?? -1)) continue;
       this.send(frame);
     }
     this.held = null;

@@ -31,9 +31,12 @@ export async function streamSync(
   };
   let sent: Record<string, number> = {};
   let modSeqs: Record<string, number> = {};
+  // The conversations whose changes this sync replays, up to the mod_seq it covers.
+  let changesUpTo: Record<string, number> = {};
   const gone = new Set<string>();
   try {
     ({ seqs: sent, modSeqs } = await sync.sync(conn.userId, since, changesSince, sink));
+    changesUpTo = Object.fromEntries(Object.entries(modSeqs).filter(([id]) => changesSince?.[id] !== undefined));
     for (;;) {
       const behind = conn.liveBeyond(sent);
       // No await between this check and endSync: a live message now is sent live.
@@ -52,6 +55,6 @@ export async function streamSync(
     const reportedModSeqs = Object.fromEntries(Object.entries(modSeqs).filter(([id]) => !gone.has(id)));
     conn.sendFrame(frames.synced(report, reportedModSeqs));
   } finally {
-    await conn.endSync(sent);
+    await conn.endSync(sent, changesUpTo);
   }
 }

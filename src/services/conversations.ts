@@ -158,7 +158,7 @@ export class ConversationsService {
                 senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
                 messageStatus(last, callerId, pointers),
                 this.links,
-                { reactions: reactions.get(last.id), hiddenAt: hidden.get(last.id) },
+                { reactions: reactions.get(last.id), hidden: hidden.get(last.id) },
               ),
             ]
           : [],

@@ -1,4 +1,4 @@
-import { userChannel, type Bus, type MessagePosition } from '../bus/bus.js';
+import { userChannel, type Bus, type ChangePosition, type MessagePosition } from '../bus/bus.js';
 import { serializeFrame, type ServerFrame } from '../schemas/server-frames.js';
 import type { NodeCache } from './node-cache.js';
 
@@ -15,12 +15,16 @@ export class Fanout {
     private readonly cache: NodeCache,
   ) {}
 
-  /** `frame` to every socket of each user; `position` for a `new_message` frame. */
-  toUsers(userIds: number[], frame: ServerFrame, position?: MessagePosition): Promise<void> {
+  /**
+   * `frame` to every socket of each user; `position` for a `new_message` frame, `change`
+   * for a `message_updated` or `reaction` frame.
+   */
+  toUsers(userIds: number[], frame: ServerFrame, position?: MessagePosition, change?: ChangePosition): Promise<void> {
     return this.bus.publishMany(userIds.map(userChannel), {
       kind: 'frame',
       frame: serializeFrame(frame),
       ...(position ? { position } : {}),
+      ...(change ? { change } : {}),
     });
   }
 

@@ -16,6 +16,7 @@ import {
   applyEdit,
   applyReaction,
   hide,
+  hiddenBy,
   listEdits,
   lockMessage,
   reactionsBy,
@@ -107,7 +108,10 @@ export class MessageChangesService {
         return before;
       });
       const message = await this.viewFor(callerId, result.row);
-      if (result.changed) await this.fanout.toUsers([callerId], frames.messageUpdated(message));
+      if (result.changed) {
+        const change = { conversation_id: conversationId, mod_seq: message.mod_seq };
+        await this.fanout.toUsers([callerId], frames.messageUpdated(message), undefined, change);
+      }
       return message;
     }
     let blobKeys: string[] = [];
@@ -156,7 +160,8 @@ export class MessageChangesService {
         count,
         mod_seq: result.row.mod_seq,
       });
-      await this.fanout.toUsers(await this.cache.memberIds(conversationId), frame);
+      const change = { conversation_id: conversationId, mod_seq: result.row.mod_seq };
+      await this.fanout.toUsers(await this.cache.memberIds(conversationId), frame, undefined, change);
     }
     return this.viewFor(callerId, result.row);
   }
@@ -230,11 +235,15 @@ export class MessageChangesService {
 
   /**
    * `message_updated` to every member, each with the message as they see it (status and
-   * `reactions[].me` differ): the frames are built per member and members who see the
-   * same bytes share one publish.
+   * `reactions[].me` differ, and to a member who hid it, it stays hidden): the frames are
+   * built per member and members who see the same bytes share one publish.
    */
   private async publishUpdate(row: MessageRow): Promise<void> {
-    const [members, reactions] = await Promise.all([participantsOf(this.db, [row.conversation_id]), reactionsOf(this.db, [row.id])]);
+    const [members, reactions, hidden] = await Promise.all([
+      participantsOf(this.db, [row.conversation_id]),
+      reactionsOf(this.db, [row.id]),
+      hiddenBy(this.db, row),
+    ]);
     const sender = row.sender_id === null ? undefined : members.find((m) => m.id === row.sender_id) ?? (await this.cache.profile(row.sender_id));
     const byFrame = new Map<string, { message: Message; userIds: number[] }>();
     for (const member of members) {
@@ -243,14 +252,17 @@ export class MessageChangesService {
         senderView(sender, member.id),
         messageStatus(row, member.id, summarizePointers(member.id, members)),
         this.links,
-        { reactions: summarize(reactions, member.id) },
+        { reactions: summarize(reactions, member.id), hidden: hidden.get(member.id) },
       );
       const key = JSON.stringify(message);
       const entry = byFrame.get(key);
       if (entry) entry.userIds.push(member.id);
       else byFrame.set(key, { message, userIds: [member.id] });
     }
-    for (const { message, userIds } of byFrame.values()) await this.fanout.toUsers(userIds, frames.messageUpdated(message));
+    const change = { conversation_id: row.conversation_id, mod_seq: row.mod_seq };
+    for (const { message, userIds } of byFrame.values()) {
+      await this.fanout.toUsers(userIds, frames.messageUpdated(message), undefined, change);
+    }
   }
 
   /** Deletes a tombstone's files; one that fails is logged and left (its row is gone, so nobody can read it). */

@@ -201,7 +201,7 @@ export class MessagesService {
         r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
         messageStatus(r, callerId, pointersOf(r.conversation_id)),
         this.links,
-        { reactions: reactions.get(r.id), hiddenAt: hidden.get(r.id) },
+        { reactions: reactions.get(r.id), hidden: hidden.get(r.id) },
       ),
     );
   }

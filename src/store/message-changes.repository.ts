@@ -95,16 +95,27 @@ export async function hide(trx: Trx, userId: number, message: MessageRow, modSeq
   return row?.hidden_at;
 }
 
-/** When `userId` hid each of these messages (absent: not hidden). */
-export async function hiddenAt(db: Db, userId: number, messageIds: number[]): Promise<Map<number, Date>> {
+/** When `userId` hid each of these messages, and the hide's mod_seq (absent: not hidden). */
+export async function hiddenAt(db: Db, userId: number, messageIds: number[]): Promise<Map<number, { at: Date; modSeq: number }>> {
   if (messageIds.length === 0) return new Map();
   const rows = await db
     .selectFrom('message_hidden')
-    .select(['message_id', 'hidden_at'])
+    .select(['message_id', 'hidden_at', 'mod_seq'])
     .where('user_id', '=', userId)
     .where('message_id', 'in', messageIds)
     .execute();
-  return new Map(rows.map((r) => [r.message_id, r.hidden_at]));
+  return new Map(rows.map((r) => [r.message_id, { at: r.hidden_at, modSeq: r.mod_seq }]));
+}
+
+/** Everyone who hid the message, with when and the hide's mod_seq. */
+export async function hiddenBy(db: Db, message: MessageRow): Promise<Map<number, { at: Date; modSeq: number }>> {
+  const rows = await db
+    .selectFrom('message_hidden')
+    .select(['user_id', 'hidden_at', 'mod_seq'])
+    .where('conversation_id', '=', message.conversation_id)
+    .where('message_id', '=', message.id)
+    .execute();
+  return new Map(rows.map((r) => [r.user_id, { at: r.hidden_at, modSeq: r.mod_seq }]));
 }
 
 /** The distinct emoji `userId` has on the message. */

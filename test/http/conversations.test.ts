@@ -15,6 +15,7 @@ const CONVERSATION_KEYS = [
   'last_message_at',
   'last_seq',
   'messages',
+  'mod_seq',
   'name',
   'participants',
   'type',

@@ -26,8 +26,8 @@ afterAll(() => t?.close());
 
 const cases = () =>
   Object.entries(CLIENT_FRAME_SCHEMAS).flatMap(([type, schema]) =>
-    // sync's since map (conversation id → seq) is tried by hand below.
-    integerFields(schema as any, ['since']).flatMap((field) =>
+    // sync's since and changes_since maps (conversation id → seq / mod_seq) are tried by hand below.
+    integerFields(schema as any, ['since', 'changes_since']).flatMap((field) =>
       [1e20, 2 ** 53].map((big) => ({ name: `${type}.${field.path} = ${big}`, frame: withField(field, big), field: field.path })),
     ),
   );
@@ -57,6 +57,12 @@ describe('integers beyond range in frames', () => {
       ...cases(),
       { name: 'sync.since seq', frame: { type: 'sync', since: { [conversationId]: 1e20 } }, field: `since.${conversationId}` },
       { name: 'sync.since id', frame: { type: 'sync', since: { [huge]: 0 } }, field: `since.${huge}` },
+      {
+        name: 'sync.changes_since mod_seq',
+        frame: { type: 'sync', changes_since: { [conversationId]: 1e20 } },
+        field: `changes_since.${conversationId}`,
+      },
+      { name: 'sync.changes_since id', frame: { type: 'sync', changes_since: { [huge]: 0 } }, field: `changes_since.${huge}` },
     ];
     for (const c of all) {
       ws.send({ ...c.frame, conversation_id: c.field === 'conversation_id' ? c.frame.conversation_id : conversationId, ...pick(c.frame, c.field) });

@@ -62,20 +62,20 @@ describe('on the real migrations', () => {
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
     expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
     expect(await migrator.state()).toEqual({ version: 4, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
-    expect(await migrator.down()).toEqual([3, 2, 1]);
+    expect(await migrator.down()).toEqual([4, 3, 2, 1]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await migrator.down()).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
   });
@@ -104,11 +104,14 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([{ version: 2, dirty: false }]);
     expect(await columns(db, 'messages')).toContain('search');
     expect(await columns(db, 'messages')).not.toContain('attachments');
-    expect(await migrator.up(5)).toEqual([3]);
+    expect(await migrator.up(5)).toEqual([3, 4]);
     expect(await columns(db, 'messages')).toContain('attachments');
     expect(await columns(db, 'attachments')).toContain('uploader_id');
+    expect(await columns(db, 'messages')).toContain('mod_seq');
     expect(await migrator.up(5)).toEqual([]);
 
+    expect(await migrator.down(1)).toEqual([4]);
+    expect(await columns(db, 'messages')).not.toContain('mod_seq');
     expect(await migrator.down(1)).toEqual([3]);
     expect(await columns(db, 'attachments')).toContain('owner_id');
     expect(await migrator.down(1)).toEqual([2]);
@@ -120,8 +123,8 @@ describe('on the real migrations', () => {
     expect(await migrator.down(1)).toEqual([]);
 
     expect(await migrator.up(0)).toEqual([]);
-    expect(await migrator.up(7)).toEqual([1, 2, 3]);
-    expect(await migrator.down(7)).toEqual([3, 2, 1]);
+    expect(await migrator.up(7)).toEqual([1, 2, 3, 4]);
+    expect(await migrator.down(7)).toEqual([4, 3, 2, 1]);
     expect(await versionRows(db)).toEqual([]);
   });
 
@@ -146,18 +149,18 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await migrator.goto(3);
+    await migrator.goto(4);
     expect(await tables(db)).toEqual(ALL_TABLES);
     await migrator.goto(0);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await expect(migrator.goto(4)).rejects.toThrow(/there is no migration 4/);
+    await expect(migrator.goto(5)).rejects.toThrow(/there is no migration 5/);
     expect(await versionRows(db)).toEqual([]);
   });
 
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
-    await migrator.force(3);
+    await migrator.force(4);
     expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
@@ -176,7 +179,7 @@ describe('on the real migrations', () => {
   test('two migrators starting together apply each file once', async () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
-    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3']);
+    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4']);
     expect(await versionRows(database.db)).toEqual([{ version: 4, dirty: false }]);
   });
 });
@@ -265,7 +268,7 @@ describe('a failing migration', () => {
     const migrator = new Migrator(database, dir);
     expect(await migrator.up()).toEqual([1, 2, 3]);
     expect(await tables(database.db)).toEqual(['alpha', 'beta', 'gamma', 'schema_migrations']);
-    expect(await versionRows(database.db)).toEqual([{ version: 4, dirty: false }]);
+    expect(await versionRows(database.db)).toEqual([{ version: 3, dirty: false }]);
     expect(await migrator.down(1)).toEqual([3]);
     expect(await versionRows(database.db)).toEqual([{ version: 2, dirty: false }]);
   });
