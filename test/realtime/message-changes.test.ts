@@ -519,6 +519,65 @@ describe('sync with changes_since', () => {
     expect(synced.mod_seqs[String(conv)]).toBe(await modSeq(a, conv));
   }, 60_000);
 
+  test('changes keep coming during the sync: afterwards the device holds every message as it is now', async () => {
+    const { a, b, c, conv } = await world();
+    const N = 50;
+    const sent: any[] = [];
+    for (let i = 0; i < N; i++) sent.push(await restSend(t, a, conv, `m${i}`));
+    const b1 = await sockets.connect(t, b);
+    const held = (await syncOn(b1, { since: { [conv]: N } })).synced.mod_seqs[String(conv)] as number;
+    await b1.close();
+    for (const m of sent) {
+      expect((await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: `${m.content} v1` } })).status).toBe(200);
+    }
+
+    const b2 = await sockets.connect(t, b);
+    let stop = false;
+    let round = 0;
+    // An editor and a reactor keep changing the messages while the sync runs.
+    const busy = (async () => {
+      while (!stop) {
+        round++;
+        const m = sent[(round * 7) % N];
+        await t.request('PATCH', msgPath(conv, m.id), { token: a.token, body: { content: `${m.content} live ${round}` } });
+        await t.request(round % 2 ? 'PUT' : 'DELETE', `${msgPath(conv, sent[round % N].id)}/reactions/${encodeURIComponent('👍')}`, { token: c.token });
+      }
+    })();
+    const { synced } = await syncOn(b2, { since: { [conv]: N }, changes_since: { [conv]: held } });
+    await expect.poll(() => round, { timeout: 10_000 }).toBeGreaterThan(10);
+    stop = true;
+    await busy;
+    const sentinel = await restSend(t, a, conv, 'done');
+    await b2.next((f) => f.type === 'new_message' && f.message.id === sentinel.id);
+    expect(synced.mod_seqs[String(conv)]).toBeGreaterThan(held);
+
+    // What the device knows: each message's latest message_updated, then reaction frames after it.
+    const state = new Map<number, { content: string; mod_seq: number; thumbs: number }>();
+    for (const f of b2.frames) {
+      if (f.type === 'message_updated') {
+        const prev = state.get(f.message.id);
+        if (!prev || f.message.mod_seq > prev.mod_seq) {
+          const thumbs = f.message.reactions.find((r: any) => r.emoji === '👍')?.count ?? 0;
+          state.set(f.message.id, { content: f.message.content, mod_seq: f.message.mod_seq, thumbs });
+        }
+      } else if (f.type === 'reaction') {
+        const prev = state.get(f.message_id);
+        if (prev && f.mod_seq > prev.mod_seq) state.set(f.message_id, { ...prev, mod_seq: f.mod_seq, thumbs: f.count });
+      }
+    }
+    const res = await t.request('GET', `/api/v1/conversations/${conv}/messages?limit=100&after_seq=0`, { token: b.token });
+    const now = res.body.messages.filter((m: any) => m.seq <= N);
+    expect(now).toHaveLength(N);
+    const wrong = now
+      .filter((m: any) => {
+        const known = state.get(m.id);
+        const thumbs = m.reactions.find((r: any) => r.emoji === '👍')?.count ?? 0;
+        return !known || known.content !== m.content || known.mod_seq !== m.mod_seq || known.thumbs !== thumbs;
+      })
+      .map((m: any) => ({ seq: m.seq, now: [m.content, m.mod_seq], device: state.get(m.id) }));
+    expect(wrong).toEqual([]);
+  }, 60_000);
+
   test('sync without changes_since is as before: no message_updated, even with changes; synced still has mod_seqs for every conversation', async () => {
     const { a, b, c, conv } = await world();
     const dm = await direct(t, b, c);
