@@ -16,6 +16,7 @@ import {
   applyEdit,
   applyReaction,
   hide,
+  hiddenAt,
   hiddenBy,
   listEdits,
   lockMessage,
@@ -30,6 +31,9 @@ import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
 import type { MessagesService } from './messages.js';
 import type { NodeCache } from './node-cache.js';
+
+/** Earlier versions `edits` shows: the latest ones (a message edited more often keeps the rest unseen). */
+export const EDITS_SHOWN = 100;
 
 export interface ChangeOptions {
   /** How long after sending its sender may edit a message (ms); 0: no limit. */
@@ -166,10 +170,10 @@ export class MessageChangesService {
     return this.viewFor(callerId, result.row);
   }
 
-  /** The message's earlier versions, oldest first (none once deleted). Throws not_found. */
+  /** The message's latest EDITS_SHOWN earlier versions, oldest first (none once deleted). Throws not_found. */
   async edits(callerId: number, conversationId: number, messageId: number): Promise<{ content: string; edited_at: string }[]> {
     await this.requireMessage(callerId, conversationId, messageId);
-    const rows = await listEdits(this.db, conversationId, messageId);
+    const rows = await listEdits(this.db, conversationId, messageId, EDITS_SHOWN);
     return rows.map((r) => ({ content: r.content, edited_at: r.edited_at.toISOString() }));
   }
 
@@ -197,10 +201,14 @@ export class MessageChangesService {
     };
   }
 
+  /** The message, unless the caller may not see it: not a member, or they hid it (it is gone for them). */
   private async requireMessage(callerId: number, conversationId: number, messageId: number): Promise<MessageRow> {
     await this.access.requireMember(callerId, conversationId);
-    const row = await findInConversation(this.db, conversationId, messageId);
-    if (!row) throw notFound('Message');
+    const [row, hidden] = await Promise.all([
+      findInConversation(this.db, conversationId, messageId),
+      hiddenAt(this.db, callerId, [messageId]),
+    ]);
+    if (!row || hidden.has(messageId)) throw notFound('Message');
     return row;
   }
 

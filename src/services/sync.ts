@@ -3,6 +3,7 @@ import type { Message } from '../schemas/messages.js';
 import type { Db } from '../store/database.js';
 import { memberSeqs } from '../store/conversations.repository.js';
 import { changedSince, hiddenSince } from '../store/message-changes.repository.js';
+import type { MessageRow } from '../store/messages.repository.js';
 import type { MessagesService } from './messages.js';
 
 /** Messages read from the database per batch while catching a client up. */
@@ -105,24 +106,25 @@ export class SyncService {
    * the user hid after it that did not change otherwise, each in its current state.
    */
   private async replayChanges(userId: number, conversationId: number, afterModSeq: number, upToSeq: number, sink: SyncSink) {
+    // Each message once: one changed again while the pages are read comes up again at its
+    // new mod_seq, and a hidden one may also have changed (then it went out hidden).
+    const sent = new Set<number>();
+    const send = async (rows: MessageRow[]) => {
+      const fresh = rows.filter((r) => !sent.has(r.id));
+      for (const r of fresh) sent.add(r.id);
+      for (const message of await this.messages.present(userId, fresh)) await sink.changed(message);
+    };
     let cursor = afterModSeq;
     for (;;) {
       const rows = await changedSince(this.db, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
-      for (const message of await this.messages.present(userId, rows)) await sink.changed(message);
+      await send(rows);
       if (rows.length < SYNC_BATCH) break;
       cursor = rows.at(-1)!.mod_seq;
     }
-    // Hidden messages that also changed went out above, already shown as hidden.
     cursor = afterModSeq;
     for (;;) {
-      const rows = await hiddenSince(this.db, userId, conversationId, {
-        afterModSeq,
-        cursor,
-        upToSeq,
-        changedAfter: afterModSeq,
-        limit: SYNC_BATCH,
-      });
-      for (const message of await this.messages.present(userId, rows)) await sink.changed(message);
+      const rows = await hiddenSince(this.db, userId, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
+      await send(rows);
       if (rows.length < SYNC_BATCH) break;
       cursor = rows.at(-1)!.hidden_mod_seq;
     }

@@ -228,19 +228,26 @@ export async function reactors(
   return rows.map((r) => ({ user_id: r.user_id, at_us: Number(r.at_us) }));
 }
 
-/** The message's earlier versions, oldest first. */
-export async function listEdits(db: Db, conversationId: number, messageId: number): Promise<{ content: string; edited_at: Date }[]> {
-  return db
+/** The message's latest `limit` earlier versions, oldest first. */
+export async function listEdits(
+  db: Db,
+  conversationId: number,
+  messageId: number,
+  limit: number,
+): Promise<{ content: string; edited_at: Date }[]> {
+  const rows = await db
     .selectFrom('message_edits')
     .select(['content', 'edited_at'])
     .where('conversation_id', '=', conversationId)
     .where('message_id', '=', messageId)
-    .orderBy('id')
+    .orderBy('id', 'desc')
+    .limit(limit)
     .execute();
+  return rows.reverse();
 }
 
 /**
- * A page of the messages changed after `afterModSeq` (by mod_seq, from `cursor`), among
+ * A page of the messages changed after `afterModSeq` (by mod_seq), among
  * those with seq ≤ `upToSeq` (later ones the client gets as new messages).
  */
 export async function changedSince(
@@ -259,16 +266,12 @@ export async function changedSince(
     .execute();
 }
 
-/**
- * A page of the messages `userId` hid after `afterModSeq` (by the hide's mod_seq, from
- * `cursor`), with seq ≤ `upToSeq`, leaving out those changed after `changedAfter` (the
- * changed-message replay sent those already).
- */
+/** A page of the messages `userId` hid after `afterModSeq` (by the hide's mod_seq), with seq ≤ `upToSeq`. */
 export async function hiddenSince(
   db: Db,
   userId: number,
   conversationId: number,
-  opts: { afterModSeq: number; cursor: number; upToSeq: number; changedAfter: number; limit: number },
+  opts: { afterModSeq: number; upToSeq: number; limit: number },
 ): Promise<(MessageRow & { hidden_mod_seq: number })[]> {
   return db
     .selectFrom('message_hidden as h')
@@ -277,10 +280,9 @@ export async function hiddenSince(
     .select('h.mod_seq as hidden_mod_seq')
     .where('h.user_id', '=', userId)
     .where('h.conversation_id', '=', conversationId)
-    .where('h.mod_seq', '>', Math.max(opts.afterModSeq, opts.cursor))
+    .where('h.mod_seq', '>', opts.afterModSeq)
     .where('m.conversation_id', '=', conversationId)
     .where('m.seq', '<=', opts.upToSeq)
-    .where('m.mod_seq', '<=', opts.changedAfter)
     .orderBy('h.mod_seq')
     .limit(opts.limit)
     .execute();

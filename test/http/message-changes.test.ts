@@ -528,6 +528,26 @@ describe('messages that change', () => {
     });
   });
 
+  test('a message deleted for me is gone for me: its edit history and who reacted are 404 to me, not to the others', async () => {
+    const m = await restSend(t, a, abc, 'first words');
+    expect((await x.edit(a, abc, m.id, 'second words')).status).toBe(200);
+    expect((await x.react(c, abc, m.id, '👍')).status).toBe(200);
+    expect((await x.del(b, abc, m.id, '?for=me')).status).toBe(200);
+    const reactors = (who: User) =>
+      t.request('GET', `/api/v1/conversations/${abc}/messages/${m.id}/reactions/${encodeURIComponent('👍')}`, { token: who.token });
+    expectError(await x.edits(b, abc, m.id), 404, 'not_found');
+    expectError(await reactors(b), 404, 'not_found');
+    expect((await x.edits(c, abc, m.id)).body.edits.map((e: any) => e.content)).toEqual(['first words']);
+    expect((await reactors(c)).body.users.map((u: any) => u.id)).toEqual([c.user.id]);
+  });
+
+  test('the edit history shows the latest 100 earlier versions, oldest first', async () => {
+    const m = await restSend(t, a, ab, 'v0');
+    for (let i = 1; i <= 102; i++) expect((await x.edit(a, ab, m.id, `v${i}`)).status).toBe(200);
+    const edits = (await x.edits(b, ab, m.id)).body.edits.map((e: any) => e.content);
+    expect(edits).toEqual(Array.from({ length: 100 }, (_, i) => `v${i + 2}`));
+  });
+
   test('history keeps tombstones in the sequence: deleted for everyone for all, hidden only for the hider; seq gapless', async () => {
     const conv = await group(t, a, [b, c], 'tombstones');
     const sent = [];

@@ -48,7 +48,9 @@ export function messageChangeRoutes(app: AppServer, ctx: RouteContext): void {
       schema: {
         tags,
         summary: 'The earlier versions of an edited message, oldest first',
-        description: 'Each is a content an edit replaced, with when. Empty for a message never edited, or deleted.',
+        description:
+          'Each is a content an edit replaced, with when; the latest 100. Empty for a message never edited, or ' +
+          'deleted; 404 for one you deleted for yourself.',
         security,
         params: MessageParams,
         response: { 200: EditsReply, ...errorResponses(400, 401, 404) },
@@ -122,6 +124,7 @@ export function messageChangeRoutes(app: AppServer, ctx: RouteContext): void {
       schema: {
         tags,
         summary: 'Who reacted with this emoji, in the order they did',
+        description: '404 for a message you deleted for yourself.',
         security,
         params: ReactionParams,
         querystring: ReactorsQuery,
