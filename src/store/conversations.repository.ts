@@ -64,6 +64,7 @@ const memberColumns = [
   'c.created_by',
   'c.direct_key',
   'c.last_seq',
+  'c.last_mod_seq',
   'c.last_message_at',
   'c.created_at',
   'c.updated_at',

@@ -110,15 +110,16 @@ export async function applySeed(trx: Trx, plan: SeedPlan): Promise<{ users: numb
         .where('client_id', '=', clientId)
         .executeTakeFirst();
       if (exists) continue;
-      const { last_seq } = await trx
+      // A new message is a change too: it takes the next mod_seq (migrations/000004).
+      const { last_seq, last_mod_seq } = await trx
         .updateTable('conversations')
-        .set({ last_seq: sql`last_seq + 1`, last_message_at: sql`now()`, updated_at: sql`now()` })
+        .set({ last_seq: sql`last_seq + 1`, last_mod_seq: sql`last_mod_seq + 1`, last_message_at: sql`now()`, updated_at: sql`now()` })
         .where('id', '=', conversationId)
-        .returning('last_seq')
+        .returning(['last_seq', 'last_mod_seq'])
         .executeTakeFirstOrThrow();
       await trx
         .insertInto('messages')
-        .values({ conversation_id: conversationId, seq: last_seq, sender_id: senderId, client_id: clientId, content })
+        .values({ conversation_id: conversationId, seq: last_seq, mod_seq: last_mod_seq, sender_id: senderId, client_id: clientId, content })
         .execute();
       messagesCreated++;
     }

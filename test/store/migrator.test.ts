@@ -355,7 +355,7 @@ describe('bigint columns', () => {
     expect(conv).toEqual({ id: expect.any(Number), last_seq: 41, created_by: user.id });
     const message = await db
       .insertInto('messages')
-      .values({ conversation_id: conv.id, seq: 42, sender_id: user.id, content: 'hi' })
+      .values({ conversation_id: conv.id, seq: 42, mod_seq: 42, sender_id: user.id, content: 'hi' })
       .returning(['id', 'seq', 'conversation_id', 'sender_id'])
       .executeTakeFirstOrThrow();
     for (const value of Object.values(message)) expect(typeof value).toBe('number');
