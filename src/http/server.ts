@@ -20,6 +20,7 @@ import type { AttachmentsService } from '../services/attachments.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
+import type { SearchService } from '../services/search.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -29,6 +30,7 @@ import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { receiptRoutes } from './routes/receipts.js';
+import { searchRoutes } from './routes/search.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from '../schemas/common.js';
@@ -54,6 +56,7 @@ export interface Services {
   messages: MessagesService;
   receipts: ReceiptsService;
   attachments: AttachmentsService;
+  search: SearchService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -194,6 +197,7 @@ export async function buildServer(opts: {
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
       receiptRoutes(api, ctx);
+      searchRoutes(api, ctx);
       await attachmentRoutes(api, ctx);
       uploadRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);

@@ -4,7 +4,8 @@ import { MESSAGE_TYPES, messageStatus, senderView, summarizePointers, toMessage,
 import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
-import { findInConversation, listPage } from '../store/messages.repository.js';
+import { participantsOf, type ParticipantRow } from '../store/conversations.repository.js';
+import { findInConversation, listPage, type MessageRow } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
 import type { Fanout } from './fanout.js';
@@ -201,5 +202,34 @@ export class MessagesService {
     }
     // client_id's length is bounded by the schemas of both entry points (REST and WS).
     return { type, content, mediaUrl, clientId: input.clientId ?? null, replyToId: input.replyToId ?? null };
+  }
+
+  /**
+   * Stored rows → wire messages as `callerId` sees them, in the order given; the rows may
+   * come from several conversations (a search). As `history` does it: senders from the
+   * per-node cache, each status from its conversation's pointers (one query for the
+   * participants of all the rows' conversations).
+   */
+  async present(callerId: number, rows: MessageRow[]): Promise<Message[]> {
+    if (rows.length === 0) return [];
+    const conversationIds = [...new Set(rows.map((r) => r.conversation_id))];
+    const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
+    const [participants, senders] = await Promise.all([
+      participantsOf(this.db, conversationIds),
+      Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)).then(
+        (pairs) => new Map(pairs),
+      ),
+    ]);
+    const members = new Map<number, ParticipantRow[]>();
+    for (const p of participants) members.set(p.conversation_id, [...(members.get(p.conversation_id) ?? []), p]);
+    const pointers = new Map(conversationIds.map((id) => [id, summarizePointers(callerId, members.get(id) ?? [])]));
+    return rows.map((r) =>
+      toMessage(
+        r,
+        r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
+        messageStatus(r, callerId, pointers.get(r.conversation_id)!),
+        this.links,
+      ),
+    );
   }
 }
