@@ -35,14 +35,21 @@ export function highlightHtml(headline: string): string {
     .replaceAll(HIGHLIGHT_STOP, '</mark>');
 }
 
+/** The shortest last word taken as a prefix, in letters and digits. */
+export const MIN_PREFIX = 3;
+
 /**
  * Whether the query's last word is still being typed, so it is matched as a prefix
- * ("hel" finds "hello"): the query ends in a letter or digit that is not inside quotes
- * (a quoted phrase is meant as written). The store applies it only to a last term that
- * is not negated (`-word` excludes that word, not every word it begins).
+ * ("hel" finds "hello"): the query ends in a word of at least MIN_PREFIX letters or
+ * digits that is not inside quotes (a quoted phrase is meant as written). Shorter ones
+ * are matched whole: "to" as a prefix is a quarter of a vocabulary, which PostgreSQL
+ * gathers from the index entry by entry before it can intersect anything (60 ms on a
+ * million messages, against 2 ms for the word alone). The store applies it only to a
+ * last term that is not negated (`-word` excludes that word, not every word it begins).
  */
 export function endsInPrefix(q: string): boolean {
   const text = q.trimEnd();
   const quotes = text.split('"').length - 1;
-  return quotes % 2 === 0 && /[\p{L}\p{M}\p{N}]$/u.test(text);
+  const word = /[\p{L}\p{M}\p{N}]+$/u.exec(text)?.[0] ?? '';
+  return quotes % 2 === 0 && [...word.replace(/\p{M}/gu, '')].length >= MIN_PREFIX;
 }

@@ -60,6 +60,11 @@ const MARKS_REPLACED = HIGHLIGHT_REPLACEMENT.repeat(2);
  * index for every match and sorts those. The headline is computed for the page only.
  */
 export async function searchMessages(db: Db, f: SearchFilter): Promise<SearchRow[]> {
+  return (await searchStatement(f).execute(db)).rows;
+}
+
+/** The statement `searchMessages` runs (the benchmark runs it straight against the database too). */
+export function searchStatement(f: SearchFilter): RawBuilder<SearchRow> {
   const query = tsquery(f);
   const where = [
     sql`m.search @@ ${query}`,
@@ -76,7 +81,7 @@ export async function searchMessages(db: Db, f: SearchFilter): Promise<SearchRow
   if (f.after !== undefined) where.push(sql`${sentAt} > ${f.after.toISOString()}::timestamptz`);
   if (f.belowId !== undefined) where.push(sql`m.id < ${f.belowId}`);
   const columns = sql.join(messageColumns.map((c) => sql.ref(c)));
-  const { rows } = await sql<SearchRow>`${sql.raw(PLAN_EACH_CALL)}
+  return sql<SearchRow>`${sql.raw(PLAN_EACH_CALL)}
     select ${columns},
            ts_headline(${f.language}::regconfig, replace(translate(m.content, ${MARKS}, ${MARKS_REPLACED}), '<', '< '), ${query},
                        ${HEADLINE_OPTIONS}) as headline
@@ -85,6 +90,5 @@ export async function searchMessages(db: Db, f: SearchFilter): Promise<SearchRow
              where ${sql.join(where, sql` and `)}
              order by m.id desc
              limit ${f.limit}) m
-     order by m.id desc`.execute(db);
-  return rows;
+     order by m.id desc`;
 }

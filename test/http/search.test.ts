@@ -147,6 +147,13 @@ describe('the query language', () => {
     expect(await found(me, { q: 'helloo' })).toEqual([]);
   });
 
+  test('a last word shorter than three letters is matched whole, not as a prefix', async () => {
+    expect(await found(me, { q: 'he' })).toEqual([]);
+    expect(await found(me, { q: 'hello wo' })).toEqual([]);
+    const short = await send(t, me, group, 'he is here');
+    expect(await found(me, { q: 'he' })).toEqual([short.id]);
+  });
+
   test('only the last word is a prefix', async () => {
     expect(await found(me, { q: 'hello wor' })).toEqual([helloWorld.id]);
     expect(await found(me, { q: 'hel world' })).toEqual([]);
