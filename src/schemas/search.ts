@@ -13,7 +13,7 @@ export const SearchQuery = Type.Object({
     maxLength: SEARCH_QUERY_MAX,
     description:
       'Words to find, all of them (`hello world`); `"a phrase"`; `cats or dogs`; `-word` to exclude one. ' +
-      'The last word also matches as a prefix while it is being typed (`hel` finds "hello").',
+      'The last word, if it has 3 letters or more, also matches as a prefix while it is being typed (`hel` finds "hello").',
   }),
   conversation_id: Type.Optional(Id({ description: 'Only this conversation (404 unless the caller is a member).' })),
   sender_id: Type.Optional(Id({ description: 'Only messages this user sent.' })),

@@ -14,8 +14,8 @@ export function searchRoutes(app: AppServer, ctx: RouteContext): void {
         tags: ['search'],
         summary: 'Full-text search over the messages of the caller\'s conversations, newest first',
         description:
-          '`q` takes words (all must occur), `"a phrase"`, `or` and `-word` (web search syntax); the last word ' +
-          'also matches as a prefix unless it is quoted or negated, so `hel` finds "hello". A query with no ' +
+          '`q` takes words (all must occur), `"a phrase"`, `or` and `-word` (web search syntax); a last word of ' +
+          'three letters or more also matches as a prefix unless it is quoted or negated, so `hel` finds "hello". A query with no ' +
           'searchable word (only punctuation or stop words) finds nothing. Only conversations the caller is a ' +
           'member of are searched (`conversation_id` of any other answers 404); deleted messages and messages ' +
           'the caller hid for themselves are never found. `before`/`after` bound `created_at`, exclusive. ' +
