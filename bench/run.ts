@@ -4,7 +4,7 @@
  *   npm run bench -- <scenario> [--spawn | --target http://127.0.0.1:8080] [options]
  *   npm run bench -- chart bench/results/direct-….json [--out file.svg]
  *
- * Scenarios: direct, group, idle, history, resume, upload, baseline, compare. See bench/README.md.
+ * Scenarios: direct, group, idle, history, resume, search, upload, baseline, compare. See bench/README.md.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -20,9 +20,10 @@ import { group } from './scenarios/group.js';
 import { history } from './scenarios/history.js';
 import { idle } from './scenarios/idle.js';
 import { resume } from './scenarios/resume.js';
+import { search } from './scenarios/search.js';
 import { upload } from './scenarios/upload.js';
 
-const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, upload, baseline, compare };
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, search, upload, baseline, compare };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
        npm run bench -- chart <results.json> [--out file.svg]
@@ -41,6 +42,8 @@ idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (p
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
            --bare (with --spawn: then the same reads against the bare history route, and the ratio)
 resume:    --missed 5000  --peers 5  --repeat 3
+search:    (--spawn on PostgreSQL) --messages 1000000  --conversations 50  --vocabulary 20000  --queries 20 (per kind)
+           --concurrency 8  --seconds 10 (per kind, natter then the raw statement)  --limit 20
 upload:    --uploads 100  --size 10mb  --concurrency 8  --big 1gb  --skip-big  --rounds 3  --upload-dir DIR (default: OS temp dir)
            a discarding server (generator ceiling), then the bare pipeline-to-file server and natter (--spawn:
            STORAGE=local, DATA_DIR under DIR; or --target + --server-pid) in alternating rounds: MB/s,
@@ -61,6 +64,7 @@ const STRING_OPTIONS = [
   'messages', 'seconds', 'limit', 'missed', 'peers', 'repeat', 'parts', 'clients',
   'scenarios', 'small-users', 'group-rates',
   'uploads', 'size', 'big', 'upload-dir', 'rounds',
+  'conversations', 'vocabulary', 'queries',
 ];
 
 function defaultWorkers(): number {

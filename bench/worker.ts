@@ -5,6 +5,7 @@
 import { Fleet, type SocketSpec, type StepArgs } from './gen/fleet.js';
 import { historyLoad, type HistoryLoadArgs } from './gen/http-load.js';
 import { resume, type ResumeArgs } from './gen/resume.js';
+import { searchHttpLoad, searchRawLoad, type SearchHttpArgs, type SearchRawArgs } from './gen/search-load.js';
 import { uploadLoad, type UploadLoadArgs } from './gen/upload-load.js';
 
 const fleet = new Fleet();
@@ -19,6 +20,8 @@ const handlers: Record<string, (args: never) => Promise<unknown>> = {
   close: () => fleet.closeAll(),
   history: (a: HistoryLoadArgs) => historyLoad(a),
   resume: (a: ResumeArgs) => resume(a),
+  searchHttp: (a: SearchHttpArgs) => searchHttpLoad(a),
+  searchRaw: (a: SearchRawArgs) => searchRawLoad(a),
   upload: (a: UploadLoadArgs) => uploadLoad(a),
 };
 

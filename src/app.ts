@@ -22,6 +22,7 @@ import { MessagesService } from './services/messages.js';
 import { NodeCache } from './services/node-cache.js';
 import { PresenceService } from './services/presence.js';
 import { ReceiptsService } from './services/receipts.js';
+import { SearchService } from './services/search.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
 import { AttachmentSigner } from './services/attachment-links.js';
@@ -32,6 +33,7 @@ import { TypingService } from './services/typing.js';
 import { UsersService } from './services/users.js';
 import { openDatabase, type Database } from './store/database.js';
 import { MIGRATIONS_DIR, Migrator } from './store/migrator.js';
+import { ensureSearchLanguage } from './store/search-column.js';
 import { resetPresence } from './store/users.repository.js';
 
 export { MIGRATIONS_DIR };
@@ -83,6 +85,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     owned.unshift(presenceStore);
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
     const { db } = database;
+    await ensureSearchLanguage(db, config.searchLanguage, (from) =>
+      log.warn(
+        { from, to: config.searchLanguage },
+        'SEARCH_LANGUAGE differs from the search index: rebuilding messages.search and its index, which rewrites the messages table',
+      ),
+    );
 
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl, clock);
     const cache = new NodeCache(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
@@ -136,6 +144,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       log.child({ part: 'changes' }),
     );
     const receipts = new ReceiptsService(db, access, cache, fanout);
+    const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.present(callerId, rows));
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
     // rows still saying online are left over from a crash.
@@ -145,7 +154,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages, changes, receipts, attachments },
+      services: { accounts, users, conversations, messages, changes, receipts, attachments, search },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];

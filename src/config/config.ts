@@ -139,6 +139,14 @@ const origins: Parser<string[] | true> = (raw) => {
   });
 };
 
+/**
+ * A PostgreSQL text search configuration's name (`simple`, `english`…). Whether the
+ * database has it is checked at start-up (src/store/search-column.ts), as only the
+ * database knows; the name itself is spliced into DDL there, so it is held to this shape.
+ */
+const textSearchConfig: Parser<string> = (raw) =>
+  /^[a-z_]{1,63}$/.test(raw) ? raw : bad(`must be a text search configuration name like simple or english (a-z and _), got "${raw}"`);
+
 export const CONFIG_SCHEMA = {
   env: key('NODE_ENV', 'development', oneOf('development', 'production', 'test'),
     'Run mode; `production` refuses the default JWT secret.'),
@@ -213,6 +221,8 @@ export const CONFIG_SCHEMA = {
   attachmentUrlTtl: key('ATTACHMENT_URL_TTL', '1h', durationBetween(60, 7 * 86400),
     'How long a signed attachment URL works (they are signed afresh each time a message is sent out).'),
   uploadOrphanTtl: key('UPLOAD_ORPHAN_TTL', '24h', durationBetween(60, 365 * 86400), 'An attachment uploaded but never sent is deleted after this.'),
+  searchLanguage: key('SEARCH_LANGUAGE', 'simple', textSearchConfig,
+    'PostgreSQL text search configuration for message search (simple, english, german…); changing it rebuilds the index at start-up.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

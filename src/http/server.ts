@@ -21,6 +21,7 @@ import type { ConversationsService } from '../services/conversations.js';
 import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
+import type { SearchService } from '../services/search.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -31,6 +32,7 @@ import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './route
 import { conversationRoutes } from './routes/conversations.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
 import { receiptRoutes } from './routes/receipts.js';
+import { searchRoutes } from './routes/search.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from '../schemas/common.js';
@@ -57,6 +59,7 @@ export interface Services {
   changes: MessageChangesService;
   receipts: ReceiptsService;
   attachments: AttachmentsService;
+  search: SearchService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -198,6 +201,7 @@ export async function buildServer(opts: {
       conversationRoutes(api, ctx);
       messageChangeRoutes(api, ctx);
       receiptRoutes(api, ctx);
+      searchRoutes(api, ctx);
       await attachmentRoutes(api, ctx);
       uploadRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);

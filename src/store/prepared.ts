@@ -14,7 +14,15 @@ import type pg from 'pg';
  * lists — their text varies with their size) stay unnamed, and at most `maxStatements`
  * texts are ever named, so neither this process nor a PostgreSQL backend collects plans
  * without limit. Connection poolers in transaction mode need this off (see README).
+ *
+ * A statement whose best plan depends on its values stays unnamed too: its text begins
+ * with PLAN_EACH_CALL. After five executions PostgreSQL may switch a named statement to
+ * one generic plan made without the values, and for a full-text search that plan cannot
+ * tell a word in half the messages (walk the newest first) from a word in ten (ask the
+ * index); planned with its values each time, every search gets the plan for its words.
  */
+export const PLAN_EACH_CALL = '/* plan each call */';
+
 export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxStatements: number }): PostgresPool {
   const names = new Map<string, string>();
   let named = 0;
@@ -34,7 +42,8 @@ export function preparingPool(pool: pg.Pool, opts: { maxParams: number; maxState
     let inTransaction = false;
     const plain = client.query.bind(client) as (a: unknown, b?: unknown) => Promise<unknown>;
     const run = async (text: string, values: unknown[]): Promise<unknown> => {
-      const name = values.length > 0 && values.length <= opts.maxParams ? nameFor(text) : undefined;
+      const name =
+        values.length > 0 && values.length <= opts.maxParams && !text.startsWith(PLAN_EACH_CALL) ? nameFor(text) : undefined;
       if (!name) {
         const [, verb, next] = /^\s*(\w+)\s*(\w*)/.exec(text)?.map((w) => w.toLowerCase()) ?? [];
         if (verb === 'begin' || verb === 'start') inTransaction = true;

@@ -131,6 +131,14 @@ describe('values', () => {
     }
   });
 
+  test('SEARCH_LANGUAGE: simple by default, a configuration name, nothing that could be spliced into SQL', () => {
+    expect(loadConfig({}).searchLanguage).toBe('simple');
+    expect(loadConfig({ SEARCH_LANGUAGE: 'english' }).searchLanguage).toBe('english');
+    for (const bad of ['', 'English', "english'; drop table messages; --", 'pg_catalog.english', 'a'.repeat(64)]) {
+      expect(problemsOf({ SEARCH_LANGUAGE: bad }), bad).toEqual([expect.stringMatching(/^SEARCH_LANGUAGE must/)]);
+    }
+  });
+
   test('CORS origins: * or a comma-separated list', () => {
     const cors = (raw: string) => loadConfig({ CORS_ORIGINS: raw }).corsOrigins;
     expect(cors('*')).toBe(true);

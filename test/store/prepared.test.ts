@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { preparingPool } from '../../src/store/prepared.js';
+import { PLAN_EACH_CALL, preparingPool } from '../../src/store/prepared.js';
 import { testDatabaseUrl } from '../harness/postgres.js';
 
 const url = testDatabaseUrl();
@@ -51,6 +51,15 @@ describe.skipIf(!url)(url ? 'named prepared statements on PostgreSQL' : 'prepare
     const statements = await prepared(db);
     expect(statements).toHaveLength(3);
     expect(statements.some((s) => s.includes(' in ('))).toBe(false);
+  });
+
+  test('a statement that begins with PLAN_EACH_CALL stays unnamed, so it is planned with its values each time', async () => {
+    const db = connect(100);
+    for (let i = 1; i <= 7; i++) {
+      const { rows } = await sql<{ a: string }>`${sql.raw(PLAN_EACH_CALL)} select a from ${sql.table(table)} where id = ${(i % 2) + 1}`.execute(db);
+      expect(rows).toEqual([{ a: i % 2 ? 'two' : 'one' }]);
+    }
+    expect(await prepared(db)).toEqual([]);
   });
 
   test('a column added under a prepared select * shows up instead of failing', async () => {
