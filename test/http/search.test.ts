@@ -89,11 +89,8 @@ describe('who finds what', () => {
   test('a message the caller hid for themselves is not found by them, still by the others', async () => {
     const m = await send(t, friend, direct, 'hideable pineapple');
     expect(await found(me, { q: 'pineapple' })).toEqual([m.id]);
-    // Written straight to the table until the "delete for me" route exists; switch to it then.
-    await t.app.database.db
-      .insertInto('message_hidden')
-      .values({ conversation_id: direct, user_id: me.user.id, message_id: m.id, mod_seq: 1 })
-      .execute();
+    const hid = await t.request('DELETE', `/api/v1/conversations/${direct}/messages/${m.id}?for=me`, { token: me.token });
+    expect(hid.status).toBe(200);
     expect(await found(me, { q: 'pineapple' })).toEqual([]);
     expect(await found(friend, { q: 'pineapple' })).toEqual([m.id]);
   });
@@ -102,8 +99,8 @@ describe('who finds what', () => {
     const m = await send(t, friend, group, 'deletable coconut');
     const kept = await send(t, friend, group, 'kept coconut');
     expect(await found(third, { q: 'coconut' })).toEqual([kept.id, m.id]);
-    // Written straight to the table until the delete route exists; switch to it then.
-    await t.app.database.db.updateTable('messages').set({ deleted_at: new Date() }).where('id', '=', m.id).execute();
+    const deleted = await t.request('DELETE', `/api/v1/conversations/${group}/messages/${m.id}`, { token: friend.token });
+    expect(deleted.status).toBe(200);
     for (const who of [me, friend, third]) expect(await found(who, { q: 'coconut' })).toEqual([kept.id]);
   });
 
