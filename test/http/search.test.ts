@@ -372,6 +372,12 @@ describe('SEARCH_LANGUAGE', () => {
         database.db,
       );
       expect(index.rows[0]!.def).toContain('USING gin (search)');
+      // The rebuilt column keeps the statistics the planner needs to tell frequent words from rare ones.
+      const stats = await sql<{ target: number }>`
+        select attstattarget::int as target from pg_attribute where attrelid = 'messages'::regclass and attname = 'search'`.execute(
+        database.db,
+      );
+      expect(stats.rows[0]!.target).toBe(1000);
       // Starting again with the same language changes nothing.
       apps.push(await start(shared));
       expect((await rebuilds()).n).toBe(before.n + 1);
