@@ -144,7 +144,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       log.child({ part: 'changes' }),
     );
     const receipts = new ReceiptsService(db, access, cache, fanout);
-    const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.present(callerId, rows));
+    const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.view(callerId, rows));
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
     // With per-node presence nobody can be online before this node accepts a socket;
     // rows still saying online are left over from a crash.

@@ -7,7 +7,7 @@
  * query on this machine, so natter's pages/s read as a fraction of it.
  *
  * The page is natter's page, in shape and size: the rows go through the same pure
- * conversions (toMessage, messageStatus, senderView) and out through natter's response
+ * conversions (viewedMessage, senderView) and out through natter's response
  * schema (fast-json-stringify, as natter serialises it: the ratio is then what natter adds,
  * not the difference between two serialisers). The reader is fixed
  * (READER_ID, the user whose token natter checks), and the participants' profiles
@@ -17,8 +17,9 @@
  */
 import Fastify from 'fastify';
 import { loadConfig } from '../../src/config/config.js';
-import { messageStatus, senderView, toMessage } from '../../src/domain/messages.js';
+import { senderView } from '../../src/domain/messages.js';
 import { HistoryPageSchema, MessageSchema } from '../../src/schemas/messages.js';
+import { viewedMessage } from '../../src/services/messages.js';
 import { UserSchema } from '../../src/schemas/users.js';
 import { openDatabase } from '../../src/store/database.js';
 import { listPage } from '../../src/store/messages.repository.js';
@@ -48,14 +49,13 @@ app.get<{ Params: { id: string }; Querystring: { limit?: string; before_seq?: st
   '/api/v1/conversations/:id/messages',
   { schema: { response: { 200: HistoryPageSchema } } },
   async (request) => {
-    const { rows, hasMore, pointers } = await listPage(database.db, Number(request.params.id), readerId, {
+    const { rows, hasMore } = await listPage(database.db, Number(request.params.id), readerId, {
       limit: Math.min(100, Math.max(1, int(request.query.limit) ?? 50)),
       beforeSeq: int(request.query.before_seq),
       afterSeq: int(request.query.after_seq),
     });
-    if (!pointers) return { messages: [], has_more: hasMore };
     return {
-      messages: rows.map((r) => toMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), messageStatus(r, readerId, pointers), NO_LINKS)),
+      messages: rows.map((r) => viewedMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), readerId, NO_LINKS)),
       has_more: hasMore,
     };
   },

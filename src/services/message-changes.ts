@@ -16,7 +16,6 @@ import {
   applyEdit,
   applyReaction,
   hide,
-  hiddenAt,
   hiddenBy,
   listEdits,
   lockMessage,
@@ -25,7 +24,7 @@ import {
   reactors,
   takeModSeq,
 } from '../store/message-changes.repository.js';
-import { findInConversation, type MessageRow } from '../store/messages.repository.js';
+import { findViewed, type MessageRow } from '../store/messages.repository.js';
 import { findUsersByIds } from '../store/users.repository.js';
 import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
@@ -204,11 +203,8 @@ export class MessageChangesService {
   /** The message, unless the caller may not see it: not a member, or they hid it (it is gone for them). */
   private async requireMessage(callerId: number, conversationId: number, messageId: number): Promise<MessageRow> {
     await this.access.requireMember(callerId, conversationId);
-    const [row, hidden] = await Promise.all([
-      findInConversation(this.db, conversationId, messageId),
-      hiddenAt(this.db, callerId, [messageId]),
-    ]);
-    if (!row || hidden.has(messageId)) throw notFound('Message');
+    const row = await findViewed(this.db, callerId, conversationId, messageId);
+    if (!row || row.hidden_at !== null) throw notFound('Message');
     return row;
   }
 
@@ -236,8 +232,11 @@ export class MessageChangesService {
     }
   }
 
+  /** The message as the caller sees it now. */
   private async viewFor(callerId: number, row: MessageRow): Promise<Message> {
-    const [message] = await this.messages.present(callerId, [row]);
+    const viewed = await findViewed(this.db, callerId, row.conversation_id, row.id);
+    if (!viewed) throw notFound('Message');
+    const [message] = await this.messages.view(callerId, [viewed]);
     return message!;
   }
 

@@ -7,14 +7,12 @@ import {
   summarizePointers,
   toMessage,
   type MessageType,
-  type PointerSummary,
 } from '../domain/messages.js';
 import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
-import { participantsOf } from '../store/conversations.repository.js';
-import { hiddenAt, reactionSummaries } from '../store/message-changes.repository.js';
-import { findInConversation, listPage, type MessageRow } from '../store/messages.repository.js';
+import type { ViewRow } from '../store/message-views.js';
+import { findInConversation, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
 import type { Fanout } from './fanout.js';
@@ -161,49 +159,21 @@ export class MessagesService {
     opts: { limit: number; beforeSeq?: number; afterSeq?: number },
   ): Promise<HistoryPage> {
     await this.access.requireMember(callerId, conversationId);
-    const { rows, hasMore, pointers } = await listPage(this.db, conversationId, callerId, opts);
-    if (!pointers) return { messages: [], has_more: hasMore };
-    return { messages: await this.view(callerId, rows, () => pointers), has_more: hasMore };
+    const { rows, hasMore } = await listPage(this.db, conversationId, callerId, opts);
+    return { messages: await this.view(callerId, rows), has_more: hasMore };
   }
 
   /**
-   * Stored messages (of any of the caller's conversations) as the caller sees them:
-   * sender, status, reactions, and whether they hid it. Search and sync use it.
+   * Messages read with what the caller sees of them (ViewRow: history, search, sync,
+   * change answers) → wire messages, in the order given. Only the senders' profiles are
+   * looked up, in the per-node cache.
    */
-  async present(callerId: number, rows: MessageRow[]): Promise<Message[]> {
-    if (rows.length === 0) return [];
-    const ids = [...new Set(rows.map((r) => r.conversation_id))];
-    const members = await participantsOf(this.db, ids);
-    const pointers = new Map(
-      ids.map((id) => [id, summarizePointers(callerId, members.filter((m) => m.conversation_id === id))] as const),
-    );
-    return this.view(callerId, rows, (conversationId) => pointers.get(conversationId)!);
-  }
-
-  /** Rows → wire messages for one viewer, given each conversation's pointer summary. */
-  private async view(
-    callerId: number,
-    rows: MessageRow[],
-    pointersOf: (conversationId: number) => PointerSummary,
-  ): Promise<Message[]> {
-    const messageIds = rows.map((r) => r.id);
+  async view(callerId: number, rows: ViewRow[]): Promise<Message[]> {
     const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
-    const [senders, reactions, hidden] = await Promise.all([
-      Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)).then(
-        (pairs) => new Map(pairs),
-      ),
-      reactionSummaries(this.db, callerId, messageIds),
-      hiddenAt(this.db, callerId, messageIds),
-    ]);
-    return rows.map((r) =>
-      toMessage(
-        r,
-        r.sender_id === null ? null : (senders.get(r.sender_id) ?? null),
-        messageStatus(r, callerId, pointersOf(r.conversation_id)),
-        this.links,
-        { reactions: reactions.get(r.id), hidden: hidden.get(r.id) },
-      ),
+    const senders = new Map(
+      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)),
     );
+    return rows.map((r) => viewedMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), callerId, this.links));
   }
 
   /**
@@ -238,4 +208,10 @@ export class MessagesService {
     // client_id's length is bounded by the schemas of both entry points (REST and WS).
     return { type, content, mediaUrl, clientId: input.clientId ?? null, replyToId: input.replyToId ?? null };
   }
+}
+
+/** A ViewRow as the wire message its viewer sees (their status, reactions and hide). */
+export function viewedMessage(row: ViewRow, sender: Message['sender'], viewerId: number, links: AttachmentLinks): Message {
+  const hidden = row.hidden_at === null ? undefined : { at: row.hidden_at, modSeq: row.hidden_mod_seq! };
+  return toMessage(row, sender, messageStatus(row, viewerId, row), links, { reactions: row.reactions, hidden });
 }

@@ -3,7 +3,7 @@ import { endsInPrefix, highlightHtml } from '../domain/search.js';
 import type { Message } from '../schemas/messages.js';
 import type { SearchPage } from '../schemas/search.js';
 import type { Db } from '../store/database.js';
-import type { MessageRow } from '../store/messages.repository.js';
+import type { ViewRow } from '../store/message-views.js';
 import { searchMessages } from '../store/search.repository.js';
 import type { Access } from './access.js';
 
@@ -18,8 +18,8 @@ export interface SearchInput {
   cursor?: string;
 }
 
-/** Rows → wire messages as the caller sees them, in the order given. */
-export type PresentMessages = (callerId: number, rows: MessageRow[]) => Promise<Message[]>;
+/** Rows read with what the caller sees of them → wire messages, in the order given (MessagesService.view). */
+export type ViewMessages = (callerId: number, rows: ViewRow[]) => Promise<Message[]>;
 
 /** Full-text search over the messages a user can read. */
 export class SearchService {
@@ -28,7 +28,7 @@ export class SearchService {
     private readonly access: Access,
     /** The text search configuration (SEARCH_LANGUAGE) messages.search is built with. */
     private readonly language: string,
-    private readonly present: PresentMessages,
+    private readonly view: ViewMessages,
   ) {}
 
   /**
@@ -56,7 +56,7 @@ export class SearchService {
       limit: input.limit + 1,
     });
     const page = rows.slice(0, input.limit);
-    const messages = await this.present(callerId, page);
+    const messages = await this.view(callerId, page);
     return {
       results: page.map((row, i) => ({ message: messages[i]!, highlight: highlightHtml(row.headline) })),
       next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null,

@@ -3,7 +3,7 @@ import type { Message } from '../schemas/messages.js';
 import type { Db } from '../store/database.js';
 import { memberSeqs } from '../store/conversations.repository.js';
 import { changedSince, hiddenSince } from '../store/message-changes.repository.js';
-import type { MessageRow } from '../store/messages.repository.js';
+import type { ViewRow } from '../store/message-views.js';
 import type { MessagesService } from './messages.js';
 
 /** Messages read from the database per batch while catching a client up. */
@@ -109,14 +109,14 @@ export class SyncService {
     // Each message once: one changed again while the pages are read comes up again at its
     // new mod_seq, and a hidden one may also have changed (then it went out hidden).
     const sent = new Set<number>();
-    const send = async (rows: MessageRow[]) => {
+    const send = async (rows: ViewRow[]) => {
       const fresh = rows.filter((r) => !sent.has(r.id));
       for (const r of fresh) sent.add(r.id);
-      for (const message of await this.messages.present(userId, fresh)) await sink.changed(message);
+      for (const message of await this.messages.view(userId, fresh)) await sink.changed(message);
     };
     let cursor = afterModSeq;
     for (;;) {
-      const rows = await changedSince(this.db, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
+      const rows = await changedSince(this.db, userId, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
       await send(rows);
       if (rows.length < SYNC_BATCH) break;
       cursor = rows.at(-1)!.mod_seq;
@@ -126,7 +126,7 @@ export class SyncService {
       const rows = await hiddenSince(this.db, userId, conversationId, { afterModSeq: cursor, upToSeq, limit: SYNC_BATCH });
       await send(rows);
       if (rows.length < SYNC_BATCH) break;
-      cursor = rows.at(-1)!.hidden_mod_seq;
+      cursor = rows.at(-1)!.hidden_mod_seq!;
     }
   }
 }

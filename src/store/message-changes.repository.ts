@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ReactionSummary } from '../schemas/messages.js';
 import type { Db, Trx } from './database.js';
+import { pointersOf, viewColumns, type ViewRow } from './message-views.js';
 import { messageColumns, type MessageRow } from './messages.repository.js';
 
 /**
@@ -247,17 +248,20 @@ export async function listEdits(
 }
 
 /**
- * A page of the messages changed after `afterModSeq` (by mod_seq), among
- * those with seq ≤ `upToSeq` (later ones the client gets as new messages).
+ * A page of the messages changed after `afterModSeq` (by mod_seq), among those with
+ * seq ≤ `upToSeq` (later ones the client gets as new messages), as `viewerId` sees them.
  */
 export async function changedSince(
   db: Db,
+  viewerId: number,
   conversationId: number,
   opts: { afterModSeq: number; upToSeq: number; limit: number },
-): Promise<MessageRow[]> {
+): Promise<ViewRow[]> {
   return db
     .selectFrom('messages as m')
+    .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())
     .select(messageColumns)
+    .select(viewColumns(viewerId))
     .where('m.conversation_id', '=', conversationId)
     .where('m.mod_seq', '>', opts.afterModSeq)
     .where('m.seq', '<=', opts.upToSeq)
@@ -266,18 +270,19 @@ export async function changedSince(
     .execute();
 }
 
-/** A page of the messages `userId` hid after `afterModSeq` (by the hide's mod_seq), with seq ≤ `upToSeq`. */
+/** A page of the messages `userId` hid after `afterModSeq` (by the hide's mod_seq), with seq ≤ `upToSeq`, as they see them. */
 export async function hiddenSince(
   db: Db,
   userId: number,
   conversationId: number,
   opts: { afterModSeq: number; upToSeq: number; limit: number },
-): Promise<(MessageRow & { hidden_mod_seq: number })[]> {
+): Promise<ViewRow[]> {
   return db
     .selectFrom('message_hidden as h')
     .innerJoin('messages as m', 'm.id', 'h.message_id')
+    .innerJoin(pointersOf(conversationId, userId), (join) => join.onTrue())
     .select(messageColumns)
-    .select('h.mod_seq as hidden_mod_seq')
+    .select(viewColumns(userId))
     .where('h.user_id', '=', userId)
     .where('h.conversation_id', '=', conversationId)
     .where('h.mod_seq', '>', opts.afterModSeq)

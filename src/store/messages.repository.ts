@@ -1,8 +1,8 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredAttachment } from '../domain/attachments.js';
 import { AppError } from '../domain/errors.js';
-import type { PointerSummary } from '../domain/messages.js';
 import type { Db, Trx } from './database.js';
+import { pointersOf, viewColumns, type ViewRow } from './message-views.js';
 import type { MessagesTable } from './schema.js';
 
 export type MessageRow = Omit<Selectable<MessagesTable>, 'search'>;
@@ -73,9 +73,8 @@ export async function findInConversation(db: Db, conversationId: number, message
  * - `beforeSeq`: the `limit` messages just before it (older pages);
  * - `afterSeq`: the `limit` messages just after it (newer pages);
  * - both: the oldest `limit` inside the open range.
- * The pointers needed for the page's statuses come in the same round trip: one
- * aggregate row over the participants (the facts `messageStatus` needs, not the rule),
- * computed once and joined to every page row.
+ * What the reader sees of each message besides (see ViewRow) comes in the same round
+ * trip: the conversation's pointer summary is computed once and joined to every row.
  * `hasMore` says whether more messages lie beyond the page in the paging direction.
  */
 export async function listPage(
@@ -83,29 +82,13 @@ export async function listPage(
   conversationId: number,
   readerId: number,
   opts: { limit: number; beforeSeq?: number; afterSeq?: number },
-): Promise<{ rows: MessageRow[]; hasMore: boolean; pointers: PointerSummary | null }> {
+): Promise<{ rows: ViewRow[]; hasMore: boolean }> {
   const newestFirst = opts.afterSeq === undefined;
-  const pointers = db
-    .selectFrom('conversation_participants as p')
-    .innerJoin('users as u', 'u.id', 'p.user_id')
-    .where('p.conversation_id', '=', conversationId)
-    .select([
-      sql<number>`coalesce(max(p.last_read_seq) filter (where p.user_id = ${readerId}), 0)`.as('my_read_seq'),
-      sql<number>`count(*) filter (where p.user_id <> ${readerId})`.as('others'),
-      sql<number | null>`min(p.last_read_seq) filter (where p.user_id <> ${readerId} and u.share_read_receipts)`.as(
-        'others_min_shared_read_seq',
-      ),
-      sql<boolean>`coalesce(bool_or(not u.share_read_receipts) filter (where p.user_id <> ${readerId}), false)`.as(
-        'others_hide_reads',
-      ),
-      sql<number | null>`min(p.last_delivered_seq) filter (where p.user_id <> ${readerId})`.as('others_min_delivered_seq'),
-    ])
-    .as('v');
   let q = db
     .selectFrom('messages as m')
-    .innerJoin(pointers, (join) => join.onTrue())
+    .innerJoin(pointersOf(conversationId, readerId), (join) => join.onTrue())
     .select(messageColumns)
-    .select(['v.my_read_seq', 'v.others', 'v.others_min_shared_read_seq', 'v.others_hide_reads', 'v.others_min_delivered_seq'])
+    .select(viewColumns(readerId))
     .where('m.conversation_id', '=', conversationId);
   if (opts.beforeSeq !== undefined) q = q.where('m.seq', '<', opts.beforeSeq);
   if (opts.afterSeq !== undefined) q = q.where('m.seq', '>', opts.afterSeq);
@@ -116,20 +99,19 @@ export async function listPage(
   const hasMore = rows.length > opts.limit;
   const page = rows.slice(0, opts.limit);
   if (newestFirst) page.reverse();
-  const first = page[0];
-  return {
-    rows: page,
-    hasMore,
-    pointers: first
-      ? {
-          my_read_seq: first.my_read_seq,
-          others: Number(first.others),
-          others_min_shared_read_seq: first.others_min_shared_read_seq,
-          others_hide_reads: first.others_hide_reads,
-          others_min_delivered_seq: first.others_min_delivered_seq,
-        }
-      : null,
-  };
+  return { rows: page, hasMore };
+}
+
+/** One message of the conversation as `viewerId` sees it (see ViewRow), hidden or not. */
+export async function findViewed(db: Db, viewerId: number, conversationId: number, messageId: number): Promise<ViewRow | undefined> {
+  return db
+    .selectFrom('messages as m')
+    .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())
+    .select(messageColumns)
+    .select(viewColumns(viewerId))
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.id', '=', messageId)
+    .executeTakeFirst();
 }
 
 /** The latest message of each conversation (by its last_seq). */

@@ -1,11 +1,12 @@
 import { sql, type RawBuilder } from 'kysely';
 import { HIGHLIGHT_REPLACEMENT, HIGHLIGHT_START, HIGHLIGHT_STOP } from '../domain/search.js';
 import type { Db } from './database.js';
-import { messageColumns, type MessageRow } from './messages.repository.js';
+import { pointersByConversation, viewColumns, type ViewRow } from './message-views.js';
+import { messageColumns } from './messages.repository.js';
 import { PLAN_EACH_CALL } from './prepared.js';
 
-/** A found message and its `ts_headline` (with the raw marks of domain/search.ts). */
-export type SearchRow = MessageRow & { headline: string };
+/** A found message as the searcher sees it, and its `ts_headline` (with the raw marks of domain/search.ts). */
+export type SearchRow = ViewRow & { headline: string };
 
 export interface SearchFilter {
   /** Whose search: only their conversations, without what they hid. */
@@ -57,7 +58,8 @@ const MARKS_REPLACED = HIGHLIGHT_REPLACEMENT.repeat(2);
  * One statement. It is planned with its values on every call (PLAN_EACH_CALL), because
  * the plan depends on the words: for a word in many messages PostgreSQL walks the
  * primary key newest first and stops at `limit` matches; for a rarer one it asks the GIN
- * index for every match and sorts those. The headline is computed for the page only.
+ * index for every match and sorts those. The headline, the reactions and the pointers
+ * the statuses need are computed for the page only (the pointers once per conversation).
  */
 export async function searchMessages(db: Db, f: SearchFilter): Promise<SearchRow[]> {
   return (await searchStatement(f).execute(db)).rows;
@@ -82,13 +84,16 @@ export function searchStatement(f: SearchFilter): RawBuilder<SearchRow> {
   if (f.belowId !== undefined) where.push(sql`m.id < ${f.belowId}`);
   const columns = sql.join(messageColumns.map((c) => sql.ref(c)));
   return sql<SearchRow>`${sql.raw(PLAN_EACH_CALL)}
-    select ${columns},
+    with page as (
+      select ${columns}
+        from messages m
+       where ${sql.join(where, sql` and `)}
+       order by m.id desc
+       limit ${f.limit})
+    select ${columns}, ${sql.join(viewColumns(f.callerId))},
            ts_headline(${f.language}::regconfig, replace(translate(m.content, ${MARKS}, ${MARKS_REPLACED}), '<', '< '), ${query},
                        ${HEADLINE_OPTIONS}) as headline
-      from (select ${columns}
-              from messages m
-             where ${sql.join(where, sql` and `)}
-             order by m.id desc
-             limit ${f.limit}) m
+      from page m
+      join ${pointersByConversation(f.callerId, sql`select conversation_id from page`)} v on v.conversation_id = m.conversation_id
      order by m.id desc`;
 }

@@ -229,9 +229,19 @@ describe('pages', () => {
     expect(second.body.next_cursor).toBeNull();
   });
 
-  test('the page holds each message as history shows it to the caller, with the sender and status', async () => {
+  test('the page holds each message as history shows it to the caller, with the sender, status and reactions', async () => {
     const mine = await send(t, me, direct, 'shapely walrus');
     const theirs = await send(t, friend, group, 'shapely walrus too');
+    const react = async (who: Account, conv: number, id: number, emoji: string) => {
+      const res = await t.request('PUT', `/api/v1/conversations/${conv}/messages/${id}/reactions/${encodeURIComponent(emoji)}`, {
+        token: who.token,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    };
+    await react(friend, direct, mine.id, '👍');
+    await react(me, direct, mine.id, '🎉');
+    await react(me, direct, mine.id, '👍');
+    await react(friend, group, theirs.id, '🎉');
     const res = await search(me, { q: 'walrus' });
     expect(Object.keys(res.body).sort()).toEqual(['next_cursor', 'results']);
     for (const [conv, id] of [
@@ -246,6 +256,13 @@ describe('pages', () => {
     }
     expect(res.body.results.map((r: any) => r.message.status)).toEqual(['delivered', 'sent']);
     expect(res.body.results[0].message.sender.id).toBe(friend.user.id);
+    expect(res.body.results.map((r: any) => r.message.reactions)).toEqual([
+      [{ emoji: '🎉', count: 1, me: false }],
+      [
+        { emoji: '👍', count: 2, me: true },
+        { emoji: '🎉', count: 1, me: true },
+      ],
+    ]);
   });
 });
 
