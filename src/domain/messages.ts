@@ -54,29 +54,33 @@ export function toMessage(
   links: AttachmentLinks,
   view: MessageView = {},
 ): Message {
-  if (view.hidden) {
-    return { ...tombstone(row, sender, status, view.hidden.at, true), mod_seq: Math.max(row.mod_seq, view.hidden.modSeq) };
-  }
-  if (row.deleted_at !== null) return tombstone(row, sender, status, row.deleted_at, false);
-  const attachments = row.attachments?.map((a) => toAttachment(a, links)) ?? [];
+  // A deleted message keeps its place (id, seq, sender, times) and loses everything it
+  // said: deleted for everyone it is stored that way; hidden by the viewer it is shown so.
+  const gone = view.hidden
+    ? { at: view.hidden.at, for: 'me' as const }
+    : row.deleted_at !== null
+      ? { at: row.deleted_at, for: 'everyone' as const }
+      : null;
+  const attachments = gone ? [] : (row.attachments?.map((a) => toAttachment(a, links)) ?? []);
   return {
     id: row.id,
     conversation_id: row.conversation_id,
     seq: row.seq,
-    mod_seq: row.mod_seq,
+    // To the viewer who hid it, the hide is the message's latest change.
+    mod_seq: view.hidden ? Math.max(row.mod_seq, view.hidden.modSeq) : row.mod_seq,
     sender_id: row.sender_id,
     sender,
-    content: row.content,
+    content: gone ? '' : row.content,
     type: row.type,
     status,
-    media_url: attachments[0]?.url ?? row.media_url,
+    media_url: gone ? null : (attachments[0]?.url ?? row.media_url),
     attachments,
-    reactions: view.reactions ?? [],
+    reactions: gone ? [] : (view.reactions ?? []),
     reply_to_id: row.reply_to_id,
     client_id: row.client_id,
     edited_at: row.edited_at?.toISOString() ?? null,
-    deleted_at: null,
-    deleted_for: null,
+    deleted_at: gone?.at.toISOString() ?? null,
+    deleted_for: gone?.for ?? null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -91,34 +95,6 @@ export interface MessageView {
    * did not). To them it is the message's latest change, so its mod_seq shows it.
    */
   hidden?: { at: Date; modSeq: number };
-}
-
-/**
- * A deleted message keeps its place (id, seq, sender, times) and loses everything it
- * said: deleted for everyone it is stored that way; hidden by the viewer it is shown so.
- */
-function tombstone(row: MessageRecord, sender: Message['sender'], status: MessageStatus, at: Date, forMe: boolean): Message {
-  return {
-    id: row.id,
-    conversation_id: row.conversation_id,
-    seq: row.seq,
-    mod_seq: row.mod_seq,
-    sender_id: row.sender_id,
-    sender,
-    content: '',
-    type: row.type,
-    status,
-    media_url: null,
-    attachments: [],
-    reactions: [],
-    reply_to_id: row.reply_to_id,
-    client_id: row.client_id,
-    edited_at: row.edited_at?.toISOString() ?? null,
-    deleted_at: at.toISOString(),
-    deleted_for: forMe ? 'me' : 'everyone',
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
 }
 
 // Receipts. Each member has two pointers per conversation, delivered and read.
