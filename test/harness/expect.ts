@@ -7,6 +7,29 @@ export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** The keys of a user object as other users see it. */
 export const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'phone', 'status', 'updated_at', 'username'];
 
+/** The keys of a message object, sorted. */
+export const MESSAGE_KEYS = [
+  'attachments',
+  'client_id',
+  'content',
+  'conversation_id',
+  'created_at',
+  'deleted_at',
+  'deleted_for',
+  'edited_at',
+  'id',
+  'media_url',
+  'mod_seq',
+  'reactions',
+  'reply_to_id',
+  'sender',
+  'sender_id',
+  'seq',
+  'status',
+  'type',
+  'updated_at',
+];
+
 /** The typed fields every user object has, whoever looks at it. */
 export function expectUserFields(user: any): void {
   expect(Number.isInteger(user.id)).toBe(true);

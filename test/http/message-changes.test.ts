@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { envConfig, registerUser, startApp, TestClock, type TestApp } from '../harness/app.js';
-import { ISO, expectError } from '../harness/expect.js';
+import { ISO, MESSAGE_KEYS, expectError } from '../harness/expect.js';
 import type { Frame, WsClient } from '../harness/ws.js';
 import { direct, group, restSend, Sockets, type User } from '../realtime/fixtures.js';
 import { fetchUrl, localStorage, png, uploaded, type StorageUnderTest } from './attachments-fixtures.js';
@@ -11,28 +11,6 @@ import { fetchUrl, localStorage, png, uploaded, type StorageUnderTest } from './
  * mod_seq every change takes. Every refusal is checked to change nothing, in the store as
  * a member reads it and on the sockets of the members.
  */
-
-const MESSAGE_KEYS = [
-  'attachments',
-  'client_id',
-  'content',
-  'conversation_id',
-  'created_at',
-  'deleted_at',
-  'deleted_for',
-  'edited_at',
-  'id',
-  'media_url',
-  'mod_seq',
-  'reactions',
-  'reply_to_id',
-  'sender',
-  'sender_id',
-  'seq',
-  'status',
-  'type',
-  'updated_at',
-];
 
 const sockets = new Sockets();
 afterEach(() => sockets.closeAll());

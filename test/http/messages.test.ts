@@ -1,34 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, type TestApp } from '../harness/app.js';
-import { ISO, expectError } from '../harness/expect.js';
+import { ISO, MESSAGE_KEYS, expectError } from '../harness/expect.js';
 import { connect, type WsClient } from '../harness/ws.js';
 
 /** Messages over REST against the running app and a real database. */
 
 type Account = Awaited<ReturnType<typeof registerUser>>;
-
-const MESSAGE_KEYS = [
-  'attachments',
-  'client_id',
-  'content',
-  'conversation_id',
-  'created_at',
-  'deleted_at',
-  'deleted_for',
-  'edited_at',
-  'id',
-  'media_url',
-  'mod_seq',
-  'reactions',
-  'reply_to_id',
-  'sender',
-  'sender_id',
-  'seq',
-  'status',
-  'type',
-  'updated_at',
-];
-
 
 function expectMessage(m: any): void {
   expect(Object.keys(m).sort()).toEqual(MESSAGE_KEYS);
