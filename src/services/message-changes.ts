@@ -3,7 +3,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { AttachmentLinks } from '../domain/attachments.js';
 import type { Clock } from '../domain/clock.js';
 import { AppError, notFound } from '../domain/errors.js';
-import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
+import { messageStatus, senderView, summarizePointers, toMessage, type PointerSummary } from '../domain/messages.js';
 import { MAX_REACTIONS_PER_USER, reactionEmoji } from '../domain/reactions.js';
 import { toUser } from '../domain/users.js';
 import type { DeleteScope, Message, ReactionSummary } from '../schemas/messages.js';
@@ -18,13 +18,12 @@ import {
   hide,
   hiddenBy,
   listEdits,
-  lockMessage,
   reactionsBy,
   reactionsOf,
   reactors,
   takeModSeq,
 } from '../store/message-changes.repository.js';
-import { findViewed, type MessageRow } from '../store/messages.repository.js';
+import { findInConversation, findViewed, type MessageRow } from '../store/messages.repository.js';
 import { findUsersByIds } from '../store/users.repository.js';
 import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
@@ -221,7 +220,7 @@ export class MessageChangesService {
     try {
       const row = await inTransaction(this.db, async (trx) => {
         const modSeq = await takeModSeq(trx, conversationId);
-        const before = modSeq === undefined ? undefined : await lockMessage(trx, conversationId, messageId);
+        const before = modSeq === undefined ? undefined : await findInConversation(trx, conversationId, messageId, { lock: true });
         if (modSeq === undefined || !before) throw notFound('Message');
         return apply(trx, before, modSeq);
       });
@@ -242,8 +241,9 @@ export class MessageChangesService {
 
   /**
    * `message_updated` to every member, each with the message as they see it (status and
-   * `reactions[].me` differ, and to a member who hid it, it stays hidden): the frames are
-   * built per member and members who see the same bytes share one publish.
+   * `reactions[].me` differ, and to a member who hid it, it stays hidden). Members are
+   * grouped by what makes their view differ, so each distinct view is built once and its
+   * members share one publish: the work is linear in the members.
    */
   private async publishUpdate(row: MessageRow): Promise<void> {
     const [members, reactions, hidden] = await Promise.all([
@@ -252,23 +252,34 @@ export class MessageChangesService {
       hiddenBy(this.db, row),
     ]);
     const sender = row.sender_id === null ? undefined : members.find((m) => m.id === row.sender_id) ?? (await this.cache.profile(row.sender_id));
-    const byFrame = new Map<string, { message: Message; userIds: number[] }>();
+    const emojiOf = new Map<number, string[]>();
+    for (const r of reactions) emojiOf.set(r.user_id, [...(emojiOf.get(r.user_id) ?? []), r.emoji]);
+    const views = new Map<string, { userIds: number[]; build: () => Message }>();
     for (const member of members) {
-      const message = toMessage(
-        row,
-        senderView(sender, member.id),
-        messageStatus(row, member.id, summarizePointers(member.id, members)),
-        this.links,
-        { reactions: summarize(reactions, member.id), hidden: hidden.get(member.id) },
-      );
-      const key = JSON.stringify(message);
-      const entry = byFrame.get(key);
-      if (entry) entry.userIds.push(member.id);
-      else byFrame.set(key, { message, userIds: [member.id] });
+      const isSender = member.id === row.sender_id;
+      // Only the sender's status depends on the others' pointers (messageStatus reads
+      // nothing but my_read_seq for anyone else's message).
+      const pointers = isSender ? summarizePointers(member.id, members) : readerOnly(member.last_read_seq);
+      const status = messageStatus(row, member.id, pointers);
+      const hide = hidden.get(member.id);
+      const key = JSON.stringify([isSender, status, emojiOf.get(member.id) ?? [], hide?.at.getTime(), hide?.modSeq]);
+      const view = views.get(key);
+      if (view) {
+        view.userIds.push(member.id);
+        continue;
+      }
+      views.set(key, {
+        userIds: [member.id],
+        build: () =>
+          toMessage(row, senderView(sender, member.id), status, this.links, {
+            reactions: summarize(reactions, member.id),
+            hidden: hide,
+          }),
+      });
     }
     const change = { conversation_id: row.conversation_id, mod_seq: row.mod_seq };
-    for (const { message, userIds } of byFrame.values()) {
-      await this.fanout.toUsers(userIds, frames.messageUpdated(message), undefined, change);
+    for (const { userIds, build } of views.values()) {
+      await this.fanout.toUsers(userIds, frames.messageUpdated(build()), undefined, change);
     }
   }
 
@@ -279,6 +290,15 @@ export class MessageChangesService {
     }
   }
 }
+
+/** The pointer summary of a member reading someone else's message: only their own read pointer counts. */
+const readerOnly = (lastReadSeq: number): PointerSummary => ({
+  my_read_seq: lastReadSeq,
+  others: 0,
+  others_min_shared_read_seq: null,
+  others_hide_reads: false,
+  others_min_delivered_seq: null,
+});
 
 /** Reactions in the order they were made → per emoji (first appearance first), with `me` for the viewer. */
 function summarize(reactions: { user_id: number; emoji: string }[], viewerId: number): ReactionSummary[] {

@@ -23,17 +23,6 @@ export async function takeModSeq(trx: Trx, conversationId: number): Promise<numb
   return row?.last_mod_seq;
 }
 
-/** The message, locked for the rest of the transaction. */
-export async function lockMessage(trx: Trx, conversationId: number, messageId: number): Promise<MessageRow | undefined> {
-  return trx
-    .selectFrom('messages as m')
-    .select(messageColumns)
-    .where('m.conversation_id', '=', conversationId)
-    .where('m.id', '=', messageId)
-    .forUpdate()
-    .executeTakeFirst();
-}
-
 /** Replaces the content, keeping the version it replaces in the edit history. */
 export async function applyEdit(trx: Trx, before: MessageRow, content: string, modSeq: number): Promise<MessageRow> {
   await trx
@@ -130,7 +119,12 @@ export async function reactionsBy(db: Db, message: MessageRow, userId: number): 
   return rows.map((r) => r.emoji);
 }
 
-/** Adds or removes one reaction and stamps the message; returns the emoji's count afterwards. */
+/**
+ * Adds or removes one reaction and stamps the message, in one statement; returns the
+ * emoji's count afterwards. The statement's own reads see the reactions as they were
+ * before it (a data-modifying WITH runs on the same snapshot), so the count is that plus
+ * or minus the row the WITH changed.
+ */
 export async function applyReaction(
   trx: Trx,
   message: MessageRow,
@@ -139,33 +133,31 @@ export async function applyReaction(
   on: boolean,
   modSeq: number,
 ): Promise<{ row: MessageRow; count: number }> {
-  if (on) {
-    await trx
-      .insertInto('message_reactions')
-      .values({ conversation_id: message.conversation_id, message_id: message.id, user_id: userId, emoji })
-      .execute();
-  } else {
-    await trx
-      .deleteFrom('message_reactions')
-      .where('message_id', '=', message.id)
-      .where('user_id', '=', userId)
-      .where('emoji', '=', emoji)
-      .execute();
-  }
-  const row = await trx
+  const { count, ...row } = await trx
+    .with('changed', (qc) =>
+      on
+        ? qc
+            .insertInto('message_reactions')
+            .values({ conversation_id: message.conversation_id, message_id: message.id, user_id: userId, emoji })
+            .returning('message_id')
+        : qc
+            .deleteFrom('message_reactions')
+            .where('message_id', '=', message.id)
+            .where('user_id', '=', userId)
+            .where('emoji', '=', emoji)
+            .returning('message_id'),
+    )
     .updateTable('messages as m')
     .set({ mod_seq: modSeq, updated_at: sql`now()` })
     .where('m.conversation_id', '=', message.conversation_id)
     .where('m.id', '=', message.id)
     .returning(messageColumns)
+    .returning(
+      sql<number>`(select count(*) from message_reactions r where r.message_id = m.id and r.emoji = ${emoji})
+        ${on ? sql`+` : sql`-`} (select count(*) from changed)`.as('count'),
+    )
     .executeTakeFirstOrThrow();
-  const { n } = await trx
-    .selectFrom('message_reactions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('message_id', '=', message.id)
-    .where('emoji', '=', emoji)
-    .executeTakeFirstOrThrow();
-  return { row, count: Number(n) };
+  return { row, count: Number(count) };
 }
 
 /** Every (user, emoji) reaction of the messages, in the order they were made. */

@@ -58,13 +58,19 @@ export async function findByClientId(db: Db, senderId: number, clientId: string)
     .executeTakeFirst();
 }
 
-export async function findInConversation(db: Db, conversationId: number, messageId: number): Promise<MessageRow | undefined> {
-  return db
+/** The message, if it is in the conversation; `lock`: locked (FOR UPDATE) for the rest of the transaction `db` is. */
+export async function findInConversation(
+  db: Db | Trx,
+  conversationId: number,
+  messageId: number,
+  opts: { lock?: boolean } = {},
+): Promise<MessageRow | undefined> {
+  const q = db
     .selectFrom('messages as m')
     .select(messageColumns)
     .where('m.conversation_id', '=', conversationId)
-    .where('m.id', '=', messageId)
-    .executeTakeFirst();
+    .where('m.id', '=', messageId);
+  return (opts.lock ? q.forUpdate() : q).executeTakeFirst();
 }
 
 /**

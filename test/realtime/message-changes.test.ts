@@ -155,6 +155,53 @@ describe('live frames', () => {
     for (const f of [fa, fb, fc]) expect(f!.message.content).toBe('edited with reactions');
   });
 
+  test('message_updated carries each member\'s own status: the sender\'s from everyone\'s pointers, a reader\'s from theirs', async () => {
+    const { a, b, c, conv } = await world();
+    const m = await restSend(t, a, conv, 'who has read this');
+    const [a1, b1, c1] = [await sockets.connect(t, a), await sockets.connect(t, b), await sockets.connect(t, c)];
+    const status = async () => {
+      a1.send({ type: 'edit', conversation_id: conv, message_id: m.id, content: `edit ${Math.random()}` });
+      const frames = await Promise.all([a1, b1, c1].map((ws) => ws.next(updatedOf(m.id))));
+      return frames.map((f) => f.message.status);
+    };
+    const mark = async (who: User, kind: 'read' | 'delivered') => {
+      const res = await t.request('POST', `/api/v1/conversations/${conv}/${kind}`, { token: who.token, body: { seq: m.seq } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    };
+    expect(await status()).toEqual(['sent', 'delivered', 'delivered']);
+    await mark(b, 'read');
+    expect(await status()).toEqual(['sent', 'read', 'delivered']);
+    await mark(c, 'delivered');
+    expect(await status()).toEqual(['delivered', 'read', 'delivered']);
+    await mark(c, 'read');
+    expect(await status()).toEqual(['read', 'read', 'read']);
+  });
+
+  test('the reaction frame counts the emoji after the change: up as members add it, down as they take it back', async () => {
+    const { a, b, c, conv } = await world();
+    const m = await restSend(t, a, conv, 'count me');
+    const a1 = await sockets.connect(t, a);
+    const counts: number[] = [];
+    for (const [who, on] of [
+      [b, true],
+      [c, true],
+      [a, true],
+      [c, false],
+      [b, false],
+      [a, false],
+    ] as const) {
+      const res = await t.request(on ? 'PUT' : 'DELETE', `${msgPath(conv, m.id)}/reactions/${encodeURIComponent('👍')}`, {
+        token: who.token,
+      });
+      expect(res.status).toBe(200);
+      const frame = await a1.next(reactionOf(m.id));
+      expect(frame).toMatchObject({ user_id: who.user.id, on, mod_seq: res.body.message.mod_seq });
+      counts.push(frame.count);
+      expect(res.body.message.reactions).toEqual(frame.count === 0 ? [] : [{ emoji: '👍', count: frame.count, me: on }]);
+    }
+    expect(counts).toEqual([1, 2, 3, 2, 1, 0]);
+  });
+
   test('a delete frame (for everyone by default, or said so): the tombstone to every socket of every member; again: nothing', async () => {
     const { a, b, c, conv } = await world();
     const m1 = await restSend(t, a, conv, 'delete by default');
