@@ -23,6 +23,7 @@ import {
   reactors,
   takeModSeq,
 } from '../store/message-changes.repository.js';
+import type { ViewRow } from '../store/message-views.js';
 import { findInConversation, findViewed, type MessageRow } from '../store/messages.repository.js';
 import { findUsersByIds } from '../store/users.repository.js';
 import type { Access } from './access.js';
@@ -79,7 +80,7 @@ export class MessageChangesService {
     if (Buffer.byteLength(content, 'utf8') > this.opts.maxContentBytes) {
       throw new AppError('message_too_large', `content is larger than ${this.opts.maxContentBytes} bytes`, { field: 'content' });
     }
-    const row = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+    const row = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
       if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can edit a message');
       if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
       const window = this.opts.editWindowMs;
@@ -93,7 +94,7 @@ export class MessageChangesService {
       return applyEdit(trx, before, content, modSeq);
     });
     if (row.changed) await this.publishUpdate(row.row);
-    return this.viewFor(callerId, row.row);
+    return row.message;
   }
 
   /**
@@ -104,12 +105,12 @@ export class MessageChangesService {
   async delete(callerId: number, conversationId: number, messageId: number, scope: DeleteScope): Promise<Message> {
     await this.access.requireMember(callerId, conversationId);
     if (scope === 'me') {
-      const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+      const result = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
         const at = await hide(trx, callerId, before, modSeq);
         if (at === undefined) throw new Unchanged(before);
         return before;
       });
-      const message = await this.viewFor(callerId, result.row);
+      const { message } = result;
       if (result.changed) {
         const change = { conversation_id: conversationId, mod_seq: message.mod_seq };
         await this.fanout.toUsers([callerId], frames.messageUpdated(message), undefined, change);
@@ -117,7 +118,7 @@ export class MessageChangesService {
       return message;
     }
     let blobKeys: string[] = [];
-    const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+    const result = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
       if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can delete a message for everyone');
       if (before.deleted_at !== null) throw new Unchanged(before);
       const done = await applyDelete(trx, before, modSeq);
@@ -128,7 +129,7 @@ export class MessageChangesService {
       await this.publishUpdate(result.row);
       await this.deleteBlobs(blobKeys);
     }
-    return this.viewFor(callerId, result.row);
+    return result.message;
   }
 
   /**
@@ -139,7 +140,7 @@ export class MessageChangesService {
     await this.access.requireMember(callerId, conversationId);
     const emoji = reactionEmoji(emojiInput);
     let count = 0;
-    const result = await this.change(conversationId, messageId, async (trx, before, modSeq) => {
+    const result = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
       if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
       const mine = await reactionsBy(trx, before, callerId);
       if (mine.includes(emoji) === on) throw new Unchanged(before);
@@ -165,7 +166,7 @@ export class MessageChangesService {
       const change = { conversation_id: conversationId, mod_seq: result.row.mod_seq };
       await this.fanout.toUsers(await this.cache.memberIds(conversationId), frame, undefined, change);
     }
-    return this.viewFor(callerId, result.row);
+    return result.message;
   }
 
   /** The message's latest EDITS_SHOWN earlier versions, oldest first (none once deleted). Throws not_found. */
@@ -209,34 +210,32 @@ export class MessageChangesService {
 
   /**
    * One change in one transaction: the conversation's next mod_seq, then the message
-   * locked, then `apply`. An `Unchanged` thrown by `apply` rolls it back (the mod_seq is
-   * not used) and answers with the message as it is.
+   * locked, then `apply`, then the message as the caller sees it now (read in the same
+   * transaction, so the answer is this change, not a later one). An `Unchanged` thrown by
+   * `apply` rolls it back (the mod_seq is not used) and answers with the message as it is.
    */
   private async change(
+    callerId: number,
     conversationId: number,
     messageId: number,
     apply: (trx: Trx, before: MessageRow, modSeq: number) => Promise<MessageRow>,
-  ): Promise<{ row: MessageRow; changed: boolean }> {
+  ): Promise<{ row: MessageRow; message: Message; changed: boolean }> {
+    let result: { row: MessageRow; viewed: ViewRow | undefined; changed: boolean };
     try {
-      const row = await inTransaction(this.db, async (trx) => {
+      result = await inTransaction(this.db, async (trx) => {
         const modSeq = await takeModSeq(trx, conversationId);
         const before = modSeq === undefined ? undefined : await findInConversation(trx, conversationId, messageId, { lock: true });
         if (modSeq === undefined || !before) throw notFound('Message');
-        return apply(trx, before, modSeq);
+        const row = await apply(trx, before, modSeq);
+        return { row, viewed: await findViewed(trx, callerId, conversationId, messageId), changed: true };
       });
-      return { row, changed: true };
     } catch (err) {
-      if (err instanceof Unchanged) return { row: err.row, changed: false };
-      throw err;
+      if (!(err instanceof Unchanged)) throw err;
+      result = { row: err.row, viewed: await findViewed(this.db, callerId, conversationId, messageId), changed: false };
     }
-  }
-
-  /** The message as the caller sees it now. */
-  private async viewFor(callerId: number, row: MessageRow): Promise<Message> {
-    const viewed = await findViewed(this.db, callerId, row.conversation_id, row.id);
-    if (!viewed) throw notFound('Message');
-    const [message] = await this.messages.view(callerId, [viewed]);
-    return message!;
+    if (!result.viewed) throw notFound('Message');
+    const [message] = await this.messages.view(callerId, [result.viewed]);
+    return { row: result.row, message: message!, changed: result.changed };
   }
 
   /**
@@ -252,8 +251,9 @@ export class MessageChangesService {
       hiddenBy(this.db, row),
     ]);
     const sender = row.sender_id === null ? undefined : members.find((m) => m.id === row.sender_id) ?? (await this.cache.profile(row.sender_id));
-    const emojiOf = new Map<number, string[]>();
-    for (const r of reactions) emojiOf.set(r.user_id, [...(emojiOf.get(r.user_id) ?? []), r.emoji]);
+    const summary = summarize(reactions);
+    const emojiOf = new Map<number, Set<string>>();
+    for (const r of reactions) emojiOf.set(r.user_id, (emojiOf.get(r.user_id) ?? new Set()).add(r.emoji));
     const views = new Map<string, { userIds: number[]; build: () => Message }>();
     for (const member of members) {
       const isSender = member.id === row.sender_id;
@@ -262,7 +262,8 @@ export class MessageChangesService {
       const pointers = isSender ? summarizePointers(member.id, members) : readerOnly(member.last_read_seq);
       const status = messageStatus(row, member.id, pointers);
       const hide = hidden.get(member.id);
-      const key = JSON.stringify([isSender, status, emojiOf.get(member.id) ?? [], hide?.at.getTime(), hide?.modSeq]);
+      const mine = emojiOf.get(member.id) ?? new Set<string>();
+      const key = JSON.stringify([isSender, status, [...mine].sort(), hide?.at.getTime(), hide?.modSeq]);
       const view = views.get(key);
       if (view) {
         view.userIds.push(member.id);
@@ -272,7 +273,7 @@ export class MessageChangesService {
         userIds: [member.id],
         build: () =>
           toMessage(row, senderView(sender, member.id), status, this.links, {
-            reactions: summarize(reactions, member.id),
+            reactions: summary.map((r) => ({ ...r, me: mine.has(r.emoji) })),
             hidden: hide,
           }),
       });
@@ -300,13 +301,12 @@ const readerOnly = (lastReadSeq: number): PointerSummary => ({
   others_min_delivered_seq: null,
 });
 
-/** Reactions in the order they were made → per emoji (first appearance first), with `me` for the viewer. */
-function summarize(reactions: { user_id: number; emoji: string }[], viewerId: number): ReactionSummary[] {
+/** Reactions in the order they were made → per emoji (first appearance first), `me` false for now. */
+function summarize(reactions: { user_id: number; emoji: string }[]): ReactionSummary[] {
   const byEmoji = new Map<string, ReactionSummary>();
   for (const r of reactions) {
     const entry = byEmoji.get(r.emoji) ?? { emoji: r.emoji, count: 0, me: false };
     entry.count++;
-    if (r.user_id === viewerId) entry.me = true;
     byEmoji.set(r.emoji, entry);
   }
   return [...byEmoji.values()];

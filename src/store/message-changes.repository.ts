@@ -160,7 +160,10 @@ export async function applyReaction(
   return { row, count: Number(count) };
 }
 
-/** Every (user, emoji) reaction of the messages, in the order they were made. */
+/**
+ * Every (user, emoji) reaction of the messages, in the order they were made (ties by
+ * emoji: each emoji's first appearance then comes in the message views' order).
+ */
 export async function reactionsOf(db: Db, messageIds: number[]): Promise<{ message_id: number; user_id: number; emoji: string }[]> {
   if (messageIds.length === 0) return [];
   return db
@@ -168,6 +171,7 @@ export async function reactionsOf(db: Db, messageIds: number[]): Promise<{ messa
     .select(['message_id', 'user_id', 'emoji'])
     .where('message_id', 'in', messageIds)
     .orderBy('created_at')
+    .orderBy('emoji')
     .orderBy('user_id')
     .execute();
 }

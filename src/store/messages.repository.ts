@@ -109,7 +109,7 @@ export async function listPage(
 }
 
 /** One message of the conversation as `viewerId` sees it (see ViewRow), hidden or not. */
-export async function findViewed(db: Db, viewerId: number, conversationId: number, messageId: number): Promise<ViewRow | undefined> {
+export async function findViewed(db: Db | Trx, viewerId: number, conversationId: number, messageId: number): Promise<ViewRow | undefined> {
   return db
     .selectFrom('messages as m')
     .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())

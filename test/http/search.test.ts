@@ -238,6 +238,7 @@ describe('pages', () => {
       });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     };
+    // 👍 first, then 🎉: by first use, not by code point (🎉 U+1F389 sorts before 👍 U+1F44D).
     await react(friend, direct, mine.id, '👍');
     await react(me, direct, mine.id, '🎉');
     await react(me, direct, mine.id, '👍');

@@ -175,6 +175,10 @@ describe('live frames', () => {
     expect(await status()).toEqual(['delivered', 'read', 'delivered']);
     await mark(c, 'read');
     expect(await status()).toEqual(['read', 'read', 'read']);
+    // A reader who keeps read receipts private never counts as having read, for the sender.
+    const patch = await t.request('PATCH', '/api/v1/users/me', { token: c.token, body: { share_read_receipts: false } });
+    expect(patch.status).toBe(200);
+    expect(await status()).toEqual(['delivered', 'read', 'read']);
   });
 
   test('the reaction frame counts the emoji after the change: up as members add it, down as they take it back', async () => {
