@@ -1,6 +1,7 @@
 import type { Message, ReactionSummary } from '../schemas/messages.js';
 import { toAttachment, type AttachmentLinks, type StoredAttachment } from './attachments.js';
 import type { MessageStatus } from '../schemas/receipts.js';
+import type { SystemEvent } from './system-messages.js';
 import { toUser, type UserRecord } from './users.js';
 
 /**
@@ -11,8 +12,12 @@ import { toUser, type UserRecord } from './users.js';
  * own, not deleted), as counting is the database's job.
  */
 
+/** The types a client sends. */
 export const MESSAGE_TYPES = ['text', 'image', 'video', 'audio', 'file'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
+/** Every type a message has: also `system`, which only natter writes (domain/system-messages.ts). */
+export const STORED_MESSAGE_TYPES = [...MESSAGE_TYPES, 'system'] as const;
+export type StoredMessageType = (typeof STORED_MESSAGE_TYPES)[number];
 
 /** A stored message, as the store reads it. */
 export interface MessageRecord {
@@ -22,13 +27,14 @@ export interface MessageRecord {
   mod_seq: number;
   sender_id: number | null;
   client_id: string | null;
-  type: MessageType;
+  type: StoredMessageType;
   content: string;
   media_url: string | null;
   reply_to_id: number | null;
   edited_at: Date | null;
   deleted_at: Date | null;
   attachments: StoredAttachment[] | null;
+  system: SystemEvent | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -76,6 +82,7 @@ export function toMessage(
     media_url: gone ? null : (attachments[0]?.url ?? row.media_url),
     attachments,
     reactions: gone ? [] : (view.reactions ?? []),
+    system: row.system,
     reply_to_id: row.reply_to_id,
     client_id: row.client_id,
     edited_at: row.edited_at?.toISOString() ?? null,

@@ -7,8 +7,9 @@ import type { User } from './users.js';
 
 const NullableString = nullable<string>(Type.String());
 
-export const ROLES = ['owner', 'admin', 'member'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../domain/system-messages.js';
+
+export { ROLES, type Role };
 
 export const ParticipantSchema = Type.Object(
   {

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { MESSAGE_TYPES } from '../domain/messages.js';
+import { STORED_MESSAGE_TYPES } from '../domain/messages.js';
+import { ROLES, SYSTEM_EVENTS } from '../domain/system-messages.js';
 import { type UserSchema, userProperties } from './users.js';
 import { AttachmentIds, AttachmentSchema } from './attachments.js';
 import { ClientId, Cursor, Id, nullable, OrNull, PageLimit, Seq, stringEnum, Timestamp, Url } from './common.js';
@@ -17,6 +18,18 @@ export const ReactionSummarySchema = Type.Object({
   me: Type.Boolean({ description: 'Whether the requester is among them.' }),
 });
 export type ReactionSummary = Static<typeof ReactionSummarySchema>;
+
+/** What a system message tells: the event, who made it, whom it was about. */
+export const SystemEventSchema = Type.Object(
+  {
+    event: stringEnum(SYSTEM_EVENTS),
+    actor_id: nullable<number>(Type.Integer({ description: 'Who made the change (null: their account is gone).' })),
+    user_ids: Type.Optional(Type.Array(Type.Integer(), { description: 'Whom it was about: added, removed, the new owner.' })),
+    name: Type.Optional(Type.String({ description: 'renamed: the new name.' })),
+    role: Type.Optional(stringEnum(ROLES, { description: 'role_changed: the new role.' })),
+  },
+  { additionalProperties: false },
+);
 
 export const MessageSchema = Type.Object(
   {
@@ -38,7 +51,7 @@ export const MessageSchema = Type.Object(
       description: 'The sender (null if their account was deleted).',
     }),
     content: Type.String(),
-    type: stringEnum(MESSAGE_TYPES),
+    type: stringEnum(STORED_MESSAGE_TYPES, { description: '`system`: a change to the group, told by natter (see `system`).' }),
     status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),
     media_url: nullable<string>(
       Type.String({ description: 'The media\'s URL: the first attachment\'s `url`, or a URL the client hosts elsewhere.' }),
@@ -47,6 +60,11 @@ export const MessageSchema = Type.Object(
     reply_to_id: NullableInt,
     client_id: NullableString,
     reactions: Type.Array(ReactionSummarySchema, { description: 'Reactions by emoji, in the order they first appeared.' }),
+    system: Type.Unsafe<Static<typeof SystemEventSchema> | null>({
+      ...SystemEventSchema,
+      type: ['object', 'null'],
+      description: 'For a `system` message, what happened (its `content` says it in words); null for every other.',
+    }),
     edited_at: NullableTimestamp,
     deleted_at: NullableTimestamp,
     deleted_for: Type.Unsafe<'everyone' | 'me' | null>({

@@ -11,6 +11,10 @@ export interface MemberConversationRow extends ConversationRow {
   last_read_seq: number;
   last_delivered_seq: number;
   role: Role;
+  visible_from_seq: number;
+  muted_until: Date | null;
+  archived: boolean;
+  pinned_at: Date | null;
 }
 
 export interface ParticipantRow extends UserRow {
@@ -60,7 +64,12 @@ const memberColumns = [
   'c.id',
   'c.type',
   'c.name',
+  'c.description',
   'c.avatar',
+  'c.only_admins_can_post',
+  'c.only_admins_can_edit_info',
+  'c.only_admins_can_add',
+  'c.history_visible_to_new_members',
   'c.created_by',
   'c.direct_key',
   'c.last_seq',
@@ -71,6 +80,10 @@ const memberColumns = [
   'p.last_read_seq',
   'p.last_delivered_seq',
   'p.role',
+  'p.visible_from_seq',
+  'p.muted_until',
+  'p.archived',
+  'p.pinned_at',
 ] as const;
 
 /** The conversation if `userId` is a member; undefined for "missing" and "not yours" alike. */

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AttachmentKind, StoredAttachment } from '../domain/attachments.js';
+import type { SystemEvent } from '../domain/system-messages.js';
 
 /** Kysely's view of the tables in migrations/. Only src/store/ imports this. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -36,7 +37,12 @@ export interface ConversationsTable {
   id: Id;
   type: 'direct' | 'group';
   name: string | null;
+  description: string | null;
   avatar: string | null;
+  only_admins_can_post: Generated<boolean>;
+  only_admins_can_edit_info: Generated<boolean>;
+  only_admins_can_add: Generated<boolean>;
+  history_visible_to_new_members: Generated<boolean>;
   created_by: number | null;
   direct_key: string | null;
   last_seq: Generated<number>;
@@ -53,7 +59,11 @@ export interface ConversationParticipantsTable {
   role: Generated<'owner' | 'admin' | 'member'>;
   last_read_seq: Generated<number>;
   last_delivered_seq: Generated<number>;
-  muted: Generated<boolean>;
+  /** The member sees the messages after this seq (see migrations/000005). */
+  visible_from_seq: Generated<number>;
+  muted_until: Date | null;
+  archived: Generated<boolean>;
+  pinned_at: Date | null;
   joined_at: Timestamp;
 }
 
@@ -65,12 +75,14 @@ export interface MessagesTable {
   mod_seq: number;
   sender_id: number | null;
   client_id: string | null;
-  type: Generated<'text' | 'image' | 'video' | 'audio' | 'file'>;
+  type: Generated<'text' | 'image' | 'video' | 'audio' | 'file' | 'system'>;
   content: Generated<string>;
   media_url: string | null;
   reply_to_id: number | null;
   edited_at: Date | null;
   deleted_at: Date | null;
+  /** What a system message tells (null for every other type), see migrations/000005. */
+  system: ColumnType<SystemEvent | null, string | null | undefined, string | null>;
   /** What the message shows of its attachments (null: none), see domain/attachments.ts. */
   attachments: ColumnType<StoredAttachment[] | null, string | null | undefined, string | null>;
   created_at: Timestamp;
@@ -123,6 +135,23 @@ export interface MessageHiddenTable {
   hidden_at: Timestamp;
 }
 
+export interface ConversationInvitesTable {
+  code: string;
+  conversation_id: number;
+  created_by: number | null;
+  expires_at: Date | null;
+  max_uses: number | null;
+  uses: Generated<number>;
+  revoked_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface UserBlocksTable {
+  blocker_id: number;
+  blocked_id: number;
+  created_at: Timestamp;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   dirty: boolean;
@@ -138,5 +167,7 @@ export interface DB {
   message_edits: MessageEditsTable;
   message_reactions: MessageReactionsTable;
   message_hidden: MessageHiddenTable;
+  conversation_invites: ConversationInvitesTable;
+  user_blocks: UserBlocksTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
@@ -10,6 +10,14 @@ import { ROOT, TSX_IMPORT } from '../../support/processes.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from '../harness/postgres.js';
 import { ALL_TABLES } from '../harness/schema.js';
+
+/** The project's migration versions, the latest, and the one `migrate create` makes next. */
+const ALL_VERSIONS = [
+  ...new Set(readdirSync(path.join(ROOT, 'migrations')).map((f) => Number(/^(\d+)_/.exec(f)?.[1])).filter(Number.isInteger)),
+].sort((a, b) => a - b);
+const LATEST = ALL_VERSIONS.at(-1)!;
+const NEXT = LATEST + 1;
+const NEXT_FILE = String(NEXT).padStart(6, '0');
 
 /**
  * `natter` as a child process, on whichever database the run uses: a scratch PostgreSQL
@@ -171,31 +179,31 @@ describe('migrate', () => {
 
     await ok(
       run('migrate', 'create', 'add_widgets'),
-      path.join(migrations, '000005_add_widgets.up.sql'),
-      path.join(migrations, '000005_add_widgets.down.sql'),
+      path.join(migrations, `${NEXT_FILE}_add_widgets.up.sql`),
+      path.join(migrations, `${NEXT_FILE}_add_widgets.down.sql`),
     );
     await fails(run('migrate', 'create', 'add-widgets'), /only letters, digits and underscores/);
 
     writeFileSync(
-      path.join(migrations, '000005_add_widgets.up.sql'),
+      path.join(migrations, `${NEXT_FILE}_add_widgets.up.sql`),
       'create table widgets (id bigint primary key);\nselect * from no_such_table;\n',
     );
-    writeFileSync(path.join(migrations, '000005_add_widgets.down.sql'), 'drop table widgets;\n');
-    const failed = await fails(run('migrate', 'up'), /migration 5_add_widgets \(up\) failed: .*no_such_table/);
-    expect(failed.stderr).toContain('marked dirty at version 5');
-    expect(failed.stderr).toContain('natter migrate force 4');
-    await ok(run('migrate', 'version'), 'version: 5 (dirty)');
-    await fails(run('migrate', 'goto', '1'), /the database is dirty at version 5.*natter migrate force/);
+    writeFileSync(path.join(migrations, `${NEXT_FILE}_add_widgets.down.sql`), 'drop table widgets;\n');
+    const failed = await fails(run('migrate', 'up'), new RegExp(`migration ${NEXT}_add_widgets \\(up\\) failed: .*no_such_table`));
+    expect(failed.stderr).toContain(`marked dirty at version ${NEXT}`);
+    expect(failed.stderr).toContain(`natter migrate force ${LATEST}`);
+    await ok(run('migrate', 'version'), `version: ${NEXT} (dirty)`);
+    await fails(run('migrate', 'goto', '1'), new RegExp(`the database is dirty at version ${NEXT}.*natter migrate force`));
 
-    await ok(run('migrate', 'force', '4'), 'version: 4');
-    writeFileSync(path.join(migrations, '000005_add_widgets.up.sql'), 'create table widgets (id bigint primary key);\n');
-    await ok(run('migrate', 'up'), 'applied 5', 'version: 5');
+    await ok(run('migrate', 'force', String(LATEST)), `version: ${LATEST}`);
+    writeFileSync(path.join(migrations, `${NEXT_FILE}_add_widgets.up.sql`), 'create table widgets (id bigint primary key);\n');
+    await ok(run('migrate', 'up'), `applied ${NEXT}`, `version: ${NEXT}`);
     await inspect(target, async (db) => {
       expect(await tables(db)).toEqual(expect.arrayContaining(['users', 'messages', 'widgets', 'schema_migrations']));
-      expect(await versionRows(db)).toEqual([{ version: 5, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: NEXT, dirty: false }]);
     });
 
-    await ok(run('migrate', 'down'), 'rolled back 5', 'version: 4');
+    await ok(run('migrate', 'down'), `rolled back ${NEXT}`, `version: ${LATEST}`);
     await ok(run('migrate', 'goto', '1'), 'version: 1');
     await ok(run('migrate', 'down', 'all'), 'rolled back 1', 'version: none');
     await inspect(target, async (db) => {
@@ -213,7 +221,7 @@ describe('seed and db reset', () => {
     await ok(run('seed'), 'seeded: 4 users, 3 conversations, 5 messages added (sample password: password123)');
     await ok(run('seed'), 'seeded: 0 users, 0 conversations, 0 messages added (sample password: password123)');
     await inspect(target, async (db) => {
-      expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: LATEST, dirty: false }]);
       // The second run added nothing, so the totals are what the first run reported.
       expect(await count(db, 'users')).toBe(4);
       expect(await count(db, 'conversations')).toBe(3);
@@ -230,10 +238,10 @@ describe('seed and db reset', () => {
       for (const row of rows) expect(row.n).toBe(row.last_seq);
     });
 
-    await ok(run('db', 'reset'), 'database reset; applied 1, 2, 3, 4');
+    await ok(run('db', 'reset'), `database reset; applied ${ALL_VERSIONS.join(', ')}`);
     await inspect(target, async (db) => {
       expect(await tables(db)).toEqual(ALL_TABLES);
-      expect(await versionRows(db)).toEqual([{ version: 4, dirty: false }]);
+      expect(await versionRows(db)).toEqual([{ version: LATEST, dirty: false }]);
       expect(await count(db, 'users')).toBe(0);
       expect(await count(db, 'messages')).toBe(0);
     });

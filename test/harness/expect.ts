@@ -26,6 +26,7 @@ export const MESSAGE_KEYS = [
   'sender_id',
   'seq',
   'status',
+  'system',
   'type',
   'updated_at',
 ];

@@ -1,6 +1,7 @@
 /** Every table the migrations create (schema_migrations included), sorted. */
 export const ALL_TABLES = [
   'attachments',
+  'conversation_invites',
   'conversation_participants',
   'conversations',
   'message_edits',
