@@ -27,6 +27,7 @@ import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
 import { AttachmentSigner } from './services/attachment-links.js';
 import { AttachmentsService } from './services/attachments.js';
+import { BlocksService } from './services/blocks.js';
 import { findFfmpeg } from './media/inspect.js';
 import { localBlobStore, s3BlobStore, type BlobStore } from './blobs/blob-store.js';
 import { TypingService } from './services/typing.js';
@@ -95,10 +96,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const signer = new TokenSigner(config.jwtSecret, config.accessTokenTtl, clock);
     const cache = new NodeCache(db, { membersTtlMs: 60_000, usersTtlMs: 10_000, max: 100_000 }, bus);
     await cache.start();
+    // A block changes what each of the two sees of the other: `user_changed` for both.
+    const blocks = new BlocksService(db, bus, { ttlMs: 10_000, max: 100_000 }, (userId) => cache.userChanged(userId));
+    await blocks.start();
     const access = new Access(db, cache);
     const fanout = new Fanout(bus, cache);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
-    const users = new UsersService(db, (userId) => cache.userChanged(userId));
+    const users = new UsersService(db, blocks, (userId) => cache.userChanged(userId));
     const links = new AttachmentSigner(
       config.jwtSecret,
       config.attachmentUrlTtl,
@@ -124,13 +128,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
       log.child({ part: 'attachments' }),
     );
-    const conversations = new ConversationsService(db, access, links);
+    const conversations = new ConversationsService(db, access, links, blocks);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
     });
-    const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes);
+    const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes, blocks);
     const changes = new MessageChangesService(
       db,
       access,
@@ -142,19 +146,20 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       clock,
       { editWindowMs: config.messageEditWindow * 1000, maxContentBytes: config.messageMaxBytes },
       log.child({ part: 'changes' }),
+      blocks,
     );
-    const receipts = new ReceiptsService(db, access, cache, fanout);
+    const receipts = new ReceiptsService(db, access, cache, fanout, blocks);
     const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.view(callerId, rows));
-    const typing = new TypingService(access, fanout, config.typingTimeout * 1000);
+    const typing = new TypingService(access, fanout, config.typingTimeout * 1000, cache, blocks);
     // With per-node presence nobody can be online before this node accepts a socket;
     // rows still saying online are left over from a crash.
     if (presenceStore instanceof MemoryPresenceStore) await resetPresence(db);
-    const presence = new PresenceService(db, fanout, presenceStore, config.presenceGrace * 1000);
+    const presence = new PresenceService(db, fanout, presenceStore, config.presenceGrace * 1000, blocks);
 
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages, changes, receipts, attachments, search },
+      services: { accounts, users, conversations, messages, changes, receipts, attachments, search, blocks },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'forbidden',
   'url_expired',
   'edit_window_passed',
+  'blocked',
   'range_not_satisfiable',
   'not_found',
   'route_not_found',

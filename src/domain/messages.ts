@@ -41,11 +41,12 @@ export interface MessageRecord {
 
 /**
  * The sender as `viewerId` sees them (undefined: a frame for all members alike, who are
- * all contacts of the sender). A page converts each distinct sender once and shares the
- * object between its messages.
+ * all contacts of the sender); `blocksViewer`: the sender blocks the viewer, who then sees
+ * no presence of theirs. A page converts each distinct sender once and shares the object
+ * between its messages.
  */
-export function senderView(sender: UserRecord | undefined, viewerId?: number) {
-  return sender ? toUser(sender, { id: viewerId, contact: true }) : null;
+export function senderView(sender: UserRecord | undefined, viewerId?: number, blocksViewer = false) {
+  return sender ? toUser(sender, { id: viewerId, contact: true, blocked: blocksViewer }) : null;
 }
 
 /**
@@ -128,16 +129,20 @@ export function advancePointers(before: Pointers, lastSeq: number, kind: 'delive
 /**
  * The read-receipt privacy rule: a member who does not share read receipts shows others
  * as having read nothing (they still show what was delivered). Their own devices see
- * everything.
+ * everything. A member who blocks someone shows that one reader the same (`sharesReadsWith`).
  */
 export const readSeqShownToOthers = (lastReadSeq: number, sharesReads: boolean): number => (sharesReads ? lastReadSeq : 0);
 
-/** How far one message (by seq) got with one member, as others may see it. */
+/**
+ * How far one message (by seq) got with one member, as others may see it
+ * (`blocksReader`: the member blocks the one who asks).
+ */
 export function memberStatus(
   member: Pointers & { share_read_receipts: boolean },
   seq: number,
+  blocksReader = false,
 ): MessageStatus {
-  if (readSeqShownToOthers(member.last_read_seq, member.share_read_receipts) >= seq) return 'read';
+  if (readSeqShownToOthers(member.last_read_seq, sharesReadsWith(member, blocksReader)) >= seq) return 'read';
   if (member.last_delivered_seq >= seq) return 'delivered';
   return 'sent';
 }
@@ -164,6 +169,8 @@ export function receiptsFor(
   };
 }
 
+const NOBODY: ReadonlySet<number> = new Set();
+
 export interface ReceiptNotice {
   status: 'delivered' | 'read';
   seq: number;
@@ -186,13 +193,24 @@ export interface PointerSummary {
   others_min_delivered_seq: number | null;
 }
 
-/** The same summary from member rows (a conversation list, a repeated send). */
+/**
+ * Whether a member's reads show to one reader: they share read receipts and do not block
+ * that reader. The store applies the same rule in SQL (store/message-views.ts).
+ */
+export const sharesReadsWith = (member: { share_read_receipts: boolean }, blocksReader: boolean): boolean =>
+  member.share_read_receipts && !blocksReader;
+
+/**
+ * The same summary from member rows (a conversation list, a repeated send); `blockers`:
+ * the members who block the reader, whose reads the reader does not see.
+ */
 export function summarizePointers(
   readerId: number,
   members: (Pointers & { id: number; share_read_receipts: boolean })[],
+  blockers: ReadonlySet<number> = NOBODY,
 ): PointerSummary {
   const others = members.filter((m) => m.id !== readerId);
-  const sharing = others.filter((m) => m.share_read_receipts);
+  const sharing = others.filter((m) => sharesReadsWith(m, blockers.has(m.id)));
   return {
     my_read_seq: members.find((m) => m.id === readerId)?.last_read_seq ?? 0,
     others: others.length,

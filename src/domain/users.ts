@@ -28,18 +28,25 @@ export interface UserRecord {
   updated_at: Date;
 }
 
-/** Who looks at a user: their id (undefined: everyone alike) and whether they share a conversation. */
+/**
+ * Who looks at a user: their id (undefined: everyone alike), whether they share a
+ * conversation, and whether the user blocks them.
+ */
 export interface Viewer {
   id?: number;
   contact: boolean;
+  /** The user blocks this viewer: to them the user is always offline, with no last_seen. */
+  blocked?: boolean;
 }
 
 /**
- * Whether a viewer may see a user's status and last_seen: always themselves; others per
- * the user's last_seen_visibility (`contacts` = people sharing a conversation with them).
+ * Whether a viewer may see a user's status and last_seen: always themselves; never
+ * someone the user blocks; others per the user's last_seen_visibility (`contacts` =
+ * people sharing a conversation with them).
  */
 export function presenceVisible(user: UserRecord, viewer: Viewer): boolean {
   if (viewer.id === user.id) return true;
+  if (viewer.blocked) return false;
   if (user.last_seen_visibility === 'everyone') return true;
   return user.last_seen_visibility === 'contacts' && viewer.contact;
 }

@@ -16,6 +16,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   url_expired: 403,
   edit_window_passed: 403,
+  blocked: 403,
   range_not_satisfiable: 416,
   not_found: 404,
   route_not_found: 404,

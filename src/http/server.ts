@@ -17,6 +17,7 @@ import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { AttachmentsService } from '../services/attachments.js';
+import type { BlocksService } from '../services/blocks.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
@@ -60,6 +61,7 @@ export interface Services {
   receipts: ReceiptsService;
   attachments: AttachmentsService;
   search: SearchService;
+  blocks: BlocksService;
 }
 
 /** What route modules get besides the Fastify instance. */

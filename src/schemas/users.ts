@@ -38,3 +38,10 @@ export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Phone = Type.String({ maxLength: 32 });
 export const AvatarUrl = Url();
 export const Visibility = Type.Union(LAST_SEEN_VISIBILITY.map((v) => Type.Literal(v)));
+
+/** A user the caller blocks, and since when. */
+export const BlockSchema = Type.Object({
+  user: Type.Ref('User'),
+  blocked_at: Timestamp(),
+});
+export type Block = { user: User; blocked_at: string };

@@ -21,6 +21,7 @@ import { hiddenAt, reactionSummaries } from '../store/message-changes.repository
 import { latestOf } from '../store/messages.repository.js';
 import { existingUserIds, findUsersByIds, type UserRow } from '../store/users.repository.js';
 import type { Access } from './access.js';
+import type { BlocksService } from './blocks.js';
 
 export interface ConversationPage {
   conversations: Conversation[];
@@ -33,12 +34,15 @@ export class ConversationsService {
     private readonly db: Db,
     private readonly access: Access,
     private readonly links: AttachmentLinks,
+    private readonly blocks: BlocksService,
   ) {}
 
   /**
    * `direct`: returns the existing conversation between the two users (created: false)
    * or makes it. `group`: the caller becomes owner; every listed user a member.
-   * Unknown users → not_found naming them; nothing is created.
+   * Unknown users → not_found naming them; someone listed who blocks the caller →
+   * blocked (a direct conversation with them is refused even when it exists); nothing is
+   * created.
    */
   async create(
     callerId: number,
@@ -53,6 +57,7 @@ export class ConversationsService {
         });
       }
       await this.requireUsers([input.participantId], 'participant_id');
+      await this.blocks.assertNotBlockedBy(callerId, [input.participantId], 'participant_id');
       const key = directKey(callerId, input.participantId);
       const { id, created } = await inTransaction(this.db, async (trx) => {
         const made = await insertDirect(trx, key, callerId);
@@ -69,6 +74,7 @@ export class ConversationsService {
     if (name === '') throw new AppError('validation_failed', 'name is required for a group', { field: 'name' });
     const memberIds = [...new Set(input.participantIds)].filter((id) => id !== callerId);
     await this.requireUsers(memberIds, 'participant_ids');
+    await this.blocks.assertNotBlockedBy(callerId, memberIds, 'participant_ids');
     const id = await inTransaction(this.db, async (trx) => {
       const made = await insertGroup(trx, { name, avatar: input.avatar ?? null, createdBy: callerId });
       await addParticipants(trx, made, [
@@ -115,10 +121,11 @@ export class ConversationsService {
   /** Rows → wire objects with participants, the latest message and the unread count. */
   private async assemble(callerId: number, rows: MemberConversationRow[]): Promise<Conversation[]> {
     const ids = rows.map((r) => r.id);
-    const [participants, latest, unread] = await Promise.all([
+    const [participants, latest, unread, { blockedBy }] = await Promise.all([
       participantsOf(this.db, ids),
       latestOf(this.db, rows),
       unreadCounts(this.db, callerId, ids),
+      this.blocks.relations(callerId),
     ]);
     const latestIds = [...latest.values()].map((m) => m.id);
     const [reactions, hidden] = await Promise.all([
@@ -140,7 +147,7 @@ export class ConversationsService {
     return rows.map((row) => {
       const members = byConversation.get(row.id) ?? [];
       const last = latest.get(row.id);
-      const pointers = summarizePointers(callerId, members);
+      const pointers = summarizePointers(callerId, members, blockedBy);
       return {
         id: row.id,
         type: row.type,
@@ -150,12 +157,16 @@ export class ConversationsService {
         last_seq: row.last_seq,
         mod_seq: row.last_mod_seq,
         unread_count: unread.get(row.id) ?? 0,
-        participants: members.map((p): Participant => ({ ...toUser(p, { id: callerId, contact: true }), role: p.role })),
+        participants: members.map((p): Participant => ({ ...toUser(p, { id: callerId, contact: true, blocked: blockedBy.has(p.id) }), role: p.role })),
         messages: last
           ? [
               toMessage(
                 last,
-                senderView(last.sender_id === null ? undefined : knownUsers.get(last.sender_id), callerId),
+                senderView(
+                  last.sender_id === null ? undefined : knownUsers.get(last.sender_id),
+                  callerId,
+                  last.sender_id !== null && blockedBy.has(last.sender_id),
+                ),
                 messageStatus(last, callerId, pointers),
                 this.links,
                 { reactions: reactions.get(last.id), hidden: hidden.get(last.id) },

@@ -27,6 +27,7 @@ import type { ViewRow } from '../store/message-views.js';
 import { findInConversation, findViewed, type MessageRow } from '../store/messages.repository.js';
 import { findUsersByIds } from '../store/users.repository.js';
 import type { Access } from './access.js';
+import type { BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
 import type { MessagesService } from './messages.js';
 import type { NodeCache } from './node-cache.js';
@@ -68,6 +69,7 @@ export class MessageChangesService {
     private readonly clock: Clock,
     private readonly opts: ChangeOptions,
     private readonly log: FastifyBaseLogger,
+    private readonly blocks: BlocksService,
   ) {}
 
   /**
@@ -189,12 +191,16 @@ export class MessageChangesService {
     const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
     const rows = await reactors(this.db, messageId, emoji, { limit: opts.limit + 1, after });
     const page = rows.slice(0, opts.limit);
-    const users = new Map((await findUsersByIds(this.db, page.map((r) => r.user_id))).map((u) => [u.id, u]));
+    const [found, { blockedBy }] = await Promise.all([
+      findUsersByIds(this.db, page.map((r) => r.user_id)),
+      this.blocks.relations(callerId),
+    ]);
+    const users = new Map(found.map((u) => [u.id, u]));
     const last = page.at(-1);
     return {
       users: page.flatMap((r) => {
         const u = users.get(r.user_id);
-        return u ? [toUser(u, { id: callerId, contact: true })] : [];
+        return u ? [toUser(u, { id: callerId, contact: true, blocked: blockedBy.has(u.id) })] : [];
       }),
       next_cursor: rows.length > opts.limit && last ? encodeCursor(last.at_us, last.user_id) : null,
     };
@@ -245,10 +251,11 @@ export class MessageChangesService {
    * members share one publish: the work is linear in the members.
    */
   private async publishUpdate(row: MessageRow): Promise<void> {
-    const [members, reactions, hidden] = await Promise.all([
+    const [members, reactions, hidden, senderBlocks] = await Promise.all([
       participantsOf(this.db, [row.conversation_id]),
       reactionsOf(this.db, [row.id]),
       hiddenBy(this.db, row),
+      row.sender_id === null ? undefined : this.blocks.relations(row.sender_id),
     ]);
     const sender = row.sender_id === null ? undefined : members.find((m) => m.id === row.sender_id) ?? (await this.cache.profile(row.sender_id));
     const summary = summarize(reactions);
@@ -259,11 +266,14 @@ export class MessageChangesService {
       const isSender = member.id === row.sender_id;
       // Only the sender's status depends on the others' pointers (messageStatus reads
       // nothing but my_read_seq for anyone else's message).
-      const pointers = isSender ? summarizePointers(member.id, members) : readerOnly(member.last_read_seq);
+      // (The sender does not see the reads of members who block them.)
+      const pointers = isSender ? summarizePointers(member.id, members, senderBlocks?.blockedBy) : readerOnly(member.last_read_seq);
       const status = messageStatus(row, member.id, pointers);
       const hide = hidden.get(member.id);
       const mine = emojiOf.get(member.id) ?? new Set<string>();
-      const key = JSON.stringify([isSender, status, [...mine].sort(), hide?.at.getTime(), hide?.modSeq]);
+      // A member the sender blocks sees the sender without presence.
+      const unseen = senderBlocks?.blocks.has(member.id) ?? false;
+      const key = JSON.stringify([isSender, status, [...mine].sort(), hide?.at.getTime(), hide?.modSeq, unseen]);
       const view = views.get(key);
       if (view) {
         view.userIds.push(member.id);
@@ -272,7 +282,7 @@ export class MessageChangesService {
       views.set(key, {
         userIds: [member.id],
         build: () =>
-          toMessage(row, senderView(sender, member.id), status, this.links, {
+          toMessage(row, senderView(sender, member.id, unseen), status, this.links, {
             reactions: summary.map((r) => ({ ...r, me: mine.has(r.emoji) })),
             hidden: hide,
           }),

@@ -15,6 +15,7 @@ import type { ViewRow } from '../store/message-views.js';
 import { findInConversation, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
+import type { BlockRelations, BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
 import type { MessageWriter, Written } from './message-writer.js';
 import type { NodeCache } from './node-cache.js';
@@ -54,6 +55,7 @@ export class MessagesService {
     private readonly attachments: AttachmentsService,
     private readonly links: AttachmentLinks,
     private readonly maxContentBytes: number,
+    private readonly blocks: BlocksService,
   ) {}
 
   /**
@@ -66,7 +68,8 @@ export class MessagesService {
    * `created: false`, and nothing is stored or published twice; a `clientId` the sender
    * already used in another conversation is refused (validation_failed).
    * Throws validation_failed, message_too_large, not_found (not a member, or no such
-   * conversation).
+   * conversation), blocked (a direct conversation whose other member blocks the sender;
+   * nothing is stored).
    */
   async send(senderId: number, input: SendInput): Promise<SendResult> {
     return (await this.submit(senderId, input)).committed;
@@ -89,6 +92,7 @@ export class MessagesService {
     const ids = input.attachmentIds ?? [];
     const fields = this.validate(input, ids.length > 0);
     await this.access.requireMember(senderId, input.conversationId);
+    await this.blocks.assertMaySendTo(senderId, input.conversationId);
     const attachments = ids.length > 0 ? await this.attachments.forSend(senderId, input.conversationId, ids) : [];
     if (fields.replyToId !== null) {
       const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
@@ -101,9 +105,10 @@ export class MessagesService {
     // Everything the fanout needs is at hand before the commit, so that once a batch
     // commits its messages are published at once, in commit (seq) order: no await stands
     // between the writer resolving and the publish calls.
-    const [sender, members] = await Promise.all([
+    const [sender, members, relations] = await Promise.all([
       this.cache.profile(senderId),
       this.cache.memberIds(input.conversationId),
+      this.blocks.relations(senderId),
     ]);
     const written = this.writer.write({
       conversationId: input.conversationId,
@@ -113,7 +118,7 @@ export class MessagesService {
       attachments,
     });
     return {
-      committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, w, onRepeat)),
+      committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, relations, w, onRepeat)),
     };
   }
 
@@ -127,6 +132,7 @@ export class MessagesService {
     conversationId: number,
     sender: Parameters<typeof senderView>[0],
     members: number[],
+    relations: BlockRelations,
     written: Written,
     onRepeat?: (message: Message) => void,
   ): Promise<SendResult> {
@@ -139,13 +145,26 @@ export class MessagesService {
           field: 'client_id',
         });
       }
-      const status = messageStatus(row, senderId, summarizePointers(senderId, written.participants));
+      const status = messageStatus(row, senderId, summarizePointers(senderId, written.participants, relations.blockedBy));
       const message = toMessage(row, senderView(sender, senderId), status, this.links);
       onRepeat?.(message);
       return { message, created: false };
     }
     const message = toMessage(row, senderView(sender), 'sent', this.links);
-    await this.fanout.toUsers(members, frames.newMessage(message), { conversation_id: row.conversation_id, seq: row.seq });
+    const position = { conversation_id: row.conversation_id, seq: row.seq };
+    if (relations.blocks.size === 0) {
+      await this.fanout.toUsers(members, frames.newMessage(message), position);
+      return { message, created: true };
+    }
+    // Members the sender blocks see the sender without presence; both publishes start
+    // before either is awaited, so the batch's order holds.
+    const blocked = members.filter((id) => relations.blocks.has(id));
+    const others = members.filter((id) => !relations.blocks.has(id));
+    const unseen = { ...message, sender: senderView(sender, undefined, true) };
+    await Promise.all([
+      this.fanout.toUsers(others, frames.newMessage(message), position),
+      blocked.length > 0 ? this.fanout.toUsers(blocked, frames.newMessage(unseen), position) : undefined,
+    ]);
     return { message, created: true };
   }
 
@@ -170,8 +189,11 @@ export class MessagesService {
    */
   async view(callerId: number, rows: ViewRow[]): Promise<Message[]> {
     const senderIds = [...new Set(rows.map((r) => r.sender_id))].filter((id): id is number => id !== null);
+    const { blockedBy } = await this.blocks.relations(callerId);
     const senders = new Map(
-      await Promise.all(senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId)] as const)),
+      await Promise.all(
+        senderIds.map(async (id) => [id, senderView(await this.cache.profile(id), callerId, blockedBy.has(id))] as const),
+      ),
     );
     return rows.map((r) => viewedMessage(r, r.sender_id === null ? null : (senders.get(r.sender_id) ?? null), callerId, this.links));
   }

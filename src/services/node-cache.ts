@@ -84,7 +84,7 @@ export class NodeCache {
  * The next fetch reads afresh.
  */
 // lru-cache's own bounds: keys and values are anything but null and undefined.
-async function fetchFresh<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
+export async function fetchFresh<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await cache.fetch(key);

@@ -3,13 +3,15 @@ import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import { contactIds } from '../store/conversations.repository.js';
 import { setPresence } from '../store/users.repository.js';
+import type { BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
 
 /**
  * Online/offline transitions: a user goes online with their first socket and offline
  * with their last. Each transition is stored on the user row (status, last_seen) and
  * sent as `status_change` to everyone who shares a conversation with them — unless their
- * last_seen_visibility is `nobody`.
+ * last_seen_visibility is `nobody` — but never to anyone with a block between them,
+ * either way.
  *
  * Flapping is absorbed: going offline waits `graceMs`; a socket that comes back within
  * it — on this node or, with a shared store, on any — cancels the offline, and nobody sees
@@ -27,6 +29,7 @@ export class PresenceService {
     private readonly fanout: Fanout,
     private readonly store: PresenceStore,
     private readonly graceMs: number,
+    private readonly blocks: BlocksService,
   ) {
     store.setGoneHandler?.((userId) => void this.lostWithNode(userId));
   }
@@ -97,7 +100,7 @@ export class PresenceService {
   private async transition(userId: number, status: 'online' | 'offline', at: Date): Promise<void> {
     const row = await setPresence(this.db, userId, status, at);
     if (!row || row.last_seen_visibility === 'nobody') return;
-    const contacts = await contactIds(this.db, userId);
+    const contacts = await this.blocks.apartFrom(userId, await contactIds(this.db, userId));
     await this.fanout.toUsers(contacts, frames.statusChange(userId, status, row.last_seen.toISOString()));
   }
 

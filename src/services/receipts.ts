@@ -7,6 +7,7 @@ import { participantsOf, unreadCounts } from '../store/conversations.repository.
 import { findInConversation } from '../store/messages.repository.js';
 import { lockPointers, setPointers } from '../store/receipts.repository.js';
 import type { Access } from './access.js';
+import type { BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
 import type { NodeCache } from './node-cache.js';
 
@@ -20,6 +21,7 @@ export class ReceiptsService {
     private readonly access: Access,
     private readonly cache: NodeCache,
     private readonly fanout: Fanout,
+    private readonly blocks: BlocksService,
   ) {}
 
   /**
@@ -27,7 +29,7 @@ export class ReceiptsService {
    * message). An older seq is ignored; a seq past the end is capped. When a pointer
    * moves, a `receipt` frame goes to every member's sockets — the caller's own included,
    * so their other devices update badges. A user who does not share read receipts sends
-   * others `delivered` instead of `read`.
+   * others `delivered` instead of `read`, and so does every reader to the members they block.
    * Throws not_found unless the caller is a member. This runs for every delivered/read
    * frame, so it costs one transaction plus cached lookups; unread counts are left to
    * `advanceAndCount` (REST), which needs them in its reply.
@@ -59,16 +61,21 @@ export class ReceiptsService {
     const sharesReads = readMoved ? ((await this.cache.profile(userId))?.share_read_receipts ?? true) : true;
     const notices = receiptsFor(before, after, sharesReads);
     if (notices) {
-      const ids = await this.cache.memberIds(conversationId);
+      const [ids, { blocks }] = await Promise.all([
+        this.cache.memberIds(conversationId),
+        readMoved && sharesReads ? this.blocks.relations(userId) : { blocks: new Set<number>() },
+      ]);
       const { self, others } = notices;
+      const toOthers = ids.filter((id) => id !== userId && !blocks.has(id));
+      // Those the reader blocks get what a reader who keeps reads private shows.
+      const toBlocked = ids.filter((id) => blocks.has(id));
+      const privately = toBlocked.length > 0 ? receiptsFor(before, after, false)?.others : null;
       await Promise.all([
         this.fanout.toUsers([userId], frames.receipt(conversationId, userId, self.status, self.seq)),
-        others
-          ? this.fanout.toUsers(
-              ids.filter((id) => id !== userId),
-              frames.receipt(conversationId, userId, others.status, others.seq),
-            )
+        others && toOthers.length > 0
+          ? this.fanout.toUsers(toOthers, frames.receipt(conversationId, userId, others.status, others.seq))
           : undefined,
+        privately ? this.fanout.toUsers(toBlocked, frames.receipt(conversationId, userId, privately.status, privately.seq)) : undefined,
       ]);
     }
     return { conversation_id: conversationId, ...after };
@@ -83,19 +90,22 @@ export class ReceiptsService {
 
   /**
    * Per-member status of one message, for every member but its sender. Members who do not
-   * share read receipts show at most `delivered`.
+   * share read receipts show at most `delivered`, and so do members who block the caller.
    */
   async detail(userId: number, conversationId: number, messageId: number): Promise<MessageReceipts> {
     await this.access.requireMember(userId, conversationId);
     const message = await findInConversation(this.db, conversationId, messageId);
     if (!message) throw notFound('Message');
-    const participants = await participantsOf(this.db, [conversationId]);
+    const [participants, { blockedBy }] = await Promise.all([
+      participantsOf(this.db, [conversationId]),
+      this.blocks.relations(userId),
+    ]);
     return {
       message_id: message.id,
       seq: message.seq,
       receipts: participants
         .filter((p) => p.id !== message.sender_id)
-        .map((p) => ({ user_id: p.id, status: memberStatus(p, message.seq) })),
+        .map((p) => ({ user_id: p.id, status: memberStatus(p, message.seq, blockedBy.has(p.id)) })),
     };
   }
 

@@ -1,10 +1,13 @@
 import { frames } from '../schemas/server-frames.js';
 import type { Access } from './access.js';
+import type { BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
+import type { NodeCache } from './node-cache.js';
 
 /**
- * Typing indicators. Each `typing` frame is forwarded to the other participants; a user
- * who stops sending them is reported as no longer typing after `ttlMs`.
+ * Typing indicators. Each `typing` frame is forwarded to the other participants (but none
+ * with a block between them and the typist, either way); a user who stops sending them is
+ * reported as no longer typing after `ttlMs`.
  * Holds one timer per (conversation, user) currently typing.
  */
 export class TypingService {
@@ -14,6 +17,8 @@ export class TypingService {
     private readonly access: Access,
     private readonly fanout: Fanout,
     private readonly ttlMs: number,
+    private readonly cache: NodeCache,
+    private readonly blocks: BlocksService,
   ) {}
 
   /** Throws not_found unless the user is a member of the conversation. */
@@ -51,7 +56,8 @@ export class TypingService {
     this.timers.clear();
   }
 
-  private announce(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
-    return this.fanout.toMembers(conversationId, frames.typing(conversationId, userId, isTyping), userId);
+  private async announce(userId: number, conversationId: number, isTyping: boolean): Promise<void> {
+    const members = (await this.cache.memberIds(conversationId)).filter((id) => id !== userId);
+    await this.fanout.toUsers(await this.blocks.apartFrom(userId, members), frames.typing(conversationId, userId, isTyping));
   }
 }

@@ -2,6 +2,7 @@ import { AppError, notFound } from '../domain/errors.js';
 import { toMe, toUser } from '../domain/users.js';
 import type { Me, User } from '../schemas/users.js';
 import type { Db } from '../store/database.js';
+import type { BlocksService } from './blocks.js';
 import { contactIds } from '../store/conversations.repository.js';
 import {
   findUserById,
@@ -33,6 +34,7 @@ export interface UserPage {
 export class UsersService {
   constructor(
     private readonly db: Db,
+    private readonly blocks: BlocksService,
     /** Told when a profile changed, so cached copies are dropped (on every node). */
     private readonly onProfileChange: (userId: number) => Promise<void> | void = () => {},
   ) {}
@@ -47,8 +49,8 @@ export class UsersService {
   async get(viewerId: number, userId: number): Promise<User> {
     const row = await findUserById(this.db, userId);
     if (!row) throw notFound('User');
-    const contact = (await contactIds(this.db, viewerId, [row.id])).length > 0;
-    return toUser(row, { id: viewerId, contact });
+    const [contacts, { blockedBy }] = await Promise.all([contactIds(this.db, viewerId, [row.id]), this.blocks.relations(viewerId)]);
+    return toUser(row, { id: viewerId, contact: contacts.length > 0, blocked: blockedBy.has(row.id) });
   }
 
   /** Applies the given fields only; `null` clears phone or avatar. */
@@ -84,9 +86,13 @@ export class UsersService {
     });
     const page = rows.slice(0, opts.limit);
     const more = rows.length > opts.limit;
-    const contacts = new Set(await contactIds(this.db, callerId, page.map((r) => r.id)));
+    const [contactList, { blockedBy }] = await Promise.all([
+      contactIds(this.db, callerId, page.map((r) => r.id)),
+      this.blocks.relations(callerId),
+    ]);
+    const contacts = new Set(contactList);
     return {
-      users: page.map((r) => toUser(r, { id: callerId, contact: contacts.has(r.id) })),
+      users: page.map((r) => toUser(r, { id: callerId, contact: contacts.has(r.id), blocked: blockedBy.has(r.id) })),
       next_cursor: more ? encodeCursor(page.at(-1)!.id) : null,
     };
   }

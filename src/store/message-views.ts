@@ -16,14 +16,21 @@ export type ViewRow = MessageRow & PointerSummary & {
 };
 
 /**
+ * Whether member `p` (user `u`) shows their reads to `readerId`: they share read receipts
+ * and do not block the reader (domain/messages.ts, readSeqShownToOthers).
+ */
+const sharesReadsWith = (readerId: number) =>
+  sql`(u.share_read_receipts and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = ${readerId}))`;
+
+/**
  * The PointerSummary of the conversation(s) over `conversation_participants p` joined to
  * `users u`: the facts `messageStatus` needs, not the rule. One row per group.
  */
 function pointerAggregates(readerId: number): RawBuilder<unknown> {
   return sql`coalesce(max(p.last_read_seq) filter (where p.user_id = ${readerId}), 0) as my_read_seq,
     count(*) filter (where p.user_id <> ${readerId}) as others,
-    min(p.last_read_seq) filter (where p.user_id <> ${readerId} and u.share_read_receipts) as others_min_shared_read_seq,
-    coalesce(bool_or(not u.share_read_receipts) filter (where p.user_id <> ${readerId}), false) as others_hide_reads,
+    min(p.last_read_seq) filter (where p.user_id <> ${readerId} and ${sharesReadsWith(readerId)}) as others_min_shared_read_seq,
+    coalesce(bool_or(not ${sharesReadsWith(readerId)}) filter (where p.user_id <> ${readerId}), false) as others_hide_reads,
     min(p.last_delivered_seq) filter (where p.user_id <> ${readerId}) as others_min_delivered_seq`;
 }
 
