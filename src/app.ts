@@ -28,6 +28,7 @@ import { TokenSigner } from './services/tokens.js';
 import { AttachmentSigner } from './services/attachment-links.js';
 import { AttachmentsService } from './services/attachments.js';
 import { BlocksService } from './services/blocks.js';
+import { GroupsService } from './services/groups.js';
 import { findFfmpeg } from './media/inspect.js';
 import { localBlobStore, s3BlobStore, type BlobStore } from './blobs/blob-store.js';
 import { TypingService } from './services/typing.js';
@@ -128,7 +129,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
       log.child({ part: 'attachments' }),
     );
-    const conversations = new ConversationsService(db, access, links, blocks);
+    const conversations = new ConversationsService(db, access, links, blocks, config.groupMaxMembers);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
@@ -148,6 +149,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       log.child({ part: 'changes' }),
       blocks,
     );
+    const groups = new GroupsService(db, writer, cache, fanout, blocks, conversations, links, {
+      maxMembers: config.groupMaxMembers,
+      inviteBaseUrl: `${config.publicUrl ?? ''}${API_PREFIX}`,
+    });
     const receipts = new ReceiptsService(db, access, cache, fanout, blocks);
     const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.view(callerId, rows));
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000, cache, blocks);
@@ -159,7 +164,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, messages, changes, receipts, attachments, search, blocks },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];

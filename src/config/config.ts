@@ -171,6 +171,8 @@ export const CONFIG_SCHEMA = {
   passwordMinLength: key('PASSWORD_MIN_LENGTH', '8', int(6, 128), 'Shortest accepted password.'),
   authRateLimit: key('AUTH_RATE_LIMIT', '20', int(0, 100000),
     'Register/login/refresh attempts per minute per IP address (0 disables).'),
+  groupMaxMembers: key('GROUP_MAX_MEMBERS', '1000', int(2, 100000),
+    'Most members a group may have; adding (or joining) past it is refused (group_full).'),
   messageMaxBytes: key('MESSAGE_MAX_BYTES', '16kb', bytes, 'Largest message content (UTF-8 bytes); larger is refused, never cut.'),
   messageEditWindow: key(
     'MESSAGE_EDIT_WINDOW',

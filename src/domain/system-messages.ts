@@ -29,3 +29,32 @@ export interface SystemEvent {
   /** The new role (role_changed). */
   role?: Role;
 }
+
+/**
+ * A system event in words, for the message's `content`: what a client that knows
+ * nothing of system messages shows. `names` holds the usernames of the actor and the
+ * users it is about (an id without one shows as "someone").
+ */
+export function systemText(e: SystemEvent, names: Map<number, string>): string {
+  const who = (id: number | null) => (id === null ? 'someone' : (names.get(id) ?? 'someone'));
+  const actor = who(e.actor_id);
+  const them = (e.user_ids ?? []).map(who).join(', ');
+  switch (e.event) {
+    case 'member_added':
+      return `${actor} added ${them}`;
+    case 'member_removed':
+      return `${actor} removed ${them}`;
+    case 'member_left':
+      return `${actor} left`;
+    case 'member_joined':
+      return `${actor} joined using an invite link`;
+    case 'role_changed':
+      return `${actor} made ${them} ${e.role === 'admin' ? 'an admin' : 'a member'}`;
+    case 'renamed':
+      return `${actor} renamed the group to "${e.name ?? ''}"`;
+    case 'info_changed':
+      return `${actor} changed the group's info`;
+    case 'owner_changed':
+      return `${them} is now the group's owner`;
+  }
+}

@@ -28,12 +28,26 @@ export const ParticipantSchema = Type.Object(
 );
 export type Participant = User & { role: Role };
 
+export const GroupSettingsSchema = Type.Object(
+  {
+    only_admins_can_post: Type.Boolean({ description: 'Only the owner and admins may send messages.' }),
+    only_admins_can_edit_info: Type.Boolean({ description: 'Only the owner and admins may change the name, description and avatar.' }),
+    only_admins_can_add: Type.Boolean({ description: 'Only the owner and admins may add members.' }),
+    history_visible_to_new_members: Type.Boolean({
+      description: 'New members see the messages from before they joined (false: from their joining on).',
+    }),
+  },
+  { $id: 'GroupSettings', title: 'GroupSettings', description: "A group's rules (a direct conversation shows the defaults)." },
+);
+
 export const ConversationSchema = Type.Object(
   {
     id: Type.Integer(),
     type: stringEnum(['direct', 'group'] as const),
     name: NullableString,
+    description: NullableString,
     avatar: NullableString,
+    settings: Type.Ref('GroupSettings'),
     created_by: nullable<number>(Type.Integer()),
     last_seq: Type.Integer({ description: 'seq of the latest message (0: none yet).' }),
     mod_seq: Type.Integer({ description: 'The latest change (new message, edit, delete, reaction): `changes_since` in `sync`.' }),
@@ -47,7 +61,9 @@ export const ConversationSchema = Type.Object(
   { $id: 'Conversation', title: 'Conversation' },
 );
 /** Refs resolve to `unknown` in Static, so the nested lists are typed here. */
-export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages'> & {
+export type GroupSettings = Static<typeof GroupSettingsSchema>;
+export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages' | 'settings'> & {
+  settings: GroupSettings;
   participants: Participant[];
   /** The latest message as a list of at most one (clients read messages[0] as the preview). */
   messages: Message[];
@@ -85,4 +101,64 @@ export const ConversationListQuery = Type.Object({ limit: PageLimit(), cursor: T
 export const ConversationPageSchema = Type.Object({
   conversations: Type.Array(Type.Ref('Conversation')),
   next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const MAX_GROUP_NAME = 100;
+export const MAX_GROUP_DESCRIPTION = 1000;
+
+export const EditGroupBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_GROUP_NAME })),
+    description: Type.Optional(OrNull(Type.String({ maxLength: MAX_GROUP_DESCRIPTION }))),
+    avatar: Type.Optional(OrNull(Url())),
+    settings: Type.Optional(Type.Partial(GroupSettingsSchema, { additionalProperties: false, minProperties: 1 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const AddMembersBody = Type.Object(
+  { user_ids: Type.Array(Id(), { minItems: 1, maxItems: 1000, description: 'Users to add (members already in are left as they are).' }) },
+  { additionalProperties: false },
+);
+
+export const MemberParams = Type.Object({ id: Id(), userId: Id() });
+
+export const SetRoleBody = Type.Object(
+  { role: stringEnum(ROLES, { description: '`owner` hands ownership over; the old owner becomes an admin.' }) },
+  { additionalProperties: false },
+);
+
+export const CreateInviteBody = Type.Object(
+  {
+    expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 365 * 24 * 3600, description: 'Seconds until it expires (none: never).' })),
+    max_uses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'Joins it allows (none: any number).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const InviteSchema = Type.Object(
+  {
+    code: Type.String(),
+    url: Type.String({ description: 'GET it for a preview; POST `<url>/join` to join.' }),
+    conversation_id: Type.Integer(),
+    created_by: nullable<number>(Type.Integer()),
+    expires_at: nullable<string>(Timestamp()),
+    max_uses: nullable<number>(Type.Integer()),
+    uses: Type.Integer(),
+    created_at: Timestamp(),
+  },
+  { $id: 'Invite', title: 'Invite' },
+);
+export const InviteReply = Type.Object({ invite: Type.Ref('Invite') });
+export const InviteListReply = Type.Object({ invites: Type.Array(Type.Ref('Invite')) });
+export const InviteParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });
+export const InvitePreviewReply = Type.Object({
+  invite: Type.Ref('Invite'),
+  conversation: Type.Object({
+    id: Type.Integer(),
+    name: NullableString,
+    description: NullableString,
+    avatar: NullableString,
+    member_count: Type.Integer(),
+  }),
 });

@@ -1,4 +1,5 @@
-import { notFound } from '../domain/errors.js';
+import type { Roster } from '../domain/conversations.js';
+import { AppError, notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { findForMember } from '../store/conversations.repository.js';
 import type { NodeCache } from './node-cache.js';
@@ -7,7 +8,7 @@ import type { NodeCache } from './node-cache.js';
  * The one membership gate. Every service that touches a conversation asks here first;
  * nothing else decides who is in a conversation. "Not a member" and "no such
  * conversation" are the same answer (not_found), so nobody learns which conversations
- * exist. Group administration adds `requireRole` beside it.
+ * exist.
  */
 export class Access {
   constructor(
@@ -25,4 +26,23 @@ export class Access {
     if (!(await findForMember(this.db, conversationId, userId))) throw notFound('Conversation');
     this.cache.forgetMembers(conversationId);
   }
+
+  /**
+   * requireMember, and that the user may post there (a group where only admins post:
+   * forbidden for the others). Returns the roster they were checked against, for the
+   * message writer to check again at the commit. A "no" is confirmed with a fresh roster.
+   */
+  async requirePoster(userId: number, conversationId: number): Promise<Roster> {
+    await this.requireMember(userId, conversationId);
+    let roster = await this.cache.roster(conversationId);
+    if (mayPost(roster, userId)) return roster;
+    this.cache.forgetMembers(conversationId);
+    roster = await this.cache.roster(conversationId);
+    if (!roster.memberIds.includes(userId)) throw notFound('Conversation');
+    if (!mayPost(roster, userId)) throw new AppError('forbidden', 'Only admins can post in this group');
+    return roster;
+  }
 }
+
+const mayPost = (roster: Roster, userId: number) =>
+  roster.memberIds.includes(userId) && (roster.posterIds === null || roster.posterIds.includes(userId));

@@ -35,12 +35,13 @@ export class ConversationsService {
     private readonly access: Access,
     private readonly links: AttachmentLinks,
     private readonly blocks: BlocksService,
+    private readonly maxGroupMembers: number,
   ) {}
 
   /**
    * `direct`: returns the existing conversation between the two users (created: false)
    * or makes it. `group`: the caller becomes owner; every listed user a member.
-   * Unknown users → not_found naming them; someone listed who blocks the caller →
+   * More members than GROUP_MAX_MEMBERS → group_full; unknown users → not_found naming them; someone listed who blocks the caller →
    * blocked (a direct conversation with them is refused even when it exists); nothing is
    * created.
    */
@@ -73,6 +74,9 @@ export class ConversationsService {
     const name = input.name.trim();
     if (name === '') throw new AppError('validation_failed', 'name is required for a group', { field: 'name' });
     const memberIds = [...new Set(input.participantIds)].filter((id) => id !== callerId);
+    if (memberIds.length + 1 > this.maxGroupMembers) {
+      throw new AppError('group_full', `A group has at most ${this.maxGroupMembers} members`, { field: 'participant_ids' });
+    }
     await this.requireUsers(memberIds, 'participant_ids');
     await this.blocks.assertNotBlockedBy(callerId, memberIds, 'participant_ids');
     const id = await inTransaction(this.db, async (trx) => {
@@ -152,7 +156,14 @@ export class ConversationsService {
         id: row.id,
         type: row.type,
         name: row.name,
+        description: row.description,
         avatar: row.avatar,
+        settings: {
+          only_admins_can_post: row.only_admins_can_post,
+          only_admins_can_edit_info: row.only_admins_can_edit_info,
+          only_admins_can_add: row.only_admins_can_add,
+          history_visible_to_new_members: row.history_visible_to_new_members,
+        },
         created_by: row.created_by,
         last_seq: row.last_seq,
         mod_seq: row.last_mod_seq,

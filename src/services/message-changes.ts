@@ -83,6 +83,7 @@ export class MessageChangesService {
       throw new AppError('message_too_large', `content is larger than ${this.opts.maxContentBytes} bytes`, { field: 'content' });
     }
     const row = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
+      refuseSystem(before);
       if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can edit a message');
       if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
       const window = this.opts.editWindowMs;
@@ -121,6 +122,7 @@ export class MessageChangesService {
     }
     let blobKeys: string[] = [];
     const result = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
+      refuseSystem(before);
       if (before.sender_id !== callerId) throw new AppError('forbidden', 'Only the sender can delete a message for everyone');
       if (before.deleted_at !== null) throw new Unchanged(before);
       const done = await applyDelete(trx, before, modSeq);
@@ -143,6 +145,7 @@ export class MessageChangesService {
     const emoji = reactionEmoji(emojiInput);
     let count = 0;
     const result = await this.change(callerId, conversationId, messageId, async (trx, before, modSeq) => {
+      refuseSystem(before);
       if (before.deleted_at !== null) throw new AppError('message_deleted', 'The message was deleted');
       const mine = await reactionsBy(trx, before, callerId);
       if (mine.includes(emoji) === on) throw new Unchanged(before);
@@ -233,7 +236,11 @@ export class MessageChangesService {
         const before = modSeq === undefined ? undefined : await findInConversation(trx, conversationId, messageId, { lock: true });
         if (modSeq === undefined || !before) throw notFound('Message');
         const row = await apply(trx, before, modSeq);
-        return { row, viewed: await findViewed(trx, callerId, conversationId, messageId), changed: true };
+        // A message from before the caller's view of the conversation begins (they joined
+        // a group that hides its history) is not theirs to change: rolled back.
+        const viewed = await findViewed(trx, callerId, conversationId, messageId);
+        if (!viewed) throw notFound('Message');
+        return { row, viewed, changed: true };
       });
     } catch (err) {
       if (!(err instanceof Unchanged)) throw err;
@@ -333,4 +340,9 @@ function decodeCursor(cursor: string): { atMicros: number; userId: number } {
     throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
   }
   return { atMicros, userId };
+}
+
+/** System messages (a group's changes, told) are the group's record: nobody edits, deletes or reacts to them. */
+function refuseSystem(row: MessageRow): void {
+  if (row.type === 'system') throw new AppError('forbidden', 'System messages cannot be changed');
 }

@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.js';
-import { participantsOf, type ParticipantRow } from '../store/conversations.repository.js';
-import { inTransaction, type Db } from '../store/database.js';
+import type { Roster } from '../domain/conversations.js';
+import { participantsOf, rostersOf, type ParticipantRow } from '../store/conversations.repository.js';
+import { inTransaction, type Db, type Trx } from '../store/database.js';
 import {
   ClientIdRace,
   findByClientId,
@@ -21,7 +22,15 @@ export interface WriterOptions {
 }
 
 export type Written =
-  | { row: MessageRow; created: true }
+  | {
+      row: MessageRow;
+      created: true;
+      /**
+       * The members when it committed, if the roster changed since the sender was
+       * checked (NewMessage.rosterVersion): the message goes to these, not the cached ones.
+       */
+      memberIds?: number[];
+    }
   | {
       row: MessageRow;
       /** The (sender, client_id) pair was stored before; `row` is that message. */
@@ -31,7 +40,7 @@ export type Written =
     };
 
 /** What `commit` finds before the members of repeated messages are looked up. */
-type Found = { row: MessageRow; created: boolean };
+type Found = { row: MessageRow; created: boolean; memberIds?: number[] };
 
 interface Pending {
   message: NewMessage;
@@ -39,9 +48,16 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** A transaction of its own in a conversation's lane (see `run`). */
+interface Job {
+  job: (trx: Trx) => Promise<unknown>;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /** One write lane: its queue and whether a batch of it is committing. */
 interface Lane {
-  queue: Pending[];
+  queue: (Pending | Job)[];
   busy: boolean;
   timer: NodeJS.Timeout | undefined;
 }
@@ -79,12 +95,31 @@ export class MessageWriter {
   }
 
   write(message: NewMessage): Promise<Written> {
-    const lane = this.lanes[message.conversationId % this.lanes.length]!;
+    const lane = this.laneOf(message.conversationId);
     return new Promise((resolve, reject) => {
       lane.queue.push({ message, resolve, reject });
       if (lane.queue.length >= this.opts.maxBatch) this.flush(lane);
       else lane.timer ??= setTimeout(() => this.flush(lane), this.opts.delayMs);
     });
+  }
+
+  /**
+   * Runs `job` in a transaction of its own, in the conversation's lane: after the
+   * messages queued before it commit and before those queued after it. A change that
+   * writes messages itself (a group's system messages) goes this way, so that this
+   * node resolves — and publishes — a conversation's messages in seq order. Resolves
+   * with the job's result after the commit; rejects when the job threw (rolled back).
+   */
+  run<T>(conversationId: number, job: (trx: Trx) => Promise<T>): Promise<T> {
+    const lane = this.laneOf(conversationId);
+    return new Promise<T>((resolve, reject) => {
+      lane.queue.push({ job, resolve: resolve as (result: unknown) => void, reject });
+      this.flush(lane);
+    });
+  }
+
+  private laneOf(conversationId: number): Lane {
+    return this.lanes[conversationId % this.lanes.length]!;
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -98,9 +133,13 @@ export class MessageWriter {
     clearTimeout(lane.timer);
     lane.timer = undefined;
     if (lane.busy || lane.queue.length === 0) return; // the batch in flight flushes again when done
-    const batch = lane.queue.splice(0, this.opts.maxBatch);
     lane.busy = true;
-    void this.settle(batch).finally(() => {
+    // A job goes alone; messages go in a batch up to the next job.
+    const first = lane.queue[0]!;
+    const nextJob = lane.queue.findIndex((p) => 'job' in p);
+    const batch = 'job' in first ? lane.queue.splice(0, 1) : lane.queue.splice(0, Math.min(this.opts.maxBatch, nextJob === -1 ? Infinity : nextJob));
+    const done = 'job' in first ? this.runJob(first) : this.settle(batch as Pending[]);
+    void done.finally(() => {
       lane.busy = false;
       // What gathered meanwhile goes at once: it has waited for a whole commit already.
       if (lane.queue.length > 0) this.flush(lane);
@@ -109,6 +148,14 @@ export class MessageWriter {
         this.idle.clear();
       }
     });
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    try {
+      job.resolve(await inTransaction(this.db, job.job));
+    } catch (err) {
+      job.reject(err);
+    }
   }
 
   /**
@@ -157,7 +204,7 @@ export class MessageWriter {
     const members = await participantsOf(this.db, ids);
     return found.map((f) =>
       f.created
-        ? { row: f.row, created: true }
+        ? { row: f.row, created: true, ...(f.memberIds ? { memberIds: f.memberIds } : {}) }
         : { row: f.row, created: false, participants: members.filter((m) => m.conversation_id === f.row.conversation_id) },
     );
   }
@@ -197,19 +244,51 @@ export class MessageWriter {
             const counts = new Map<number, number>();
             for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1);
             const next = await takeSeqs(trx, counts);
+            const rosters = await changedRosters(trx, fresh, next);
             const withSeqs = fresh.map((m) => {
               const taken = next.get(m.conversationId);
               // Deleted since the sender's membership was checked.
               if (taken === undefined) throw new AppError('not_found', 'Conversation not found');
-              next.set(m.conversationId, { seq: taken.seq + 1, modSeq: taken.modSeq + 1 });
-              return { ...m, ...taken };
+              checkSender(m, rosters.get(m.conversationId));
+              next.set(m.conversationId, { ...taken, seq: taken.seq + 1, modSeq: taken.modSeq + 1 });
+              return { ...m, seq: taken.seq, modSeq: taken.modSeq };
             });
-            return insertMessages(trx, withSeqs);
+            const rows = await insertMessages(trx, withSeqs);
+            return rows.map((row) => ({ row, memberIds: rosters.get(row.conversation_id)?.memberIds }));
           });
 
     return plan.map((p) =>
-      p.kind === 'stored' ? { row: p.row, created: false } : { row: inserted[p.index]!, created: p.kind === 'insert' },
+      p.kind === 'stored'
+        ? { row: p.row, created: false }
+        : { ...inserted[p.index]!, created: p.kind === 'insert' },
     );
+  }
+}
+
+/**
+ * The rosters of the batch's conversations whose roster version moved past the one a
+ * sender was checked against, read in the transaction that holds their rows locked (so
+ * they are the rosters the messages commit under).
+ */
+async function changedRosters(
+  trx: Trx,
+  messages: NewMessage[],
+  taken: Map<number, { rosterVersion: number }>,
+): Promise<Map<number, Roster>> {
+  const stale = new Set<number>();
+  for (const m of messages) {
+    const now = taken.get(m.conversationId)?.rosterVersion;
+    if (m.rosterVersion !== undefined && now !== undefined && now !== m.rosterVersion) stale.add(m.conversationId);
+  }
+  return stale.size === 0 ? new Map() : rostersOf(trx, [...stale]);
+}
+
+/** A sender checked against an older roster, checked again against the current one. */
+function checkSender(m: NewMessage, roster: Roster | undefined): void {
+  if (!roster) return;
+  if (!roster.memberIds.includes(m.senderId)) throw new AppError('not_found', 'Conversation not found');
+  if (roster.posterIds && !roster.posterIds.includes(m.senderId)) {
+    throw new AppError('forbidden', 'Only admins can post in this group');
   }
 }
 

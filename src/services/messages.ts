@@ -91,7 +91,7 @@ export class MessagesService {
   ): Promise<{ committed: Promise<SendResult> }> {
     const ids = input.attachmentIds ?? [];
     const fields = this.validate(input, ids.length > 0);
-    await this.access.requireMember(senderId, input.conversationId);
+    const roster = await this.access.requirePoster(senderId, input.conversationId);
     await this.blocks.assertMaySendTo(senderId, input.conversationId);
     const attachments = ids.length > 0 ? await this.attachments.forSend(senderId, input.conversationId, ids) : [];
     if (fields.replyToId !== null) {
@@ -105,20 +105,22 @@ export class MessagesService {
     // Everything the fanout needs is at hand before the commit, so that once a batch
     // commits its messages are published at once, in commit (seq) order: no await stands
     // between the writer resolving and the publish calls.
-    const [sender, members, relations] = await Promise.all([
-      this.cache.profile(senderId),
-      this.cache.memberIds(input.conversationId),
-      this.blocks.relations(senderId),
-    ]);
+    // The roster the sender was checked against goes with the message: if it changed
+    // before the commit, the writer checks the sender again and names the members of
+    // the moment (Written.memberIds), who get the message instead.
+    const [sender, relations] = await Promise.all([this.cache.profile(senderId), this.blocks.relations(senderId)]);
     const written = this.writer.write({
       conversationId: input.conversationId,
       senderId,
       ...fields,
       type: fields.type ?? typeFromAttachments(attachments)!,
       attachments,
+      rosterVersion: roster.version,
     });
     return {
-      committed: written.then((w) => this.published(senderId, input.conversationId, sender, members, relations, w, onRepeat)),
+      committed: written.then((w) =>
+        this.published(senderId, input.conversationId, sender, roster.memberIds, relations, w, onRepeat),
+      ),
     };
   }
 
@@ -152,6 +154,7 @@ export class MessagesService {
     }
     const message = toMessage(row, senderView(sender), 'sent', this.links);
     const position = { conversation_id: row.conversation_id, seq: row.seq };
+    members = written.memberIds ?? members;
     if (relations.blocks.size === 0) {
       await this.fanout.toUsers(members, frames.newMessage(message), position);
       return { message, created: true };

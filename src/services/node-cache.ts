@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { CACHE_CHANNEL, type Bus } from '../bus/bus.js';
 import type { Db } from '../store/database.js';
-import { memberIds } from '../store/conversations.repository.js';
+import type { Roster } from '../domain/conversations.js';
+import { rostersOf } from '../store/conversations.repository.js';
 import { findUserById, type UserRow } from '../store/users.repository.js';
 
 /**
@@ -10,7 +11,7 @@ import { findUserById, type UserRow } from '../store/users.repository.js';
  * message. It is only a cache: the database is the truth, and every entry can be dropped.
  *
  * Correctness:
- * - Members: a cached list is trusted for "yes, a member" and for fanout; a miss ("not in
+ * - Members (the roster: who is in, who may post): a cached list is trusted for "yes, a member" and for fanout; a miss ("not in
  *   the list") is checked against the database by Access, so a user added elsewhere is
  *   never refused.
  *   A change of members must call `conversationChanged`, which drops the list here and,
@@ -21,7 +22,7 @@ import { findUserById, type UserRow } from '../store/users.repository.js';
  *   dropped an event (it is at most once), and keeps presence fields in profiles fresh.
  */
 export class NodeCache {
-  private readonly members: LRUCache<number, number[]>;
+  private readonly members: LRUCache<number, Roster>;
   private readonly users: LRUCache<number, UserRow>;
 
   constructor(
@@ -29,10 +30,11 @@ export class NodeCache {
     opts: { membersTtlMs: number; usersTtlMs: number; max: number },
     private readonly bus?: Bus,
   ) {
-    this.members = new LRUCache<number, number[]>({
+    this.members = new LRUCache<number, Roster>({
       max: opts.max,
       ttl: opts.membersTtlMs,
-      fetchMethod: (conversationId) => memberIds(this.db, conversationId),
+      fetchMethod: async (conversationId) =>
+        (await rostersOf(this.db, [conversationId])).get(conversationId) ?? { version: -1, memberIds: [], posterIds: null },
     });
     this.users = new LRUCache<number, UserRow>({
       max: opts.max,
@@ -43,7 +45,17 @@ export class NodeCache {
 
   /** The conversation's member ids (empty for a conversation that does not exist). */
   async memberIds(conversationId: number): Promise<number[]> {
-    return (await fetchFresh(this.members, conversationId)) ?? [];
+    return (await this.roster(conversationId)).memberIds;
+  }
+
+  /**
+   * The conversation's roster: its members, who may post, and the version they are of
+   * (-1 and nobody for a conversation that does not exist). The message writer checks
+   * the version against the committed one, so a stale copy never lets a removed member
+   * post or see a message.
+   */
+  async roster(conversationId: number): Promise<Roster> {
+    return (await fetchFresh(this.members, conversationId)) ?? { version: -1, memberIds: [], posterIds: null };
   }
 
   /** Drops this node's copy of a conversation's members (it was found stale). */

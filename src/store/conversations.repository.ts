@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import type { Db } from './database.js';
+import type { Roster } from '../domain/conversations.js';
+import type { Db, Trx } from './database.js';
 import type { ConversationsTable } from './schema.js';
 import type { Role } from '../schemas/conversations.js';
 import type { UserRow } from './users.repository.js';
@@ -74,6 +75,7 @@ const memberColumns = [
   'c.direct_key',
   'c.last_seq',
   'c.last_mod_seq',
+  'c.roster_version',
   'c.last_message_at',
   'c.created_at',
   'c.updated_at',
@@ -141,13 +143,30 @@ export async function participantsOf(db: Db, conversationIds: number[]): Promise
     .execute();
 }
 
-export async function memberIds(db: Db, conversationId: number): Promise<number[]> {
+/**
+ * The rosters of the conversations (absent: no such conversation). In a transaction that
+ * locked the conversation rows (takeSeqs) it is the roster of the moment.
+ */
+export async function rostersOf(db: Db | Trx, conversationIds: number[]): Promise<Map<number, Roster>> {
+  const out = new Map<number, Roster>();
+  if (conversationIds.length === 0) return out;
   const rows = await db
-    .selectFrom('conversation_participants')
-    .select('user_id')
-    .where('conversation_id', '=', conversationId)
+    .selectFrom('conversations as c')
+    .leftJoin('conversation_participants as p', 'p.conversation_id', 'c.id')
+    .select(['c.id', 'c.roster_version', 'c.only_admins_can_post', 'p.user_id', 'p.role'])
+    .where('c.id', 'in', conversationIds)
     .execute();
-  return rows.map((r) => r.user_id);
+  for (const r of rows) {
+    let roster = out.get(r.id);
+    if (!roster) {
+      roster = { version: Number(r.roster_version), memberIds: [], posterIds: r.only_admins_can_post ? [] : null };
+      out.set(r.id, roster);
+    }
+    if (r.user_id === null) continue;
+    roster.memberIds.push(r.user_id);
+    if (roster.posterIds && (r.role === 'owner' || r.role === 'admin')) roster.posterIds.push(r.user_id);
+  }
+  return out;
 }
 
 /**
@@ -170,8 +189,8 @@ export async function contactIds(db: Db, userId: number, among?: number[]): Prom
 
 /**
  * Unread messages per conversation for `userId` (of all their conversations, or of
- * `conversationIds`): after their last_read_seq, not their own, not deleted (for everyone, or
- * for them).
+ * `conversationIds`): after their last_read_seq, not their own, not system messages, not
+ * deleted (for everyone, or for them).
  * Conversations with none are absent.
  */
 export async function unreadCounts(db: Db, userId: number, conversationIds?: number[]): Promise<Map<number, number>> {
@@ -185,6 +204,7 @@ export async function unreadCounts(db: Db, userId: number, conversationIds?: num
   if (conversationIds) q = q.where('p.conversation_id', 'in', conversationIds);
   const rows = await q
     .whereRef('m.seq', '>', 'p.last_read_seq')
+    .where('m.type', '<>', 'system')
     .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
     .where('m.deleted_at', 'is', null)
     .where((eb) =>

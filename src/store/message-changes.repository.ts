@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { ReactionSummary } from '../schemas/messages.js';
 import type { Db, Trx } from './database.js';
-import { pointersOf, viewColumns, type ViewRow } from './message-views.js';
-import { messageColumns, type MessageRow } from './messages.repository.js';
+import type { ViewRow } from './message-views.js';
+import { messageColumns, viewedMessages, type MessageRow } from './messages.repository.js';
 
 /**
  * Changes to sent messages: edits, deletes, hides and reactions, and what sync and the
@@ -253,12 +253,7 @@ export async function changedSince(
   conversationId: number,
   opts: { afterModSeq: number; upToSeq: number; limit: number },
 ): Promise<ViewRow[]> {
-  return db
-    .selectFrom('messages as m')
-    .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())
-    .select(messageColumns)
-    .select(viewColumns(viewerId))
-    .where('m.conversation_id', '=', conversationId)
+  return viewedMessages(db, conversationId, viewerId)
     .where('m.mod_seq', '>', opts.afterModSeq)
     .where('m.seq', '<=', opts.upToSeq)
     .orderBy('m.mod_seq')
@@ -273,16 +268,11 @@ export async function hiddenSince(
   conversationId: number,
   opts: { afterModSeq: number; upToSeq: number; limit: number },
 ): Promise<ViewRow[]> {
-  return db
-    .selectFrom('message_hidden as h')
-    .innerJoin('messages as m', 'm.id', 'h.message_id')
-    .innerJoin(pointersOf(conversationId, userId), (join) => join.onTrue())
-    .select(messageColumns)
-    .select(viewColumns(userId))
+  return viewedMessages(db, conversationId, userId)
+    .innerJoin('message_hidden as h', 'h.message_id', 'm.id')
     .where('h.user_id', '=', userId)
     .where('h.conversation_id', '=', conversationId)
     .where('h.mod_seq', '>', opts.afterModSeq)
-    .where('m.conversation_id', '=', conversationId)
     .where('m.seq', '<=', opts.upToSeq)
     .orderBy('h.mod_seq')
     .limit(opts.limit)

@@ -24,10 +24,13 @@ const sharesReadsWith = (readerId: number) =>
 
 /**
  * The PointerSummary of the conversation(s) over `conversation_participants p` joined to
- * `users u`: the facts `messageStatus` needs, not the rule. One row per group.
+ * `users u`: the facts `messageStatus` needs, not the rule. One row per group. Besides,
+ * `my_visible_from_seq`: the reader sees the messages after it (null: not a member, sees
+ * none).
  */
 function pointerAggregates(readerId: number): RawBuilder<unknown> {
   return sql`coalesce(max(p.last_read_seq) filter (where p.user_id = ${readerId}), 0) as my_read_seq,
+    max(p.visible_from_seq) filter (where p.user_id = ${readerId}) as my_visible_from_seq,
     count(*) filter (where p.user_id <> ${readerId}) as others,
     min(p.last_read_seq) filter (where p.user_id <> ${readerId} and ${sharesReadsWith(readerId)}) as others_min_shared_read_seq,
     coalesce(bool_or(not ${sharesReadsWith(readerId)}) filter (where p.user_id <> ${readerId}), false) as others_hide_reads,

@@ -45,6 +45,11 @@ export interface NewMessage {
   attachments: StoredAttachment[];
   /** What a system message tells (type `system` only). */
   system?: SystemEvent;
+  /**
+   * The roster version the sender was checked against (membership, posting rights);
+   * when the committed one differs the writer checks again (see MessageWriter).
+   */
+  rosterVersion?: number;
 }
 
 /** Postgres' unique_violation on (sender_id, client_id). */
@@ -78,6 +83,22 @@ export async function findInConversation(
 }
 
 /**
+ * The messages of a conversation as `viewerId` sees them (ViewRow): every message column,
+ * the viewer's view columns, only the messages after their visible_from_seq (a member who
+ * joined a group that hides its history sees from their joining on; a non-member none).
+ * A query to narrow, order and page.
+ */
+export function viewedMessages(db: Db | Trx, conversationId: number, viewerId: number) {
+  return db
+    .selectFrom('messages as m')
+    .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())
+    .select(messageColumns)
+    .select(viewColumns(viewerId))
+    .where('m.conversation_id', '=', conversationId)
+    .where(sql<boolean>`m.seq > v.my_visible_from_seq`);
+}
+
+/**
  * One page of a conversation's history, oldest first.
  * - neither bound: the latest `limit`;
  * - `beforeSeq`: the `limit` messages just before it (older pages);
@@ -94,12 +115,7 @@ export async function listPage(
   opts: { limit: number; beforeSeq?: number; afterSeq?: number },
 ): Promise<{ rows: ViewRow[]; hasMore: boolean }> {
   const newestFirst = opts.afterSeq === undefined;
-  let q = db
-    .selectFrom('messages as m')
-    .innerJoin(pointersOf(conversationId, readerId), (join) => join.onTrue())
-    .select(messageColumns)
-    .select(viewColumns(readerId))
-    .where('m.conversation_id', '=', conversationId);
+  let q = viewedMessages(db, conversationId, readerId);
   if (opts.beforeSeq !== undefined) q = q.where('m.seq', '<', opts.beforeSeq);
   if (opts.afterSeq !== undefined) q = q.where('m.seq', '>', opts.afterSeq);
   const rows = await q
@@ -112,16 +128,9 @@ export async function listPage(
   return { rows: page, hasMore };
 }
 
-/** One message of the conversation as `viewerId` sees it (see ViewRow), hidden or not. */
+/** One message of the conversation as `viewerId` sees it (see viewedMessages), hidden or not. */
 export async function findViewed(db: Db | Trx, viewerId: number, conversationId: number, messageId: number): Promise<ViewRow | undefined> {
-  return db
-    .selectFrom('messages as m')
-    .innerJoin(pointersOf(conversationId, viewerId), (join) => join.onTrue())
-    .select(messageColumns)
-    .select(viewColumns(viewerId))
-    .where('m.conversation_id', '=', conversationId)
-    .where('m.id', '=', messageId)
-    .executeTakeFirst();
+  return viewedMessages(db, conversationId, viewerId).where('m.id', '=', messageId).executeTakeFirst();
 }
 
 /** The latest message of each conversation (by its last_seq). */
@@ -162,22 +171,25 @@ export async function findByClientIds(db: Db, keys: { senderId: number; clientId
  * Takes the next `n` seqs (and as many mod_seqs: a new message is a change) of each
  * conversation: locks the rows in id order (so concurrent batches, on any node, never
  * deadlock) and advances last_seq, last_mod_seq and the activity time. Returns each
- * conversation's first new seq and mod_seq. Must run in the transaction that inserts the
+ * conversation's first new seq and mod_seq, and its roster version. Must run in the transaction that inserts the
  * messages, so a rollback returns them and seq stays gapless.
  */
-export async function takeSeqs(trx: Trx, counts: Map<number, number>): Promise<Map<number, { seq: number; modSeq: number }>> {
+export async function takeSeqs(
+  trx: Trx,
+  counts: Map<number, number>,
+): Promise<Map<number, { seq: number; modSeq: number; rosterVersion: number }>> {
   const ids = [...counts.keys()].sort((a, b) => a - b);
   await sql`select id from conversations where id = any(${ids}::bigint[]) order by id for update`.execute(trx);
-  const { rows } = await sql<{ id: number; last_seq: number; last_mod_seq: number }>`
+  const { rows } = await sql<{ id: number; last_seq: number; last_mod_seq: number; roster_version: number }>`
     update conversations c
        set last_seq = c.last_seq + v.n, last_mod_seq = c.last_mod_seq + v.n, last_message_at = now(), updated_at = now()
       from unnest(${ids}::bigint[], ${ids.map((id) => counts.get(id)!)}::bigint[]) as v(id, n)
      where c.id = v.id
-    returning c.id, c.last_seq, c.last_mod_seq`.execute(trx);
+    returning c.id, c.last_seq, c.last_mod_seq, c.roster_version`.execute(trx);
   return new Map(
     rows.map((r) => {
       const n = counts.get(r.id)!;
-      return [r.id, { seq: r.last_seq - n + 1, modSeq: r.last_mod_seq - n + 1 }];
+      return [r.id, { seq: r.last_seq - n + 1, modSeq: r.last_mod_seq - n + 1, rosterVersion: Number(r.roster_version) }];
     }),
   );
 }

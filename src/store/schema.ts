@@ -48,6 +48,8 @@ export interface ConversationsTable {
   last_seq: Generated<number>;
   /** The conversation's latest change (see migrations/000004). */
   last_mod_seq: Generated<number>;
+  /** Grows with every change of members, roles or who may post (see migrations/000006). */
+  roster_version: Generated<number>;
   last_message_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;

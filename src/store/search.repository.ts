@@ -52,8 +52,9 @@ const MARKS_REPLACED = HIGHLIGHT_REPLACEMENT.repeat(2);
 
 /**
  * Messages matching the query, newest first (by id, which grows with time), at most
- * `limit`: only in conversations the caller is a member of, never deleted ones, never
- * ones the caller hid for themselves. Each comes with its `ts_headline`.
+ * `limit`: only in conversations the caller is a member of and from where their view of
+ * it begins, never deleted ones, never ones the caller hid for themselves, never system
+ * messages. Each comes with its `ts_headline`.
  *
  * One statement. It is planned with its values on every call (PLAN_EACH_CALL), because
  * the plan depends on the words: for a word in many messages PostgreSQL walks the
@@ -72,7 +73,12 @@ export function searchStatement(f: SearchFilter): RawBuilder<SearchRow> {
     sql`m.search @@ ${query}`,
     sql`m.conversation_id in (select p.conversation_id from conversation_participants p where p.user_id = ${f.callerId})`,
     sql`m.deleted_at is null`,
+    sql`m.type <> 'system'`,
     sql`not exists (select 1 from message_hidden h where h.user_id = ${f.callerId} and h.message_id = m.id)`,
+    // The history a member was not shown (they joined a group that hides it from new
+    // members): an anti-join, so the membership test above keeps its plan.
+    sql`not exists (select 1 from conversation_participants vp
+                     where vp.user_id = ${f.callerId} and vp.conversation_id = m.conversation_id and m.seq <= vp.visible_from_seq)`,
   ];
   if (f.conversationId !== undefined) where.push(sql`m.conversation_id = ${f.conversationId}`);
   if (f.senderId !== undefined) where.push(sql`m.sender_id = ${f.senderId}`);
