@@ -87,8 +87,13 @@ function validatorsByPart(): AjvCompiler.ValidatorFactory {
   const pool = AjvCompiler();
   return (externalSchemas, options = {}) => {
     const lenient = pool(externalSchemas, options);
-    // Fastify hands the Ajv (not JTD) options here; only coerceTypes differs.
-    const strict = pool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
+    // Fastify hands the Ajv (not JTD) options here. Besides coercion, a body schema that
+    // closes its object (additionalProperties: false) refuses an unknown field instead of
+    // dropping it unseen.
+    const strict = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options.customOptions, coerceTypes: false, removeAdditional: false },
+    } as typeof options);
     return (route) => (route.httpPart === 'body' ? strict : lenient)(route);
   };
 }
