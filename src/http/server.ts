@@ -19,6 +19,7 @@ import type { AccountsService } from '../services/accounts.js';
 import type { AttachmentsService } from '../services/attachments.js';
 import type { BlocksService } from '../services/blocks.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { MemberSettingsService } from '../services/member-settings.js';
 import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
@@ -31,6 +32,7 @@ import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { memberSettingsRoutes } from './routes/member-settings.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { searchRoutes } from './routes/search.js';
@@ -38,11 +40,12 @@ import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from '../schemas/common.js';
 import { ConversationSchema, ParticipantSchema } from '../schemas/conversations.js';
+import { MemberSettingsSchema } from '../schemas/member-settings.js';
 import { MessageSchema } from '../schemas/messages.js';
 import { MeSchema, UserSchema } from '../schemas/users.js';
 
 /** The reply schemas routes refer to by $id (Type.Ref), registered once. */
-const SHARED_SCHEMAS = [ErrorBody, UserSchema, MeSchema, MessageSchema, ParticipantSchema, ConversationSchema];
+const SHARED_SCHEMAS = [ErrorBody, UserSchema, MeSchema, MessageSchema, ParticipantSchema, MemberSettingsSchema, ConversationSchema];
 
 export type AppServer = FastifyInstance<
   RawServerDefault,
@@ -62,6 +65,7 @@ export interface Services {
   attachments: AttachmentsService;
   search: SearchService;
   blocks: BlocksService;
+  memberSettings: MemberSettingsService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -206,6 +210,7 @@ export async function buildServer(opts: {
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
+      memberSettingsRoutes(api, ctx);
       messageChangeRoutes(api, ctx);
       receiptRoutes(api, ctx);
       searchRoutes(api, ctx);

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Cursor, Id, nullable, OrNull, PageLimit, stringEnum, Timestamp, Url } from './common.js';
+import type { MemberSettings } from './member-settings.js';
 import type { Message } from './messages.js';
 import type { User } from './users.js';
 
@@ -43,14 +44,17 @@ export const ConversationSchema = Type.Object(
     last_message_at: nullable<string>(Timestamp()),
     created_at: Timestamp(),
     updated_at: Timestamp(),
+    /** The caller's own mute, archive and pin: shown only to them. */
+    my_settings: Type.Ref('MemberSettings'),
   },
   { $id: 'Conversation', title: 'Conversation' },
 );
 /** Refs resolve to `unknown` in Static, so the nested lists are typed here. */
-export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages'> & {
+export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages' | 'my_settings'> & {
   participants: Participant[];
   /** The latest message as a list of at most one (clients read messages[0] as the preview). */
   messages: Message[];
+  my_settings: MemberSettings;
 };
 
 export const DirectBody = Type.Object(

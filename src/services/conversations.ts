@@ -1,6 +1,7 @@
 import type { AttachmentLinks } from '../domain/attachments.js';
 import { directKey } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
+import { toMemberSettings } from '../domain/member-settings.js';
 import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
 import { toUser } from '../domain/users.js';
 import type { Conversation, Participant } from '../schemas/conversations.js';
@@ -176,6 +177,7 @@ export class ConversationsService {
         last_message_at: row.last_message_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
+        my_settings: toMemberSettings(row),
       };
     });
   }

@@ -3,6 +3,7 @@ import type { Db } from './database.js';
 import type { ConversationsTable } from './schema.js';
 import type { Role } from '../schemas/conversations.js';
 import type { UserRow } from './users.repository.js';
+import { mutedUntilColumn } from './member-settings.repository.js';
 
 export type ConversationRow = Selectable<ConversationsTable>;
 
@@ -81,7 +82,7 @@ const memberColumns = [
   'p.last_delivered_seq',
   'p.role',
   'p.visible_from_seq',
-  'p.muted_until',
+  mutedUntilColumn.as('muted_until'),
   'p.archived',
   'p.pinned_at',
 ] as const;
