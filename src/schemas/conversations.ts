@@ -85,7 +85,13 @@ export const CreateConversationBody = Type.Unsafe<Static<typeof DirectBody> | St
 
 export const ConversationReply = Type.Object({ conversation: Type.Ref('Conversation') });
 
-export const ConversationListQuery = Type.Object({ limit: PageLimit(), cursor: Type.Optional(Cursor()) });
+export const ConversationListQuery = Type.Object({
+  limit: PageLimit(),
+  cursor: Type.Optional(Cursor()),
+  archived: Type.Optional(
+    stringEnum(['true', 'false'] as const, { description: 'Only the conversations you archived (true) or did not (false); absent: all.' }),
+  ),
+});
 export const ConversationPageSchema = Type.Object({
   conversations: Type.Array(Type.Ref('Conversation')),
   next_cursor: Type.Union([Type.String(), Type.Null()]),

@@ -39,6 +39,22 @@ async function settingsRow(conversationId: number, userId: number) {
     .executeTakeFirstOrThrow();
 }
 
+/** Every conversation of `who`, walked page by page with `query` and `limit`. */
+async function walk(who: User, limit: number, query = ''): Promise<number[]> {
+  const ids: number[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res: Reply = await list(who, `?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.conversations.length).toBeLessThanOrEqual(limit);
+    ids.push(...res.body.conversations.map((c: any) => c.id));
+    cursor = res.body.next_cursor;
+    expect(++pages).toBeLessThan(50);
+  } while (cursor !== null);
+  return ids;
+}
+
 describe('my_settings on conversation objects', () => {
   test('every conversation object carries the caller\'s defaults: create, get one, the list', async () => {
     const [a, b] = await users(2);
@@ -234,5 +250,94 @@ describe('PATCH /conversations/:id/settings', () => {
 
     expectError(await patch(a, 'abc', { archived: true }), 400, 'validation_failed');
     expectError(await t.request('PATCH', `/api/v1/conversations/${d}/settings`, { body: { archived: true } }), 401, 'unauthorized');
+  });
+});
+
+describe('GET /conversations with settings', () => {
+  test('archived=true lists only the archived, archived=false only the others, without it all', async () => {
+    const [a, b, c] = await users(3);
+    const d1 = await direct(t, a, b);
+    const d2 = await direct(t, a, c);
+    const g = await group(t, b, [a, c]);
+    expect((await patch(a, d2, { archived: true })).status).toBe(200);
+    // b's archive is b's: it does not hide anything from a.
+    expect((await patch(b, g, { archived: true })).status).toBe(200);
+    const ids = async (query: string) => {
+      const res = await list(a, query);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.conversations.map((x: any) => x.id).sort((x: number, y: number) => x - y);
+    };
+    expect(await ids('?archived=true')).toEqual([d2]);
+    expect(await ids('?archived=false')).toEqual([d1, g].sort((x, y) => x - y));
+    expect(await ids('')).toEqual([d1, d2, g].sort((x, y) => x - y));
+    expect(await ids('?archived=true&limit=1')).toEqual([d2]);
+    for (const bad of ['yes', '1', '0', 'TRUE', '']) expectError(await list(a, `?archived=${bad}`), 400, 'validation_failed');
+  });
+
+  test('pinned ones first, the latest pinned first, then by activity; paging with limit 1 sees each once, in order', async () => {
+    const [owner, other] = await users(2);
+    const made: number[] = [];
+    for (let i = 0; i < 9; i++) made.push(await group(t, owner, [other], `P${i}`));
+    // Activity: made[i] later the higher i, two of them within the same microsecond.
+    for (const [i, id] of made.entries()) {
+      await db()
+        .updateTable('conversations')
+        .set({ last_message_at: sql<Date>`timestamptz '2032-01-01 00:00:00+00' + ${Math.min(i, 7) * 100} * interval '1 microsecond'` })
+        .where('id', '=', id)
+        .execute();
+    }
+    // Pinned: made[1], then made[6], then made[3] (the latest pinned); made[4] and made[0]
+    // pinned at the very same microsecond (ties go by activity, then id).
+    for (const i of [1, 6, 3]) {
+      expect((await patch(owner, made[i]!, { pinned: true })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (const i of [4, 0]) {
+      await db()
+        .updateTable('conversation_participants')
+        .set({ pinned_at: sql<Date>`timestamptz '2020-06-01 00:00:00.000001+00'` })
+        .where('conversation_id', '=', made[i]!)
+        .where('user_id', '=', owner.user.id)
+        .execute();
+    }
+    // Archive one pinned and one unpinned, for the filtered walk.
+    await patch(owner, made[6]!, { archived: true });
+    await patch(owner, made[5]!, { archived: true });
+
+    const m = (...is: number[]) => is.map((i) => made[i]!);
+    // Unpinned by activity: 8 and 7 share a time, so the higher id first.
+    const expected = m(3, 6, 1, 4, 0, 8, 7, 5, 2);
+    const full = await list(owner, '?limit=100');
+    expect(full.body.conversations.map((c: any) => c.id)).toEqual(expected);
+    for (const c of full.body.conversations) expect(c.my_settings.pinned).toBe(m(3, 6, 1, 4, 0).includes(c.id));
+    for (const limit of [1, 2, 4]) expect(await walk(owner, limit)).toEqual(expected);
+    expect(await walk(owner, 1, '&archived=false')).toEqual(m(3, 1, 4, 0, 8, 7, 2));
+    expect(await walk(owner, 1, '&archived=true')).toEqual(m(6, 5));
+    // The other member pinned nothing: plain activity order.
+    expect(await walk(other, 1)).toEqual(m(8, 7, 6, 5, 4, 3, 2, 1, 0));
+
+    // Unpinning moves it back among the rest by its activity.
+    await patch(owner, made[3]!, { pinned: false });
+    expect(await walk(owner, 1)).toEqual(m(6, 1, 4, 0, 8, 7, 5, 3, 2));
+  });
+
+  test('a cursor of the earlier form (activity and id) still pages on, among the unpinned', async () => {
+    const [owner] = await users(1);
+    const made: number[] = [];
+    for (let i = 0; i < 4; i++) made.push(await group(t, owner, [], `C${i}`));
+    await patch(owner, made[0]!, { pinned: true });
+    const rows = await db()
+      .selectFrom('conversations')
+      .select(['id', sql<string>`(extract(epoch from coalesce(last_message_at, created_at)) * 1000000)::bigint::text`.as('us')])
+      .where('id', '=', made[2]!)
+      .executeTakeFirstOrThrow();
+    const old = Buffer.from(`c:${rows.us}:${rows.id}`).toString('base64url');
+    const res = await list(owner, `?cursor=${old}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    // Unpinned, newest first: made[3], made[2], made[1]; the pinned made[0] came before them all.
+    expect(res.body.conversations.map((c: any) => c.id)).toEqual([made[1]]);
+    for (const bad of ['p:x:1:2', 'p::1', 'p:1:2:', 'q:1:2:3']) {
+      expectError(await list(owner, `?cursor=${Buffer.from(bad).toString('base64url')}`), 400, 'validation_failed');
+    }
   });
 });
