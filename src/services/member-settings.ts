@@ -3,7 +3,7 @@ import { notFound } from '../domain/errors.js';
 import type { MemberSettings, MemberSettingsInput } from '../schemas/member-settings.js';
 import { frames } from '../schemas/server-frames.js';
 import { inTransaction, type Db } from '../store/database.js';
-import { lockMemberSettings, updateMemberSettings } from '../store/member-settings.repository.js';
+import { lockMemberSettings, mutedMemberIds, updateMemberSettings } from '../store/member-settings.repository.js';
 import type { Access } from './access.js';
 import type { Fanout } from './fanout.js';
 
@@ -40,5 +40,18 @@ export class MemberSettingsService {
     const settings = toMemberSettings(result.settings);
     if (result.changed) await this.fanout.toUsers([userId], frames.conversationSettings(conversationId, settings));
     return settings;
+  }
+
+  /** Whether `userId` has the conversation muted now (false also when they are not a member). */
+  async isMuted(userId: number, conversationId: number): Promise<boolean> {
+    return (await mutedMemberIds(this.db, conversationId, [userId])).length > 0;
+  }
+
+  /**
+   * The members among `userIds` who have the conversation muted now, by id: those who get
+   * no push notification for it. Not a member, or no mute in force: left out.
+   */
+  mutedAmong(conversationId: number, userIds: number[]): Promise<number[]> {
+    return mutedMemberIds(this.db, conversationId, userIds);
   }
 }

@@ -51,3 +51,21 @@ export async function updateMemberSettings(
     .returning(settingsColumns)
     .executeTakeFirst();
 }
+
+/**
+ * The users among `userIds` who are members of the conversation and have it muted at
+ * `at` (default: the database's now): muted_until later than that. By user id.
+ */
+export async function mutedMemberIds(db: Db, conversationId: number, userIds: number[], at?: Date): Promise<number[]> {
+  if (userIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('conversation_participants')
+    .select('user_id')
+    .where('conversation_id', '=', conversationId)
+    // An array parameter keeps the statement's text (and its prepared plan) the same for any count.
+    .where('user_id', '=', sql<number>`any(${userIds}::bigint[])`)
+    .where('muted_until', '>', at ?? sql<Date>`now()`)
+    .orderBy('user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
+}
