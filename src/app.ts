@@ -16,6 +16,7 @@ import { Access } from './services/access.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
 import { Fanout } from './services/fanout.js';
+import { MemberSettingsService } from './services/member-settings.js';
 import { MessageWriter } from './services/message-writer.js';
 import { MessageChangesService } from './services/message-changes.js';
 import { MessagesService } from './services/messages.js';
@@ -130,6 +131,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       log.child({ part: 'attachments' }),
     );
     const conversations = new ConversationsService(db, access, links, blocks, config.groupMaxMembers);
+    const memberSettings = new MemberSettingsService(db, access, fanout);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
@@ -164,7 +166,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];

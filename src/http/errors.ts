@@ -48,6 +48,7 @@ function describeValidation(issue: ValidationIssue, context: string): { field: s
   if (issue.keyword === 'required') pathParts.push(String(issue.params.missingProperty));
   // A oneOf told apart by a tag (POST /conversations' `type`): the tag is at fault.
   if (issue.keyword === 'discriminator') pathParts.push(String(issue.params.tag));
+  if (issue.keyword === 'additionalProperties') pathParts.push(String(issue.params.additionalProperty));
   const field = pathParts.join('.') || context;
   switch (issue.keyword) {
     case 'required':
@@ -60,6 +61,10 @@ function describeValidation(issue: ValidationIssue, context: string): { field: s
       return { field, message: `${field} must be ${String(issue.params.type).replace(',', ' or ')}` };
     case 'discriminator':
       return { field, message: `${field} is missing or not one of the accepted values` };
+    case 'additionalProperties':
+      return { field, message: `${field} is not a field this request takes` };
+    case 'minProperties':
+      return { field, message: `${field} must have at least one field` };
     default:
       return { field, message: `${field} ${issue.message ?? 'is not valid'}` };
   }

@@ -20,6 +20,7 @@ import type { AttachmentsService } from '../services/attachments.js';
 import type { BlocksService } from '../services/blocks.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { GroupsService } from '../services/groups.js';
+import type { MemberSettingsService } from '../services/member-settings.js';
 import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
@@ -33,6 +34,7 @@ import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { groupRoutes } from './routes/groups.js';
+import { memberSettingsRoutes } from './routes/member-settings.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { searchRoutes } from './routes/search.js';
@@ -40,11 +42,22 @@ import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from '../schemas/common.js';
 import { ConversationSchema, GroupSettingsSchema, InviteSchema, ParticipantSchema } from '../schemas/conversations.js';
+import { MemberSettingsSchema } from '../schemas/member-settings.js';
 import { MessageSchema } from '../schemas/messages.js';
 import { MeSchema, UserSchema } from '../schemas/users.js';
 
 /** The reply schemas routes refer to by $id (Type.Ref), registered once. */
-const SHARED_SCHEMAS = [ErrorBody, UserSchema, MeSchema, MessageSchema, ParticipantSchema, GroupSettingsSchema, ConversationSchema, InviteSchema];
+const SHARED_SCHEMAS = [
+  ErrorBody,
+  UserSchema,
+  MeSchema,
+  MessageSchema,
+  ParticipantSchema,
+  GroupSettingsSchema,
+  MemberSettingsSchema,
+  ConversationSchema,
+  InviteSchema,
+];
 
 export type AppServer = FastifyInstance<
   RawServerDefault,
@@ -65,6 +78,7 @@ export interface Services {
   attachments: AttachmentsService;
   search: SearchService;
   blocks: BlocksService;
+  memberSettings: MemberSettingsService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -90,8 +104,13 @@ function validatorsByPart(): AjvCompiler.ValidatorFactory {
   const pool = AjvCompiler();
   return (externalSchemas, options = {}) => {
     const lenient = pool(externalSchemas, options);
-    // Fastify hands the Ajv (not JTD) options here; only coerceTypes differs.
-    const strict = pool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
+    // Fastify hands the Ajv (not JTD) options here. Besides coercion, a body schema that
+    // closes its object (additionalProperties: false) refuses an unknown field instead of
+    // dropping it unseen.
+    const strict = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options.customOptions, coerceTypes: false, removeAdditional: false },
+    } as typeof options);
     return (route) => (route.httpPart === 'body' ? strict : lenient)(route);
   };
 }
@@ -205,6 +224,7 @@ export async function buildServer(opts: {
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);
       groupRoutes(api, ctx);
+      memberSettingsRoutes(api, ctx);
       messageChangeRoutes(api, ctx);
       receiptRoutes(api, ctx);
       searchRoutes(api, ctx);

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Cursor, Id, nullable, OrNull, PageLimit, stringEnum, Timestamp, Url } from './common.js';
+import type { MemberSettings } from './member-settings.js';
 import type { Message } from './messages.js';
 import type { User } from './users.js';
 
@@ -57,16 +58,19 @@ export const ConversationSchema = Type.Object(
     last_message_at: nullable<string>(Timestamp()),
     created_at: Timestamp(),
     updated_at: Timestamp(),
+    /** The caller's own mute, archive and pin: shown only to them. */
+    my_settings: Type.Ref('MemberSettings'),
   },
   { $id: 'Conversation', title: 'Conversation' },
 );
 /** Refs resolve to `unknown` in Static, so the nested lists are typed here. */
 export type GroupSettings = Static<typeof GroupSettingsSchema>;
-export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages' | 'settings'> & {
+export type Conversation = Omit<Static<typeof ConversationSchema>, 'participants' | 'messages' | 'settings' | 'my_settings'> & {
   settings: GroupSettings;
   participants: Participant[];
   /** The latest message as a list of at most one (clients read messages[0] as the preview). */
   messages: Message[];
+  my_settings: MemberSettings;
 };
 
 export const DirectBody = Type.Object(
@@ -97,7 +101,13 @@ export const CreateConversationBody = Type.Unsafe<Static<typeof DirectBody> | St
 
 export const ConversationReply = Type.Object({ conversation: Type.Ref('Conversation') });
 
-export const ConversationListQuery = Type.Object({ limit: PageLimit(), cursor: Type.Optional(Cursor()) });
+export const ConversationListQuery = Type.Object({
+  limit: PageLimit(),
+  cursor: Type.Optional(Cursor()),
+  archived: Type.Optional(
+    stringEnum(['true', 'false'] as const, { description: 'Only the conversations you archived (true) or did not (false); absent: all.' }),
+  ),
+});
 export const ConversationPageSchema = Type.Object({
   conversations: Type.Array(Type.Ref('Conversation')),
   next_cursor: Type.Union([Type.String(), Type.Null()]),

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 import { stringEnum, Timestamp } from './common.js';
+import { MemberSettingsSchema, type MemberSettings } from './member-settings.js';
 import { MessageSchema, type Message } from './messages.js';
 
 /**
@@ -48,6 +49,11 @@ export const SERVER_FRAME_SCHEMAS = {
     mod_seqs: Type.Record(Type.String(), Type.Integer()),
   }),
   pong: Type.Object({ type: Type.Literal('pong') }),
+  conversation_settings: Type.Object({
+    type: Type.Literal('conversation_settings'),
+    conversation_id: Type.Integer(),
+    settings: MemberSettingsSchema,
+  }),
   error: Type.Object({
     type: Type.Literal('error'),
     error: Type.String(),
@@ -92,6 +98,12 @@ export const frames = {
     mod_seqs: modSeqs,
   }),
   pong: (): ServerFrameOf<'pong'> => ({ type: 'pong' }),
+  /** To the member's own sockets only: their settings of the conversation changed. */
+  conversationSettings: (conversationId: number, settings: MemberSettings): ServerFrameOf<'conversation_settings'> => ({
+    type: 'conversation_settings',
+    conversation_id: conversationId,
+    settings,
+  }),
   /** `client_id` of the refused frame, and `field` for validation errors, when known. */
   error: (code: ErrorCode, error: string, extra: { clientId?: string; field?: string } = {}): ServerFrameOf<'error'> => ({
     type: 'error',

@@ -1,6 +1,7 @@
 import type { AttachmentLinks } from '../domain/attachments.js';
 import { directKey } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
+import { toMemberSettings } from '../domain/member-settings.js';
 import { messageStatus, senderView, summarizePointers, toMessage } from '../domain/messages.js';
 import { toUser } from '../domain/users.js';
 import type { Conversation, Participant } from '../schemas/conversations.js';
@@ -13,6 +14,7 @@ import {
   insertGroup,
   listForMember,
   participantsOf,
+  type MemberListPosition,
   unreadCounts,
   type MemberConversationRow,
   type ParticipantRow,
@@ -100,15 +102,19 @@ export class ConversationsService {
     return conversation!;
   }
 
-  /** The caller's conversations, most recent activity first. */
-  async list(callerId: number, opts: { limit: number; cursor?: string }): Promise<ConversationPage> {
+  /**
+   * The caller's conversations: the ones they pinned first (the latest pinned first), then
+   * the rest, each by most recent activity. `archived`: only those they archived (true) or
+   * did not (false); absent, all.
+   */
+  async list(callerId: number, opts: { limit: number; cursor?: string; archived?: boolean }): Promise<ConversationPage> {
     const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
-    const rows = await listForMember(this.db, callerId, { limit: opts.limit + 1, after });
+    const rows = await listForMember(this.db, callerId, { limit: opts.limit + 1, after, archived: opts.archived });
     const page = rows.slice(0, opts.limit);
     const last = page.at(-1);
     return {
       conversations: await this.assemble(callerId, page),
-      next_cursor: rows.length > opts.limit && last ? encodeCursor(last.activity_us, last.id) : null,
+      next_cursor: rows.length > opts.limit && last ? encodeCursor(last.pinned_us, last.activity_us, last.id) : null,
     };
   }
 
@@ -187,20 +193,34 @@ export class ConversationsService {
         last_message_at: row.last_message_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
+        my_settings: toMemberSettings(row),
       };
     });
   }
 }
 
-/** Opaque to clients: `c:<activity in epoch microseconds>:<id>`, base64url. */
-const encodeCursor = (atMicros: number, id: number) => Buffer.from(`c:${atMicros}:${id}`).toString('base64url');
+/**
+ * Opaque to clients: `p:<pinned_at or nothing>:<activity>:<id>`, times in epoch
+ * microseconds, base64url. `c:<activity>:<id>` cursors, handed out before pinning sorted
+ * the list, are still accepted as positions among the unpinned conversations.
+ */
+const encodeCursor = (pinnedMicros: number | null, atMicros: number, id: number) =>
+  Buffer.from(`p:${pinnedMicros ?? ''}:${atMicros}:${id}`).toString('base64url');
 
-function decodeCursor(cursor: string): { atMicros: number; id: number } {
-  const m = /^c:(.+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
-  // Cursors handed out before microsecond precision held an ISO time; still accept them.
-  const atMicros = !m ? NaN : /^\d+$/.test(m[1]!) ? Number(m[1]) : new Date(m[1]!).getTime() * 1000;
-  if (!m || !Number.isSafeInteger(atMicros) || !Number.isSafeInteger(Number(m[2]))) {
+function decodeCursor(cursor: string): MemberListPosition {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const position = ((): MemberListPosition | undefined => {
+    const p = /^p:(\d*):(\d+):(\d+)$/.exec(text);
+    if (p) return { pinnedMicros: p[1] === '' ? null : Number(p[1]), atMicros: Number(p[2]), id: Number(p[3]) };
+    const c = /^c:(.+):(\d+)$/.exec(text);
+    if (!c) return undefined;
+    // Cursors handed out before microsecond precision held an ISO time; still accept them.
+    const atMicros = /^\d+$/.test(c[1]!) ? Number(c[1]) : new Date(c[1]!).getTime() * 1000;
+    return { pinnedMicros: null, atMicros, id: Number(c[2]) };
+  })();
+  const valid = (n: number | null) => n === null || Number.isSafeInteger(n);
+  if (!position || !valid(position.pinnedMicros) || !valid(position.atMicros) || !valid(position.id)) {
     throw new AppError('validation_failed', 'cursor is not valid', { field: 'cursor' });
   }
-  return { atMicros, id: Number(m[2]) };
+  return position;
 }

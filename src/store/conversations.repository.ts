@@ -4,6 +4,7 @@ import type { Db, Trx } from './database.js';
 import type { ConversationsTable } from './schema.js';
 import type { Role } from '../schemas/conversations.js';
 import type { UserRow } from './users.repository.js';
+import { mutedUntilColumn } from './member-settings.repository.js';
 
 export type ConversationRow = Selectable<ConversationsTable>;
 
@@ -83,7 +84,7 @@ const memberColumns = [
   'p.last_delivered_seq',
   'p.role',
   'p.visible_from_seq',
-  'p.muted_until',
+  mutedUntilColumn.as('muted_until'),
   'p.archived',
   'p.pinned_at',
 ] as const;
@@ -102,30 +103,50 @@ export async function findForMember(db: Db, conversationId: number, userId: numb
 const activity = sql<Date>`coalesce(c.last_message_at, c.created_at)`;
 /** The activity time in whole microseconds since the epoch: a Date would drop the microseconds. */
 const activityMicros = sql<number>`(extract(epoch from coalesce(c.last_message_at, c.created_at)) * 1000000)::bigint`;
+/** The member's pinned_at in microseconds, as activityMicros; null when not pinned. */
+const pinnedMicros = sql<number | null>`(extract(epoch from p.pinned_at) * 1000000)::bigint`;
+const micros = (us: number) => sql<Date>`(timestamptz 'epoch' + ${String(us)}::bigint * interval '1 microsecond')`;
+
+/** Where a page of `listForMember` ends: pinnedMicros null for an unpinned conversation. */
+export interface MemberListPosition {
+  pinnedMicros: number | null;
+  atMicros: number;
+  id: number;
+}
 
 /**
- * The member's conversations, most recent activity first (ties by id), starting after
- * the (activity, id) cursor. The cursor carries microseconds, the precision PostgreSQL
- * stores: rounded to milliseconds it would skip conversations active within the same
- * millisecond as the last one of the previous page.
+ * The member's conversations: those they pinned first, the latest pinned first, then the
+ * rest; each part by most recent activity (ties by id), starting after the cursor.
+ * `archived` keeps only those the member archived (true) or did not (false). The cursor
+ * carries microseconds, the precision PostgreSQL stores: rounded to milliseconds it would
+ * skip conversations active (or pinned) within the same millisecond as the last one of
+ * the previous page.
  */
 export async function listForMember(
   db: Db,
   userId: number,
-  opts: { limit: number; after?: { atMicros: number; id: number } },
-): Promise<(MemberConversationRow & { activity_us: number })[]> {
+  opts: { limit: number; after?: MemberListPosition; archived?: boolean },
+): Promise<(MemberConversationRow & { activity_us: number; pinned_us: number | null })[]> {
   let q = db
     .selectFrom('conversations as c')
     .innerJoin('conversation_participants as p', 'p.conversation_id', 'c.id')
-    .select([...memberColumns, activityMicros.as('activity_us')])
+    .select([...memberColumns, activityMicros.as('activity_us'), pinnedMicros.as('pinned_us')])
     .where('p.user_id', '=', userId);
+  if (opts.archived !== undefined) q = q.where('p.archived', '=', opts.archived);
   if (opts.after) {
-    const { atMicros, id } = opts.after;
+    const { pinnedMicros: pinnedAt, atMicros, id } = opts.after;
     q = q.where(
-      sql<boolean>`(${activity}, c.id) < (timestamptz 'epoch' + ${String(atMicros)}::bigint * interval '1 microsecond', ${id})`,
+      pinnedAt === null
+        ? sql<boolean>`(p.pinned_at is null and (${activity}, c.id) < (${micros(atMicros)}, ${id}))`
+        : sql<boolean>`((p.pinned_at, ${activity}, c.id) < (${micros(pinnedAt)}, ${micros(atMicros)}, ${id}) or p.pinned_at is null)`,
     );
   }
-  return q.orderBy(activity, 'desc').orderBy('c.id', 'desc').limit(opts.limit).execute();
+  return q
+    .orderBy(sql`p.pinned_at desc nulls last`)
+    .orderBy(activity, 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(opts.limit)
+    .execute();
 }
 
 /** Participants of the given conversations, with their user rows, by join order. */

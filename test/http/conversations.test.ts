@@ -17,6 +17,7 @@ const CONVERSATION_KEYS = [
   'last_seq',
   'messages',
   'mod_seq',
+  'my_settings',
   'name',
   'participants',
   'settings',

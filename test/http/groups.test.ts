@@ -151,7 +151,7 @@ describe('adding members', () => {
     const [a, b] = await users(2);
     const id = await group(t, a!, [b!]);
     const before = await snapshot(id);
-    for (const body of [{}, { user_ids: [] }, { user_ids: ['2'] }, { user_ids: [1.5] }, { user_ids: [0] }, { user_ids: 3 }]) {
+    for (const body of [{}, { user_ids: [] }, { user_ids: ['2'] }, { user_ids: [1.5] }, { user_ids: [0] }, { user_ids: 3 }, { user_ids: [3], x: 1 }]) {
       const res = await t.request('POST', `/api/v1/conversations/${id}/participants`, { token: a!.token, body });
       expectError(res, 400, 'validation_failed');
     }
@@ -309,6 +309,8 @@ describe("the group's info and settings", () => {
       { settings: { only_admins_can_post: 'yes' } },
       { settings: { only_admins_can_post: 1 } },
       { settings: true },
+      { settings: { everyone_is_admin: true } },
+      { colour: 'red' },
     ];
     for (const body of bodies) {
       const res = await edit(a!, id, body);
@@ -457,7 +459,7 @@ describe('invite links', () => {
   test('bad bodies are refused', async () => {
     const [a] = await users(1);
     const id = await group(t, a!, []);
-    for (const body of [{ expires_in: 10 }, { expires_in: '3600' }, { max_uses: 0 }, { max_uses: 1.5 }, { max_uses: 10 ** 9 }]) {
+    for (const body of [{ expires_in: 10 }, { expires_in: '3600' }, { max_uses: 0 }, { max_uses: 1.5 }, { max_uses: 10 ** 9 }, { other: 1 }]) {
       expectError(await invite(a!, id, body), 400, 'validation_failed');
     }
     expect((await t.request('GET', `/api/v1/conversations/${id}/invites`, { token: a!.token })).body.invites).toEqual([]);

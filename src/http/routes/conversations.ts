@@ -52,13 +52,19 @@ export function conversationRoutes(app: AppServer, ctx: RouteContext): void {
       ...secured,
       schema: {
         tags: ['conversations'],
-        summary: 'The caller\'s conversations, most recent activity first',
+        summary: 'The caller\'s conversations: pinned ones first, then by most recent activity',
+        description:
+          'Pinned conversations come first, the latest pinned first; then the rest, most recent activity first. ' +
+          '`archived=true` lists only those the caller archived, `archived=false` only the others; without it, all.',
         security,
         querystring: ConversationListQuery,
         response: { 200: ConversationPageSchema, ...errorResponses(400, 401) },
       },
     },
-    async (request) => conversations.list(caller(request).userId, request.query),
+    async (request) => {
+      const { archived, ...page } = request.query;
+      return conversations.list(caller(request).userId, { ...page, archived: archived === undefined ? undefined : archived === 'true' });
+    },
   );
 
   app.get(
