@@ -151,10 +151,17 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       log.child({ part: 'changes' }),
       blocks,
     );
-    const groups = new GroupsService(db, writer, cache, fanout, blocks, conversations, links, {
-      maxMembers: config.groupMaxMembers,
-      inviteBaseUrl: `${config.publicUrl ?? ''}${API_PREFIX}`,
-    });
+    const groups = new GroupsService(
+      db,
+      writer,
+      cache,
+      fanout,
+      blocks,
+      conversations,
+      links,
+      { maxMembers: config.groupMaxMembers, inviteBaseUrl: `${config.publicUrl ?? ''}${API_PREFIX}` },
+      clock,
+    );
     const receipts = new ReceiptsService(db, access, cache, fanout, blocks);
     const search = new SearchService(db, access, config.searchLanguage, (callerId, rows) => messages.view(callerId, rows));
     const typing = new TypingService(access, fanout, config.typingTimeout * 1000, cache, blocks);

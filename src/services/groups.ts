@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AttachmentLinks } from '../domain/attachments.js';
+import type { Clock } from '../domain/clock.js';
 import { isAdmin } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { senderView, toMessage } from '../domain/messages.js';
@@ -103,6 +104,8 @@ export class GroupsService {
     private readonly conversations: ConversationsService,
     private readonly links: AttachmentLinks,
     private readonly opts: { maxMembers: number; inviteBaseUrl: string },
+    /** Invite expiry is told by this clock (tests move it forward). */
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -227,7 +230,7 @@ export class GroupsService {
       code: randomBytes(12).toString('base64url'),
       conversationId,
       createdBy: actorId,
-      expiresAt: opts.expiresIn === undefined ? null : new Date(Date.now() + opts.expiresIn * 1000),
+      expiresAt: opts.expiresIn === undefined ? null : new Date(this.clock.now() + opts.expiresIn * 1000),
       maxUses: opts.maxUses ?? null,
     });
     return this.toInvite(row);
@@ -236,7 +239,7 @@ export class GroupsService {
   /** The group's usable invite links (admins), newest first. */
   async invites(actorId: number, conversationId: number): Promise<Invite[]> {
     await this.requireAdmin(actorId, conversationId);
-    return (await activeInvites(this.db, conversationId)).map((r) => this.toInvite(r));
+    return (await activeInvites(this.db, conversationId, new Date(this.clock.now()))).map((r) => this.toInvite(r));
   }
 
   /** What an invite leads to, for anyone holding its code. */
@@ -255,7 +258,7 @@ export class GroupsService {
       async ({ members, actor }, trx) => {
         if (actor) return { events: [] };
         this.assertRoom(members.length + 1);
-        if (!(await useInvite(trx, code))) throw inviteInvalid();
+        if (!(await useInvite(trx, code, new Date(this.clock.now())))) throw inviteInvalid();
         return {
           events: [{ event: 'member_joined', actor_id: userId }],
           add: [{ userId, role: 'member' }],
@@ -365,7 +368,7 @@ export class GroupsService {
     const invite = await findInvite(this.db, code);
     if (!invite) throw notFound('Invite');
     const spent = invite.max_uses !== null && invite.uses >= invite.max_uses;
-    const expired = invite.expires_at !== null && invite.expires_at.getTime() <= Date.now();
+    const expired = invite.expires_at !== null && invite.expires_at.getTime() <= this.clock.now();
     if (invite.revoked_at !== null || spent || expired) throw inviteInvalid();
     return invite;
   }

@@ -157,14 +157,14 @@ export async function findInvite(db: Db | Trx, code: string): Promise<InviteRow 
   return db.selectFrom('conversation_invites').selectAll().where('code', '=', code).executeTakeFirst();
 }
 
-/** The group's invites still usable (not revoked, not expired, uses left), newest first. */
-export async function activeInvites(db: Db, conversationId: number): Promise<InviteRow[]> {
+/** The group's invites still usable at `at` (not revoked, not expired, uses left), newest first. */
+export async function activeInvites(db: Db, conversationId: number, at: Date): Promise<InviteRow[]> {
   return db
     .selectFrom('conversation_invites')
     .selectAll()
     .where('conversation_id', '=', conversationId)
     .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
     .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
     .orderBy('created_at', 'desc')
     .orderBy('code')
@@ -172,16 +172,16 @@ export async function activeInvites(db: Db, conversationId: number): Promise<Inv
 }
 
 /**
- * Counts one use of the invite if it is still usable, in one statement (so concurrent
+ * Counts one use of the invite if it is still usable at `at`, in one statement (so concurrent
  * joins never pass max_uses); true when it was.
  */
-export async function useInvite(trx: Trx, code: string): Promise<boolean> {
+export async function useInvite(trx: Trx, code: string, at: Date): Promise<boolean> {
   const row = await trx
     .updateTable('conversation_invites')
     .set({ uses: sql<number>`uses + 1` })
     .where('code', '=', code)
     .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
     .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
     .returning('code')
     .executeTakeFirst();

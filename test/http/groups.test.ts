@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { registerUser, startApp, TestClock, type Reply, type TestApp } from '../harness/app.js';
 import { expectError as expectCode, ISO } from '../harness/expect.js';
 import { direct, group, messageRows, restSend, Sockets, newMessageIn, type User } from '../realtime/fixtures.js';
 
@@ -7,9 +7,10 @@ import { direct, group, messageRows, restSend, Sockets, newMessageIn, type User 
 let t: TestApp;
 const sockets = new Sockets();
 const MAX_MEMBERS = 6;
+const clock = new TestClock();
 
 beforeAll(async () => {
-  t = await startApp({ groupMaxMembers: MAX_MEMBERS });
+  t = await startApp({ groupMaxMembers: MAX_MEMBERS }, { clock });
 });
 afterEach(() => sockets.closeAll());
 afterAll(() => t?.close());
@@ -378,6 +379,35 @@ describe("the group's info and settings", () => {
   });
 });
 
+describe('system messages in sync', () => {
+  test('a member who was away gets every change as new_message frames in seq order; a new member with hidden history only from joining on', async () => {
+    const [a, b, c] = await users(3);
+    const id = await group(t, a!, [b!]);
+    const held = (await get(b!, id)).body.conversation.last_seq;
+    expect((await edit(a!, id, { name: 'Renamed', settings: { history_visible_to_new_members: false } })).status).toBe(200);
+    await restSend(t, a!, id, 'hello');
+    expect((await add(a!, id, [c!.user.id])).status).toBe(200);
+
+    const ws = await sockets.connect(t, b!);
+    ws.send({ type: 'sync', since: { [id]: held } });
+    const synced = await ws.next((f) => f.type === 'synced');
+    const replayed = ws.frames.filter(newMessageIn(id)).map((f) => [f.message.seq, f.message.type, f.message.system?.event ?? f.message.content]);
+    expect(replayed).toEqual([
+      [held + 1, 'system', 'renamed'],
+      [held + 2, 'system', 'info_changed'],
+      [held + 3, 'text', 'hello'],
+      [held + 4, 'system', 'member_added'],
+    ]);
+    expect(synced.conversations[id]).toBe(held + 4);
+
+    // The new member asks for everything: only what they may see comes.
+    const wc = await sockets.connect(t, c!);
+    wc.send({ type: 'sync', since: { [id]: 0 } });
+    await wc.next((f) => f.type === 'synced');
+    expect(wc.frames.filter(newMessageIn(id)).map((f) => f.message.system?.event ?? f.message.content)).toEqual(['member_added']);
+  });
+});
+
 describe('invite links', () => {
   const invite = (who: User, id: number, body: unknown = {}) => t.request('POST', `/api/v1/conversations/${id}/invites`, { token: who.token, body });
   const join = (who: User, code: string) => t.request('POST', `/api/v1/invites/${code}/join`, { token: who.token });
@@ -428,6 +458,19 @@ describe('invite links', () => {
     expectError(await join(e!, second.code), 410, 'invite_invalid');
     expectError(await join(e!, 'nosuchcode'), 404, 'not_found');
     expectError(await join(e!, 'bad%20code'), 400, 'validation_failed');
+  });
+
+  test('an invite expires after expires_in: preview and join are 410, the list drops it', async () => {
+    const [a, b] = await users(2);
+    const id = await group(t, a!, []);
+    const inv = (await invite(a!, id, { expires_in: 60 })).body.invite;
+    clock.advance(59_000);
+    expect((await t.request('GET', `/api/v1/invites/${inv.code}`, { token: b!.token })).status).toBe(200);
+    clock.advance(2_000);
+    expectError(await t.request('GET', `/api/v1/invites/${inv.code}`, { token: b!.token }), 410, 'invite_invalid');
+    expectError(await join(b!, inv.code), 410, 'invite_invalid');
+    expect((await t.request('GET', `/api/v1/conversations/${id}/invites`, { token: a!.token })).body.invites).toEqual([]);
+    expect((await snapshot(id)).members.length).toBe(1);
   });
 
   test('concurrent joins never pass max_uses; joining a full group is refused and uses nothing', async () => {
