@@ -169,7 +169,10 @@ export class MessageChangesService {
         mod_seq: result.row.mod_seq,
       });
       const change = { conversation_id: conversationId, mod_seq: result.row.mod_seq };
-      await this.fanout.toUsers(await this.cache.memberIds(conversationId), frame, undefined, change);
+      // Read from the database, not the cached roster: only the members of the moment who
+      // can see the message (a member who joined a group hiding its history cannot).
+      const members = await participantsOf(this.db, [conversationId]);
+      await this.fanout.toUsers(seeing(members, result.row).map((m) => m.id), frame, undefined, change);
     }
     return result.message;
   }
@@ -269,7 +272,7 @@ export class MessageChangesService {
     const emojiOf = new Map<number, Set<string>>();
     for (const r of reactions) emojiOf.set(r.user_id, (emojiOf.get(r.user_id) ?? new Set()).add(r.emoji));
     const views = new Map<string, { userIds: number[]; build: () => Message }>();
-    for (const member of members) {
+    for (const member of seeing(members, row)) {
       const isSender = member.id === row.sender_id;
       // Only the sender's status depends on the others' pointers (messageStatus reads
       // nothing but my_read_seq for anyone else's message).
@@ -346,3 +349,7 @@ function decodeCursor(cursor: string): { atMicros: number; userId: number } {
 function refuseSystem(row: MessageRow): void {
   if (row.type === 'system') throw new AppError('forbidden', 'System messages cannot be changed');
 }
+
+/** The members who see the message: those whose view of the conversation begins before it. */
+const seeing = <M extends { visible_from_seq: number }>(members: M[], row: MessageRow) =>
+  members.filter((m) => m.visible_from_seq < row.seq);

@@ -24,6 +24,8 @@ export interface ParticipantRow extends UserRow {
   role: Role;
   last_read_seq: number;
   last_delivered_seq: number;
+  /** The member sees the messages after this seq (see migrations/000005). */
+  visible_from_seq: number;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function participantsOf(db: Db, conversationIds: number[]): Promise
     .selectFrom('conversation_participants as p')
     .innerJoin('users as u', 'u.id', 'p.user_id')
     .selectAll('u')
-    .select(['p.conversation_id', 'p.role', 'p.last_read_seq', 'p.last_delivered_seq'])
+    .select(['p.conversation_id', 'p.role', 'p.last_read_seq', 'p.last_delivered_seq', 'p.visible_from_seq'])
     .where('p.conversation_id', 'in', conversationIds)
     .orderBy('p.conversation_id')
     .orderBy('p.joined_at')

@@ -356,10 +356,19 @@ describe("the group's info and settings", () => {
     // The older message is not theirs to see: reacting to it is as for a message that is not there.
     const react = await t.request('PUT', `/api/v1/conversations/${id}/messages/${old.id}/reactions/${encodeURIComponent('👍')}`, { token: c!.token });
     expectError(react, 404, 'not_found');
+    // Changes to it reach those who see it, never the new member.
+    const [wb, wc] = await Promise.all([sockets.connect(t, b!), sockets.connect(t, c!)]);
+    const base = `/api/v1/conversations/${id}/messages/${old.id}`;
+    expect((await t.request('PATCH', base, { token: a!.token, body: { content: 'zebracrossing edited' } })).status).toBe(200);
+    expect((await t.request('PUT', `${base}/reactions/${encodeURIComponent('🎉')}`, { token: b!.token })).status).toBe(200);
+    await wb.next((f) => f.type === 'message_updated' && f.message.id === old.id);
+    await wb.next((f) => f.type === 'reaction' && f.message_id === old.id);
+    await wc.expectNone((f) => (f.type === 'message_updated' && f.message.id === old.id) || (f.type === 'reaction' && f.message_id === old.id));
+    expect(JSON.stringify(wc.frames)).not.toContain('zebracrossing');
     // Members from before still see everything.
     expect((await history(b!, id)).body.messages.map((m: any) => m.system?.event ?? m.content)).toEqual([
       'info_changed',
-      'zebracrossing secret',
+      'zebracrossing edited',
       'member_added',
       'zebracrossing welcome',
     ]);
