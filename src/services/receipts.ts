@@ -4,7 +4,7 @@ import type { MessageReceipts, ReceiptState, UnreadSummary } from '../schemas/re
 import { frames } from '../schemas/server-frames.js';
 import { inTransaction, type Db } from '../store/database.js';
 import { participantsOf, unreadCounts } from '../store/conversations.repository.js';
-import { findInConversation } from '../store/messages.repository.js';
+import { findViewed } from '../store/messages.repository.js';
 import { lockPointers, setPointers } from '../store/receipts.repository.js';
 import type { Access } from './access.js';
 import type { BlocksService } from './blocks.js';
@@ -94,7 +94,8 @@ export class ReceiptsService {
    */
   async detail(userId: number, conversationId: number, messageId: number): Promise<MessageReceipts> {
     await this.access.requireMember(userId, conversationId);
-    const message = await findInConversation(this.db, conversationId, messageId);
+    // As the caller sees it: a message from before their view of the group begins is not there.
+    const message = await findViewed(this.db, userId, conversationId, messageId);
     if (!message) throw notFound('Message');
     const [participants, { blockedBy }] = await Promise.all([
       participantsOf(this.db, [conversationId]),

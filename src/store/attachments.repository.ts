@@ -53,12 +53,15 @@ export async function findAttachments(db: Db, ids: number[]): Promise<Attachment
 export async function canRead(db: Db, userId: number, a: AttachmentRow): Promise<boolean> {
   if (a.message_id === null && a.uploader_id !== userId) return false;
   const row = await db
-    .selectFrom('conversation_participants')
-    .select('user_id')
-    .where('conversation_id', '=', a.conversation_id)
-    .where('user_id', '=', userId)
+    .selectFrom('conversation_participants as p')
+    .select(['p.visible_from_seq'])
+    .select((eb) => eb.selectFrom('messages as m').select('m.seq').where('m.id', '=', a.message_id).as('seq'))
+    .where('p.conversation_id', '=', a.conversation_id)
+    .where('p.user_id', '=', userId)
     .executeTakeFirst();
-  return row !== undefined;
+  // A sent attachment is the reader's only if its message is: after where their view of
+  // the conversation begins (a member who joined a group hiding its history).
+  return row !== undefined && (a.message_id === null || (row.seq !== null && Number(row.seq) > Number(row.visible_from_seq)));
 }
 
 // Arbitrary but fixed: identifies the orphan sweep among advisory locks.

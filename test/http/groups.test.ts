@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { registerUser, startApp, TestClock, type Reply, type TestApp } from '../harness/app.js';
 import { expectError as expectCode, ISO } from '../harness/expect.js';
+import { pdfBytes, uploaded } from './attachments-fixtures.js';
 import { direct, group, messageRows, restSend, Sockets, newMessageIn, type User } from '../realtime/fixtures.js';
 
 /** Group administration over REST (and its frames): roles, members, info, settings, invites, system messages. */
@@ -345,7 +346,15 @@ describe("the group's info and settings", () => {
     const id = await group(t, a!, [b!]);
     expect((await edit(a!, id, { settings: { history_visible_to_new_members: false } })).status).toBe(200);
     const old = await restSend(t, a!, id, 'zebracrossing secret');
+    const file = await uploaded(t, a!, id, pdfBytes(), 'plan.pdf');
+    const withFile = await t.request('POST', `/api/v1/conversations/${id}/messages`, { token: a!.token, body: { attachment_ids: [file.id] } });
+    expect(withFile.status).toBe(201);
     expect((await add(a!, id, [c!.user.id])).status).toBe(200);
+    // Neither its file nor its receipts are there for the new member; the others still have them.
+    expectError(await t.request('GET', `/api/v1/attachments/${file.id}`, { token: c!.token }), 404, 'not_found');
+    expect((await t.request('GET', `/api/v1/attachments/${file.id}`, { token: b!.token })).status).toBe(200);
+    expectError(await t.request('GET', `/api/v1/conversations/${id}/messages/${old.id}/receipts`, { token: c!.token }), 404, 'not_found');
+    expect((await t.request('GET', `/api/v1/conversations/${id}/messages/${old.id}/receipts`, { token: b!.token })).status).toBe(200);
     await restSend(t, a!, id, 'zebracrossing welcome');
     const seen = await history(c!, id);
     expect(seen.body.messages.map((m: any) => m.content)).toEqual([`${a!.user.username} added ${c!.user.username}`, 'zebracrossing welcome']);
@@ -369,6 +378,7 @@ describe("the group's info and settings", () => {
     expect((await history(b!, id)).body.messages.map((m: any) => m.system?.event ?? m.content)).toEqual([
       'info_changed',
       'zebracrossing edited',
+      '',
       'member_added',
       'zebracrossing welcome',
     ]);
