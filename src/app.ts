@@ -155,7 +155,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       db,
       writer,
       cache,
-      fanout,
+      messages,
       blocks,
       conversations,
       links,

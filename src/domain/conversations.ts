@@ -15,3 +15,7 @@ export interface Roster {
 
 /** Whether a role may administer a group (add and remove members, change its settings). */
 export const isAdmin = (role: string) => role === 'owner' || role === 'admin';
+
+/** Whether the user is in the roster and may post (every member, or only admins). */
+export const mayPost = (roster: Roster, userId: number) =>
+  roster.memberIds.includes(userId) && (roster.posterIds === null || roster.posterIds.includes(userId));

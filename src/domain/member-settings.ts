@@ -35,7 +35,8 @@ export const toMemberSettings = (r: MemberSettingsRecord): MemberSettings => ({
 
 /**
  * The request body as a change. Throws validation_failed for an empty change or a
- * muted_until the schema let through but that names no time (say, a leap second).
+ * muted_until the schema let through but that names no time (say, a leap second), or one
+ * before 1970.
  */
 export function settingsChange(input: MemberSettingsInput): MemberSettingsChange {
   const change: MemberSettingsChange = {};
@@ -43,6 +44,11 @@ export function settingsChange(input: MemberSettingsInput): MemberSettingsChange
     const at = input.muted_until === null ? null : new Date(input.muted_until);
     if (at !== null && Number.isNaN(at.getTime())) {
       throw new AppError('validation_failed', 'muted_until must be a valid date time', { field: 'muted_until' });
+    }
+    // Bounded like every number: no date before the epoch means anything here (and the
+    // embedded database cannot read back a year 0).
+    if (at !== null && at.getTime() < 0) {
+      throw new AppError('validation_failed', 'muted_until must be 1970-01-01 or later', { field: 'muted_until' });
     }
     change.mutedUntil = at !== null && at.getTime() >= FOREVER.getTime() ? FOREVER : at;
   }

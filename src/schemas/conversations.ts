@@ -159,6 +159,7 @@ export const InviteSchema = Type.Object(
   },
   { $id: 'Invite', title: 'Invite' },
 );
+export type Invite = Static<typeof InviteSchema>;
 export const InviteReply = Type.Object({ invite: Type.Ref('Invite') });
 export const InviteListReply = Type.Object({ invites: Type.Array(Type.Ref('Invite')) });
 export const InviteParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }) });

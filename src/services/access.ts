@@ -1,4 +1,4 @@
-import type { Roster } from '../domain/conversations.js';
+import { mayPost, type Roster } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { findForMember } from '../store/conversations.repository.js';
@@ -44,5 +44,3 @@ export class Access {
   }
 }
 
-const mayPost = (roster: Roster, userId: number) =>
-  roster.memberIds.includes(userId) && (roster.posterIds === null || roster.posterIds.includes(userId));

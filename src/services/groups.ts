@@ -5,8 +5,7 @@ import { isAdmin } from '../domain/conversations.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { senderView, toMessage } from '../domain/messages.js';
 import { systemText, type Role, type SystemEvent } from '../domain/system-messages.js';
-import type { Conversation } from '../schemas/conversations.js';
-import { frames } from '../schemas/server-frames.js';
+import type { Conversation, GroupSettings, Invite } from '../schemas/conversations.js';
 import { findForMember } from '../store/conversations.repository.js';
 import type { Db, Trx } from '../store/database.js';
 import {
@@ -30,34 +29,15 @@ import { insertMessages, takeSeqs, type MessageRow } from '../store/messages.rep
 import { existingUserIds, findUsersByIds } from '../store/users.repository.js';
 import type { BlocksService } from './blocks.js';
 import type { ConversationsService } from './conversations.js';
-import type { Fanout } from './fanout.js';
+import type { MessagesService } from './messages.js';
 import type { MessageWriter } from './message-writer.js';
 import type { NodeCache } from './node-cache.js';
-
-/** A group's rules, as the conversation object shows them and PATCH takes them. */
-export interface GroupSettings {
-  only_admins_can_post: boolean;
-  only_admins_can_edit_info: boolean;
-  only_admins_can_add: boolean;
-  history_visible_to_new_members: boolean;
-}
 
 export interface GroupEdit {
   name?: string;
   description?: string | null;
   avatar?: string | null;
   settings?: Partial<GroupSettings>;
-}
-
-export interface Invite {
-  code: string;
-  url: string;
-  conversation_id: number;
-  created_by: number | null;
-  expires_at: string | null;
-  max_uses: number | null;
-  uses: number;
-  created_at: string;
 }
 
 export interface InvitePreview {
@@ -99,7 +79,7 @@ export class GroupsService {
     private readonly db: Db,
     private readonly writer: MessageWriter,
     private readonly cache: NodeCache,
-    private readonly fanout: Fanout,
+    private readonly messages: MessagesService,
     private readonly blocks: BlocksService,
     private readonly conversations: ConversationsService,
     private readonly links: AttachmentLinks,
@@ -116,6 +96,8 @@ export class GroupsService {
    */
   async addMembers(actorId: number, conversationId: number, userIds: number[]): Promise<Conversation> {
     const ids = [...new Set(userIds)].filter((id) => id !== actorId);
+    // Not a member: the same 404 as for a group that does not exist, before anything else.
+    if (!(await findForMember(this.db, conversationId, actorId))) throw notFound('Conversation');
     const found = new Set(await existingUserIds(this.db, ids));
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length > 0) {
@@ -126,7 +108,7 @@ export class GroupsService {
       if (!isAdmin(actor!.role) && group.only_admins_can_add) throw forbidden('Only admins can add members to this group');
       const fresh = ids.filter((id) => !members.some((m) => m.user_id === id));
       if (fresh.length === 0) return { events: [] };
-      this.assertRoom(members.length + fresh.length);
+      this.assertRoom(members.length + fresh.length, 'user_ids');
       return {
         events: [{ event: 'member_added', actor_id: actorId, user_ids: fresh }],
         add: fresh.map((userId) => ({ userId, role: 'member' as const })),
@@ -142,8 +124,8 @@ export class GroupsService {
   async removeMember(actorId: number, conversationId: number, userId: number): Promise<void> {
     if (userId === actorId) return this.leave(actorId, conversationId);
     await this.apply(actorId, conversationId, ({ members, actor }) => {
-      const target = memberOf(members, userId);
       if (!isAdmin(actor!.role)) throw forbidden('Only admins can remove members');
+      const target = memberOf(members, userId);
       if (target.role === 'owner') throw forbidden('The owner cannot be removed');
       if (target.role === 'admin' && actor!.role !== 'owner') throw forbidden('Only the owner can remove an admin');
       return { events: [{ event: 'member_removed', actor_id: actorId, user_ids: [userId] }], remove: [userId] };
@@ -257,7 +239,9 @@ export class GroupsService {
       invite.conversation_id,
       async ({ members, actor }, trx) => {
         if (actor) return { events: [] };
-        this.assertRoom(members.length + 1);
+        // Everyone left: the group is gone for good, its links with it.
+        if (members.length === 0) throw inviteInvalid();
+        this.assertRoom(members.length + 1, 'code');
         if (!(await useInvite(trx, code, new Date(this.clock.now())))) throw inviteInvalid();
         return {
           events: [{ event: 'member_joined', actor_id: userId }],
@@ -290,6 +274,9 @@ export class GroupsService {
     decide: (locked: Locked, trx: Trx) => Plan | Promise<Plan>,
     opts: { asMember: boolean } = { asMember: true },
   ): Promise<void> {
+    // Read before the change, so that nothing is awaited between its commit and its
+    // publish: this node publishes a conversation's messages in seq order.
+    const [profile, relations] = await Promise.all([this.cache.profile(actorId), this.blocks.relations(actorId)]);
     const done = await this.writer.run(conversationId, async (trx) => {
       const locked = await lockGroup(trx, conversationId);
       const actor = locked?.members.find((m) => m.user_id === actorId);
@@ -303,12 +290,11 @@ export class GroupsService {
       return { rows, audience: [...memberIds, ...removed] };
     });
     if (!done) return;
-    await this.cache.conversationChanged(conversationId);
-    const sender = senderView(await this.cache.profile(actorId));
-    for (const row of done.rows) {
-      const message = toMessage(row, sender, 'sent', this.links);
-      await this.fanout.toUsers(done.audience, frames.newMessage(message), { conversation_id: conversationId, seq: row.seq });
-    }
+    const sender = senderView(profile);
+    await Promise.all([
+      this.cache.conversationChanged(conversationId),
+      ...done.rows.map((row) => this.messages.publishNew(toMessage(row, sender, 'sent', this.links), profile, done.audience, relations)),
+    ]);
   }
 
   /** The plan's writes, in the locked transaction; returns its system messages. */
@@ -350,9 +336,9 @@ export class GroupsService {
     return rows;
   }
 
-  private assertRoom(members: number): void {
+  private assertRoom(members: number, field: string): void {
     if (members > this.opts.maxMembers) {
-      throw new AppError('group_full', `A group has at most ${this.opts.maxMembers} members`, { field: 'user_ids' });
+      throw new AppError('group_full', `A group has at most ${this.opts.maxMembers} members`, { field });
     }
   }
 

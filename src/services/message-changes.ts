@@ -237,12 +237,13 @@ export class MessageChangesService {
       result = await inTransaction(this.db, async (trx) => {
         const modSeq = await takeModSeq(trx, conversationId);
         const before = modSeq === undefined ? undefined : await findInConversation(trx, conversationId, messageId, { lock: true });
-        if (modSeq === undefined || !before) throw notFound('Message');
-        const row = await apply(trx, before, modSeq);
         // A message from before the caller's view of the conversation begins (they joined
-        // a group that hides its history) is not theirs to change: rolled back.
+        // a group that hides its history) is not there for them, whatever they try.
+        if (modSeq === undefined || !before || !(await findViewed(trx, callerId, conversationId, messageId))) {
+          throw notFound('Message');
+        }
+        const row = await apply(trx, before, modSeq);
         const viewed = await findViewed(trx, callerId, conversationId, messageId);
-        if (!viewed) throw notFound('Message');
         return { row, viewed, changed: true };
       });
     } catch (err) {

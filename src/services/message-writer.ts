@@ -1,5 +1,5 @@
 import { AppError } from '../domain/errors.js';
-import type { Roster } from '../domain/conversations.js';
+import { mayPost, type Roster } from '../domain/conversations.js';
 import { participantsOf, rostersOf, type ParticipantRow } from '../store/conversations.repository.js';
 import { inTransaction, type Db, type Trx } from '../store/database.js';
 import {
@@ -285,11 +285,9 @@ async function changedRosters(
 
 /** A sender checked against an older roster, checked again against the current one. */
 function checkSender(m: NewMessage, roster: Roster | undefined): void {
-  if (!roster) return;
+  if (!roster || mayPost(roster, m.senderId)) return;
   if (!roster.memberIds.includes(m.senderId)) throw new AppError('not_found', 'Conversation not found');
-  if (roster.posterIds && !roster.posterIds.includes(m.senderId)) {
-    throw new AppError('forbidden', 'Only admins can post in this group');
-  }
+  throw new AppError('forbidden', 'Only admins can post in this group');
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import type { ViewRow } from '../store/message-views.js';
-import { findInConversation, listPage } from '../store/messages.repository.js';
+import { findViewed, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
 import type { BlockRelations, BlocksService } from './blocks.js';
@@ -95,7 +95,8 @@ export class MessagesService {
     await this.blocks.assertMaySendTo(senderId, input.conversationId);
     const attachments = ids.length > 0 ? await this.attachments.forSend(senderId, input.conversationId, ids) : [];
     if (fields.replyToId !== null) {
-      const target = await findInConversation(this.db, input.conversationId, fields.replyToId);
+      // As the sender sees the conversation: not a message from before they could see it.
+      const target = await findViewed(this.db, senderId, input.conversationId, fields.replyToId);
       if (!target) {
         throw new AppError('validation_failed', 'reply_to_id must be a message of this conversation', {
           field: 'reply_to_id',
@@ -153,14 +154,19 @@ export class MessagesService {
       return { message, created: false };
     }
     const message = toMessage(row, senderView(sender), 'sent', this.links);
-    const position = { conversation_id: row.conversation_id, seq: row.seq };
-    members = written.memberIds ?? members;
-    if (relations.blocks.size === 0) {
-      await this.fanout.toUsers(members, frames.newMessage(message), position);
-      return { message, created: true };
-    }
-    // Members the sender blocks see the sender without presence; both publishes start
-    // before either is awaited, so the batch's order holds.
+    await this.publishNew(message, sender, written.memberIds ?? members, relations);
+    return { message, created: true };
+  }
+
+  /**
+   * A committed message as `new_message` to `members`: those the sender blocks see the
+   * sender without presence. Every publish starts before anything is awaited, so messages
+   * published one after another leave in that order. The one way a new message (a system
+   * message too) is published.
+   */
+  async publishNew(message: Message, sender: Parameters<typeof senderView>[0], members: number[], relations: BlockRelations): Promise<void> {
+    const position = { conversation_id: message.conversation_id, seq: message.seq };
+    if (relations.blocks.size === 0) return this.fanout.toUsers(members, frames.newMessage(message), position);
     const blocked = members.filter((id) => relations.blocks.has(id));
     const others = members.filter((id) => !relations.blocks.has(id));
     const unseen = { ...message, sender: senderView(sender, undefined, true) };
@@ -168,7 +174,6 @@ export class MessagesService {
       this.fanout.toUsers(others, frames.newMessage(message), position),
       blocked.length > 0 ? this.fanout.toUsers(blocked, frames.newMessage(unseen), position) : undefined,
     ]);
-    return { message, created: true };
   }
 
   /**

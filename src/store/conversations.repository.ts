@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { Roster } from '../domain/conversations.js';
+import { isAdmin, type Roster } from '../domain/conversations.js';
 import type { Db, Trx } from './database.js';
 import type { ConversationsTable } from './schema.js';
 import type { Role } from '../schemas/conversations.js';
@@ -187,7 +187,7 @@ export async function rostersOf(db: Db | Trx, conversationIds: number[]): Promis
     }
     if (r.user_id === null) continue;
     roster.memberIds.push(r.user_id);
-    if (roster.posterIds && (r.role === 'owner' || r.role === 'admin')) roster.posterIds.push(r.user_id);
+    if (roster.posterIds && r.role !== null && isAdmin(r.role)) roster.posterIds.push(r.user_id);
   }
   return out;
 }

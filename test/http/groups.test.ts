@@ -132,9 +132,10 @@ describe('adding members', () => {
     expectError(await add(a!, id, [d!.user.id, e!.user.id]), 403, 'blocked', 'user_ids');
     expect(await snapshot(id)).toEqual(before);
 
-    // Not a member: the same 404 as a conversation that does not exist.
+    // Not a member: the same 404 as a conversation that does not exist, whatever else is wrong.
     const [stranger] = await users(1);
     expectError(await add(stranger!, id, [d!.user.id]), 404, 'not_found');
+    expectError(await add(stranger!, id, [2 ** 40]), 404, 'not_found');
     expectError(await add(a!, 2 ** 40, [d!.user.id]), 404, 'not_found');
     before = await snapshot(id);
     expect(before.members.length).toBe(3);
@@ -214,10 +215,11 @@ describe('removing and leaving', () => {
   });
 
   test('an owner who leaves hands ownership to the longest-serving admin, else member; the last one leaves an empty group', async () => {
-    const [a, b, c, d] = await users(4);
+    const [a, b, c, d, e] = await users(5);
     const id = await group(t, a!, [b!, c!]);
     expect((await add(a!, id, [d!.user.id])).status).toBe(200);
     expect((await setRole(a!, id, d!.user.id, 'admin')).status).toBe(200);
+    const link = (await t.request('POST', `/api/v1/conversations/${id}/invites`, { token: a!.token, body: {} })).body.invite;
     // The admin d, though b and c have been in longer.
     expect((await remove(a!, id, a!.user.id)).status).toBe(204);
     expect(roles((await get(b!, id)).body.conversation)).toEqual({ [b!.user.id]: 'member', [c!.user.id]: 'member', [d!.user.id]: 'owner' });
@@ -233,6 +235,9 @@ describe('removing and leaving', () => {
     expect((await remove(c!, id, c!.user.id)).status).toBe(204);
     expect((await snapshot(id)).members).toEqual([]);
     for (const u of [a, b, c, d]) expectError(await get(u!, id), 404, 'not_found');
+    // Nobody can reach it again, not by an old invite link either.
+    expectError(await t.request('POST', `/api/v1/invites/${link.code}/join`, { token: e!.token }), 410, 'invite_invalid');
+    expect((await snapshot(id)).members).toEqual([]);
   });
 });
 
@@ -365,6 +370,10 @@ describe("the group's info and settings", () => {
     // The older message is not theirs to see: reacting to it is as for a message that is not there.
     const react = await t.request('PUT', `/api/v1/conversations/${id}/messages/${old.id}/reactions/${encodeURIComponent('👍')}`, { token: c!.token });
     expectError(react, 404, 'not_found');
+    // Nor can they reply to it, or edit it: it is not there for them (404, not 403).
+    const reply = await t.request('POST', `/api/v1/conversations/${id}/messages`, { token: c!.token, body: { content: 'r', reply_to_id: old.id } });
+    expectError(reply, 400, 'validation_failed', 'reply_to_id');
+    expectError(await t.request('PATCH', `/api/v1/conversations/${id}/messages/${old.id}`, { token: c!.token, body: { content: 'x' } }), 404, 'not_found');
     // Changes to it reach those who see it, never the new member.
     const [wb, wc] = await Promise.all([sockets.connect(t, b!), sockets.connect(t, c!)]);
     const base = `/api/v1/conversations/${id}/messages/${old.id}`;
@@ -395,6 +404,21 @@ describe("the group's info and settings", () => {
     expectError(await t.request('DELETE', `${base}?for=everyone`, { token: a!.token }), 403, 'forbidden');
     expectError(await t.request('PUT', `${base}/reactions/${encodeURIComponent('👍')}`, { token: b!.token }), 403, 'forbidden');
     expect((await messageRows(t, id)).at(-1)!.content).toBe(sys.content);
+  });
+});
+
+describe('system messages and blocking', () => {
+  test('a member the actor blocks sees the actor without presence in the system message, as in any message', async () => {
+    const [a, b, c] = await users(3);
+    const id = await group(t, a!, [b!]);
+    expect((await t.request('POST', `/api/v1/users/${b!.user.id}/block`, { token: a!.token })).status).toBe(201);
+    const [wb, wa] = await Promise.all([sockets.connect(t, b!), sockets.connect(t, a!)]);
+    expect((await add(a!, id, [c!.user.id])).status).toBe(200);
+    const toB = await wb.next(newMessageIn(id));
+    const toA = await wa.next(newMessageIn(id));
+    expect(toB.message.system.event).toBe('member_added');
+    expect(toB.message.sender).toMatchObject({ id: a!.user.id, status: 'offline', last_seen: null });
+    expect(toA.message.sender).toMatchObject({ id: a!.user.id, status: 'online' });
   });
 });
 

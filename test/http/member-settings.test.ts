@@ -215,6 +215,8 @@ describe('PATCH /conversations/:id/settings', () => {
       [{ muted_until: '2030-01-01T00:00:00' }, 'muted_until'],
       [{ muted_until: 1893456000000 }, 'muted_until'],
       [{ muted_until: true }, 'muted_until'],
+      [{ muted_until: '0000-01-01T00:00:00Z' }, 'muted_until'],
+      [{ muted_until: '1969-12-31T23:59:59Z' }, 'muted_until'],
       [{ archived: false, pinned: true, muted_until: 'later' }, 'muted_until'],
       [[], 'body'],
       ['archived', 'body'],
