@@ -189,6 +189,14 @@ describe('registering a device', () => {
     expect(await rowsOfSession(a)).toHaveLength(20);
   });
 
+  test('registrations racing each other still stop at 20 for the session', async () => {
+    const a: Session = await registerUser(t);
+    const replies = await Promise.all(Array.from({ length: 25 }, () => register(a, { platform: 'fcm', token: fcmToken() })));
+    expect(replies.filter((r) => r.status === 201)).toHaveLength(20);
+    for (const r of replies.filter((r) => r.status !== 201)) expectError(r, 422, 'too_many_devices');
+    expect(await rowsOfSession(a)).toHaveLength(20);
+  });
+
   test('without a live session: 401 and nothing stored', async () => {
     const before = await allRows();
     expectError(await t.request('POST', '/api/v1/devices', { body: { platform: 'fcm', token: fcmToken() } }), 401, 'unauthorized');
@@ -352,4 +360,19 @@ describe('GET /push/webpush-key', () => {
       await other.close();
     }
   });
+});
+
+test('the OpenAPI document lists the device routes under the devices tag, with the three body shapes', async () => {
+  const doc = (await t.request('GET', '/docs/json')).body;
+  const routes: [string, string][] = [
+    ['/api/v1/devices', 'post'],
+    ['/api/v1/devices', 'get'],
+    ['/api/v1/devices/{id}', 'delete'],
+    ['/api/v1/push/webpush-key', 'get'],
+  ];
+  for (const [route, method] of routes) expect(doc.paths[route]?.[method]?.tags, `${method} ${route}`).toEqual(['devices']);
+  const body = doc.paths['/api/v1/devices'].post.requestBody.content['application/json'].schema;
+  expect(body.oneOf.map((s: any) => s.properties.platform.const ?? s.properties.platform.enum?.[0]).sort()).toEqual(['fcm', 'webhook', 'webpush']);
+  const device = doc.paths['/api/v1/devices'].post.responses['201'].content['application/json'].schema.properties.device;
+  expect(Object.keys(device.properties).sort()).toEqual(DEVICE_KEYS);
 });
