@@ -15,6 +15,7 @@ import { Gateway } from './realtime/gateway.js';
 import { Access } from './services/access.js';
 import { AccountsService } from './services/accounts.js';
 import { ConversationsService } from './services/conversations.js';
+import { DevicesService } from './services/devices.js';
 import { Fanout } from './services/fanout.js';
 import { MemberSettingsService } from './services/member-settings.js';
 import { MessageWriter } from './services/message-writer.js';
@@ -104,6 +105,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const access = new Access(db, cache);
     const fanout = new Fanout(bus, cache);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
+    const devices = new DevicesService(db, config.vapidPublicKey, clock);
     const users = new UsersService(db, blocks, (userId) => cache.userChanged(userId));
     const links = new AttachmentSigner(
       config.jwtSecret,
@@ -173,7 +175,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let gateway!: Gateway;
     const server = await buildServer({
       config,
-      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
       logger: log,
       readiness: async () => {
         const failing: string[] = [];

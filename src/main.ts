@@ -18,6 +18,7 @@ const USAGE = `usage: natter [command]
   migrate create NAME      write an empty NNNNNN_NAME.up.sql / .down.sql pair
   seed                     add sample users and conversations (idempotent)
   db reset                 drop everything, then apply all migrations
+  vapid                    print a new Web Push (VAPID) key pair as VAPID_PUBLIC_KEY= / VAPID_PRIVATE_KEY= lines
 
 Configuration comes from the environment and ./.env (see README.md).`;
 
@@ -121,6 +122,14 @@ async function serve(config: Config): Promise<void> {
   );
 }
 
+/** A fresh VAPID key pair as the two environment lines (needs no configuration or database). */
+async function printVapidKeys(): Promise<void> {
+  // Loaded only here: the server does not send Web Push yet, so serving never loads it.
+  const { default: webpush } = await import('web-push');
+  const { publicKey, privateKey } = webpush.generateVAPIDKeys();
+  console.log(`VAPID_PUBLIC_KEY=${publicKey}\nVAPID_PRIVATE_KEY=${privateKey}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const [command = 'serve', ...rest] = argv;
@@ -128,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (command === 'vapid') return printVapidKeys();
   const config = loadConfig(process.env);
   switch (command) {
     case 'serve':

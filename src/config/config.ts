@@ -147,6 +147,28 @@ const origins: Parser<string[] | true> = (raw) => {
 const textSearchConfig: Parser<string> = (raw) =>
   /^[a-z_]{1,63}$/.test(raw) ? raw : bad(`must be a text search configuration name like simple or english (a-z and _), got "${raw}"`);
 
+/** A base64url key (no padding) that decodes to exactly `size` bytes. */
+const base64urlKey = (size: number, what: string): Parser<string> => (raw) => {
+  if (!/^[A-Za-z0-9_-]+$/.test(raw) || Buffer.from(raw, 'base64url').length !== size) {
+    return bad(`must be ${what}: ${size} bytes, base64url without padding (npm run natter -- vapid makes a pair)`);
+  }
+  return raw;
+};
+
+/** Who runs the push sender, for push services to contact: a mailto: or https: URL. */
+const vapidSubject: Parser<string> = (raw) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'mailto:' && url.protocol !== 'https:') || url.href.length <= url.protocol.length) {
+    return bad(`must be a mailto: or https: URL, got "${raw}"`);
+  }
+  return raw;
+};
+
 export const CONFIG_SCHEMA = {
   env: key('NODE_ENV', 'development', oneOf('development', 'production', 'test'),
     'Run mode; `production` refuses the default JWT secret.'),
@@ -225,6 +247,12 @@ export const CONFIG_SCHEMA = {
   uploadOrphanTtl: key('UPLOAD_ORPHAN_TTL', '24h', durationBetween(60, 365 * 86400), 'An attachment uploaded but never sent is deleted after this.'),
   searchLanguage: key('SEARCH_LANGUAGE', 'simple', textSearchConfig,
     'PostgreSQL text search configuration for message search (simple, english, german…); changing it rebuilds the index at start-up.'),
+  vapidPublicKey: key('VAPID_PUBLIC_KEY', undefined, (raw) => (raw === '' ? undefined : base64urlKey(65, 'an uncompressed P-256 public key')(raw)),
+    'Web Push (VAPID) public key, base64url; set with VAPID_PRIVATE_KEY and VAPID_SUBJECT. Unset: no Web Push.'),
+  vapidPrivateKey: key('VAPID_PRIVATE_KEY', undefined, (raw) => (raw === '' ? undefined : base64urlKey(32, 'a P-256 private key')(raw)),
+    'Web Push (VAPID) private key, base64url, with VAPID_PUBLIC_KEY.'),
+  vapidSubject: key('VAPID_SUBJECT', undefined, (raw) => (raw === '' ? undefined : vapidSubject(raw)),
+    'Contact for push services (mailto: or https: URL), required with the VAPID keys.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 
@@ -267,6 +295,14 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     problems.push('JWT_SECRET must be set to your own secret when NODE_ENV=production');
   }
   if (out.storage === 's3' && !out.s3Bucket) problems.push('S3_BUCKET must be set when STORAGE=s3');
+  // Given, even if malformed (then reported above): a bad key is not also "missing".
+  const given = (name: string, envName: string) => Boolean(env[envName]) || out[name] !== undefined;
+  const publicKey = given('vapidPublicKey', 'VAPID_PUBLIC_KEY');
+  const privateKey = given('vapidPrivateKey', 'VAPID_PRIVATE_KEY');
+  if (publicKey !== privateKey) problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together (or neither)');
+  if ((publicKey || privateKey) && !given('vapidSubject', 'VAPID_SUBJECT')) {
+    problems.push('VAPID_SUBJECT must be set with the VAPID keys (mailto:you@example.com or an https: URL)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'offset_mismatch',
   'message_deleted',
   'too_many_reactions',
+  'too_many_devices',
   'not_a_group',
   'unknown_users',
   'group_full',

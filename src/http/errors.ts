@@ -25,6 +25,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   offset_mismatch: 409,
   message_deleted: 409,
   too_many_reactions: 422,
+  too_many_devices: 422,
   not_a_group: 422,
   unknown_users: 422,
   group_full: 422,

@@ -19,6 +19,7 @@ import type { AccountsService } from '../services/accounts.js';
 import type { AttachmentsService } from '../services/attachments.js';
 import type { BlocksService } from '../services/blocks.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { DevicesService } from '../services/devices.js';
 import type { GroupsService } from '../services/groups.js';
 import type { MemberSettingsService } from '../services/member-settings.js';
 import type { MessageChangesService } from '../services/message-changes.js';
@@ -33,6 +34,7 @@ import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { deviceRoutes } from './routes/devices.js';
 import { groupRoutes } from './routes/groups.js';
 import { memberSettingsRoutes } from './routes/member-settings.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
@@ -79,6 +81,7 @@ export interface Services {
   search: SearchService;
   blocks: BlocksService;
   memberSettings: MemberSettingsService;
+  devices: DevicesService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -228,6 +231,7 @@ export async function buildServer(opts: {
       messageChangeRoutes(api, ctx);
       receiptRoutes(api, ctx);
       searchRoutes(api, ctx);
+      deviceRoutes(api, ctx);
       await attachmentRoutes(api, ctx);
       uploadRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);

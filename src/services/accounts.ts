@@ -4,7 +4,8 @@ import { AppError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
 import { normalizeEmail, toMe } from '../domain/users.js';
 import type { Me } from '../schemas/users.js';
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
+import { deleteSessionDevices } from '../store/devices.repository.js';
 import {
   findSession,
   insertSession,
@@ -128,9 +129,16 @@ export class AccountsService {
     await this.revoke(claims.userId, claims.sessionId);
   }
 
-  /** Revokes in the database first, then tells every node to close the session's sockets. */
+  /**
+   * Revokes in the database first — with the session's push devices, in the same
+   * transaction, so an ended session is never notified — then tells every node to close
+   * the session's sockets. Every revocation (logout, refresh-token reuse) comes here.
+   */
   private async revoke(userId: number, sessionId: string): Promise<void> {
-    await revokeSession(this.db, sessionId);
+    await inTransaction(this.db, async (trx) => {
+      await revokeSession(trx, sessionId);
+      await deleteSessionDevices(trx, sessionId);
+    });
     await this.fanout?.sessionRevoked(userId, sessionId);
   }
 

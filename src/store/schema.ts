@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AttachmentKind, StoredAttachment } from '../domain/attachments.js';
+import type { PushPlatform, WebPushSubscription } from '../domain/devices.js';
 import type { SystemEvent } from '../domain/system-messages.js';
 
 /** Kysely's view of the tables in migrations/. Only src/store/ imports this. */
@@ -154,6 +155,23 @@ export interface UserBlocksTable {
   created_at: Timestamp;
 }
 
+export interface PushDevicesTable {
+  id: Id;
+  user_id: number;
+  session_id: string;
+  platform: PushPlatform;
+  /** fcm and webhook: the registration token (null for webpush). */
+  token: string | null;
+  /** webpush: the subscription with its keys (null otherwise). */
+  subscription: ColumnType<WebPushSubscription | null, string | null | undefined, string | null>;
+  /** The token, or the subscription's endpoint: unique per platform. */
+  address: string;
+  locale: string | null;
+  app_version: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   dirty: boolean;
@@ -171,5 +189,6 @@ export interface DB {
   message_hidden: MessageHiddenTable;
   conversation_invites: ConversationInvitesTable;
   user_blocks: UserBlocksTable;
+  push_devices: PushDevicesTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, describe, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import { verifyPassword } from '../../src/services/passwords.js';
 import { ROOT, TSX_IMPORT } from '../../support/processes.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
@@ -160,6 +161,30 @@ describe('errors before any database is opened', () => {
     await fails(Promise.resolve(prodReset), /refusing to reset a production database without --yes/);
 
     expect(existsSync(dataDir)).toBe(false);
+  }, 120_000);
+});
+
+describe('vapid', () => {
+  test('prints a new Web Push key pair as two environment lines the config accepts, touching no database', async () => {
+    const dataDir = path.join(tempDir(), 'never-created');
+    const env = { DATABASE_URL: '', DATA_DIR: dataDir };
+    const [first, second] = await Promise.all([natter(['vapid'], env), natter(['vapid'], env)]);
+    for (const run of [first, second]) {
+      expect(run, run.stderr).toMatchObject({ code: 0 });
+      expect(run.stdout).toMatch(/^VAPID_PUBLIC_KEY=[A-Za-z0-9_-]{87}\nVAPID_PRIVATE_KEY=[A-Za-z0-9_-]{43}\n$/);
+    }
+    expect(first.stdout).not.toBe(second.stdout);
+    const lines = Object.fromEntries(first.stdout.trimEnd().split('\n').map((l) => l.split('=') as [string, string]));
+    expect(Buffer.from(lines.VAPID_PUBLIC_KEY!, 'base64url')).toHaveLength(65);
+    expect(Buffer.from(lines.VAPID_PRIVATE_KEY!, 'base64url')).toHaveLength(32);
+    expect(loadConfig({ ...lines, VAPID_SUBJECT: 'mailto:ops@example.com' })).toMatchObject({
+      vapidPublicKey: lines.VAPID_PUBLIC_KEY,
+      vapidPrivateKey: lines.VAPID_PRIVATE_KEY,
+    });
+    expect(existsSync(dataDir)).toBe(false);
+
+    const help = await natter(['help'], env);
+    expect(help.stdout).toContain('vapid ');
   }, 120_000);
 });
 

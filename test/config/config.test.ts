@@ -1,3 +1,4 @@
+import webpush from 'web-push';
 import { describe, expect, test } from 'vitest';
 import { CONFIG_SCHEMA, ConfigError, DEFAULT_JWT_SECRET, durationSeconds, loadConfig } from '../../src/config/config.js';
 
@@ -18,9 +19,12 @@ describe('defaults', () => {
   test('an empty environment gives a working single node', () => {
     const config = loadConfig({});
     // Every key is present; only DATABASE_URL (PGlite when unset), PUBLIC_URL (relative
-    // URLs) and the S3 settings (local storage) have no default.
+    // URLs), the S3 settings (local storage) and the VAPID keys (no Web Push) have no default.
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
-    const unset = ['databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey'];
+    const unset = [
+      'databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey',
+      'vapidPublicKey', 'vapidPrivateKey', 'vapidSubject',
+    ];
     for (const [name, value] of Object.entries(config)) {
       if (unset.includes(name)) expect(value, name).toBeUndefined();
       else expect(value, name).toBeDefined();
@@ -74,6 +78,35 @@ describe('defaults', () => {
 });
 
 describe('values', () => {
+  test('VAPID: both keys and a subject, or none; the keys are base64url of the right size', () => {
+    const { publicKey, privateKey } = webpush.generateVAPIDKeys();
+    const subject = 'mailto:ops@example.com';
+    const config = loadConfig({ VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: subject });
+    expect(config).toMatchObject({ vapidPublicKey: publicKey, vapidPrivateKey: privateKey, vapidSubject: subject });
+    expect(loadConfig({ VAPID_PUBLIC_KEY: '', VAPID_PRIVATE_KEY: '' }).vapidPublicKey).toBeUndefined();
+    expect(loadConfig({ VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: 'https://chat.example.com' }).vapidSubject)
+      .toBe('https://chat.example.com');
+
+    expect(problemsOf({ VAPID_PUBLIC_KEY: publicKey, VAPID_SUBJECT: subject })).toEqual([
+      'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together (or neither)',
+    ]);
+    expect(problemsOf({ VAPID_PRIVATE_KEY: privateKey })).toEqual([
+      'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together (or neither)',
+      'VAPID_SUBJECT must be set with the VAPID keys (mailto:you@example.com or an https: URL)',
+    ]);
+    expect(problemsOf({ VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey })).toEqual([
+      'VAPID_SUBJECT must be set with the VAPID keys (mailto:you@example.com or an https: URL)',
+    ]);
+    // Swapped keys, padding, standard base64 and a bad subject are each named; a bad key is not also "missing".
+    const problems = problemsOf({ VAPID_PUBLIC_KEY: privateKey, VAPID_PRIVATE_KEY: `${privateKey}=`, VAPID_SUBJECT: 'http://example.com' });
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^VAPID_PUBLIC_KEY must be an uncompressed P-256 public key: 65 bytes/);
+    expect(problems[1]).toMatch(/^VAPID_PRIVATE_KEY must be a P-256 private key: 32 bytes/);
+    expect(problems[2]).toBe('VAPID_SUBJECT must be a mailto: or https: URL, got "http://example.com"');
+    expect(problemsOf({ VAPID_PUBLIC_KEY: publicKey.replace(/-/g, '+').replace(/_/g, '/'), VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: subject })
+      .join()).toMatch(/VAPID_PUBLIC_KEY must be/);
+  });
+
   test('durations: plain seconds or with a unit', () => {
     expect(durationSeconds('900')).toBe(900);
     expect(durationSeconds('15m')).toBe(900);

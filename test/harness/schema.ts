@@ -8,6 +8,7 @@ export const ALL_TABLES = [
   'message_hidden',
   'message_reactions',
   'messages',
+  'push_devices',
   'push_tokens',
   'schema_migrations',
   'sessions',
