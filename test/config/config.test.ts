@@ -103,7 +103,8 @@ describe('values', () => {
     expect(problems[0]).toMatch(/^VAPID_PUBLIC_KEY must be an uncompressed P-256 public key: 65 bytes/);
     expect(problems[1]).toMatch(/^VAPID_PRIVATE_KEY must be a P-256 private key: 32 bytes/);
     expect(problems[2]).toBe('VAPID_SUBJECT must be a mailto: or https: URL, got "http://example.com"');
-    expect(problemsOf({ VAPID_PUBLIC_KEY: publicKey.replace(/-/g, '+').replace(/_/g, '/'), VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: subject })
+    // A character of standard base64 (not base64url), whatever key was generated.
+    expect(problemsOf({ VAPID_PUBLIC_KEY: `${publicKey.slice(0, -1)}+`, VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: subject })
       .join()).toMatch(/VAPID_PUBLIC_KEY must be/);
   });
 
