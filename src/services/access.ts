@@ -23,8 +23,18 @@ export class Access {
    */
   async requireMember(userId: number, conversationId: number): Promise<void> {
     if ((await this.cache.memberIds(conversationId)).includes(userId)) return;
-    if (!(await findForMember(this.db, conversationId, userId))) throw notFound('Conversation');
+    await this.confirmMember(userId, conversationId);
+  }
+
+  /**
+   * requireMember against the database alone, for an answer the cache's "yes" may have
+   * let through wrongly (a member removed through another node, its cache event not yet
+   * here): throws not_found and drops the stale roster when they are not a member.
+   */
+  async confirmMember(userId: number, conversationId: number): Promise<void> {
+    const member = await findForMember(this.db, conversationId, userId);
     this.cache.forgetMembers(conversationId);
+    if (!member) throw notFound('Conversation');
   }
 
   /**

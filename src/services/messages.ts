@@ -187,6 +187,9 @@ export class MessagesService {
   ): Promise<HistoryPage> {
     await this.access.requireMember(callerId, conversationId);
     const { rows, hasMore } = await listPage(this.db, conversationId, callerId, opts);
+    // No rows is also what a former member sees (the page reads only what they may see):
+    // tell them apart in the database, so a stale cached roster never answers 200.
+    if (rows.length === 0) await this.access.confirmMember(callerId, conversationId);
     return { messages: await this.view(callerId, rows), has_more: hasMore };
   }
 

@@ -57,6 +57,9 @@ test('a member removed through node 1 can neither post through node 2 nor hear t
   const removed = await t.request('DELETE', `/api/v1/conversations/${id}/participants/${bob.user.id}`, { token: owner.token });
   expect(removed.status).toBe(204);
 
+  // History through node 2: 404, as everywhere, though node 2 still caches bob as a member.
+  const page = await viaNode2('GET', `/api/v1/conversations/${id}/messages`, bob.token);
+  expect(page.status).toBe(404);
   const refused = await send(bob, id, 'still here?');
   expect(refused.status).toBe(404);
   expect(refused.body.code).toBe('not_found');
