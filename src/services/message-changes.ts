@@ -24,7 +24,7 @@ import {
   takeModSeq,
 } from '../store/message-changes.repository.js';
 import type { ViewRow } from '../store/message-views.js';
-import { findInConversation, findViewed, type MessageRow } from '../store/messages.repository.js';
+import { findInConversation, findViewed, isVisibleTo, type MessageRow } from '../store/messages.repository.js';
 import { findUsersByIds } from '../store/users.repository.js';
 import type { Access } from './access.js';
 import type { BlocksService } from './blocks.js';
@@ -239,7 +239,7 @@ export class MessageChangesService {
         const before = modSeq === undefined ? undefined : await findInConversation(trx, conversationId, messageId, { lock: true });
         // A message from before the caller's view of the conversation begins (they joined
         // a group that hides its history) is not there for them, whatever they try.
-        if (modSeq === undefined || !before || !(await findViewed(trx, callerId, conversationId, messageId))) {
+        if (modSeq === undefined || !before || !(await isVisibleTo(trx, callerId, conversationId, messageId))) {
           throw notFound('Message');
         }
         const row = await apply(trx, before, modSeq);

@@ -12,7 +12,7 @@ import type { Message } from '../schemas/messages.js';
 import { frames } from '../schemas/server-frames.js';
 import type { Db } from '../store/database.js';
 import type { ViewRow } from '../store/message-views.js';
-import { findViewed, listPage } from '../store/messages.repository.js';
+import { isVisibleTo, listPage } from '../store/messages.repository.js';
 import type { Access } from './access.js';
 import type { AttachmentsService } from './attachments.js';
 import type { BlockRelations, BlocksService } from './blocks.js';
@@ -96,8 +96,7 @@ export class MessagesService {
     const attachments = ids.length > 0 ? await this.attachments.forSend(senderId, input.conversationId, ids) : [];
     if (fields.replyToId !== null) {
       // As the sender sees the conversation: not a message from before they could see it.
-      const target = await findViewed(this.db, senderId, input.conversationId, fields.replyToId);
-      if (!target) {
+      if (!(await isVisibleTo(this.db, senderId, input.conversationId, fields.replyToId))) {
         throw new AppError('validation_failed', 'reply_to_id must be a message of this conversation', {
           field: 'reply_to_id',
         });

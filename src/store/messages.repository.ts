@@ -128,6 +128,25 @@ export async function listPage(
   return { rows: page, hasMore };
 }
 
+/**
+ * Whether the message is in the conversation and `viewerId` sees it (a member whose view
+ * begins before it): what viewedMessages decides, in one indexed lookup, for callers that
+ * need only the yes or no.
+ */
+export async function isVisibleTo(db: Db | Trx, viewerId: number, conversationId: number, messageId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('messages as m')
+    .innerJoin('conversation_participants as p', (join) =>
+      join.onRef('p.conversation_id', '=', 'm.conversation_id').on('p.user_id', '=', viewerId),
+    )
+    .select('m.id')
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.id', '=', messageId)
+    .whereRef('m.seq', '>', 'p.visible_from_seq')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** One message of the conversation as `viewerId` sees it (see viewedMessages), hidden or not. */
 export async function findViewed(db: Db | Trx, viewerId: number, conversationId: number, messageId: number): Promise<ViewRow | undefined> {
   return viewedMessages(db, conversationId, viewerId).where('m.id', '=', messageId).executeTakeFirst();
