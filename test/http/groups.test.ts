@@ -81,6 +81,51 @@ describe('the group object', () => {
   });
 });
 
+describe('bad input on every group route', () => {
+  test('ids past 2^53, strings for numbers, NUL and lone surrogates: 400 naming the field; a stranger gets 404', async () => {
+    const [a, b, stranger] = await users(3);
+    const id = await group(t, a!, [b!]);
+    const before = await snapshot(id);
+    const huge = '9007199254740993';
+    const paths: [string, string, unknown?][] = [
+      ['PATCH', `/api/v1/conversations/${huge}`, { name: 'x' }],
+      ['PATCH', '/api/v1/conversations/abc', { name: 'x' }],
+      ['POST', `/api/v1/conversations/${huge}/participants`, { user_ids: [b!.user.id] }],
+      ['DELETE', `/api/v1/conversations/${id}/participants/${huge}`],
+      ['DELETE', `/api/v1/conversations/${id}/participants/x`],
+      ['PATCH', `/api/v1/conversations/${id}/participants/1.5`, { role: 'admin' }],
+      ['POST', `/api/v1/conversations/${huge}/invites`, {}],
+      ['GET', `/api/v1/invites/${'x'.repeat(65)}`],
+    ];
+    for (const [method, path, body] of paths) {
+      const res = await t.request(method, path, { token: a!.token, body });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+    }
+    // Raw JSON text, escapes as a client sends them.
+    const bodies: [string, string][] = [
+      ['{"name":"a\\u0000b"}', 'name'],
+      ['{"description":"x\\ud800y"}', 'description'],
+      ['{"settings":{"only_admins_can_add":"true"}}', 'settings.only_admins_can_add'],
+      ['{"name":7}', 'name'],
+    ];
+    for (const [raw, field] of bodies) {
+      const res = await t.request('PATCH', `/api/v1/conversations/${id}`, { token: a!.token, raw });
+      expect(res.status, raw).toBe(400);
+      expect(res.body.field, raw).toBe(field);
+    }
+    expectError(await add(a!, id, [Number(huge)]), 400, 'validation_failed');
+    expect(await snapshot(id)).toEqual(before);
+    // A stranger: the same 404 on every route as for a group that does not exist.
+    expectError(await edit(stranger!, id, { name: 'mine' }), 404, 'not_found');
+    expectError(await remove(stranger!, id, b!.user.id), 404, 'not_found');
+    expectError(await setRole(stranger!, id, b!.user.id, 'admin'), 404, 'not_found');
+    expectError(await t.request('POST', `/api/v1/conversations/${id}/invites`, { token: stranger!.token, body: {} }), 404, 'not_found');
+    expectError(await t.request('GET', `/api/v1/conversations/${id}/invites`, { token: stranger!.token }), 404, 'not_found');
+    expect(await snapshot(id)).toEqual(before);
+  });
+});
+
 describe('adding members', () => {
   test('the owner adds: one system message with a seq, the new member sees the group, duplicates change nothing', async () => {
     const [a, b, c, d] = await users(4);
