@@ -89,23 +89,29 @@ function fitPayload(n: PushNotification): string | undefined {
   let body = n.body;
   const encode = () =>
     JSON.stringify({ title, body, badge: n.badge, count: n.count, data: n.data, collapse_key: n.collapseKey });
-  let json = encode();
+  const fits = () => Buffer.byteLength(encode()) <= WEBPUSH_MAX_PLAINTEXT;
   // Body first: a cut message still reads as the message; a cut title much less so.
   for (const field of ['body', 'title'] as const) {
     const original = field === 'body' ? n.body : n.title;
+    if (fits()) break;
     if (original === null) continue;
+    // Code points, so no emoji is split; the longest prefix that fits, by bisection, as
+    // escapes and multi-byte characters make bytes per code point vary.
     const chars = Array.from(original);
-    let keep = chars.length;
-    while (Buffer.byteLength(json) > WEBPUSH_MAX_PLAINTEXT && keep > 0) {
-      const excess = Buffer.byteLength(json) - WEBPUSH_MAX_PLAINTEXT;
-      // Dropping excess+3 code points frees at least excess+3 bytes (escapes only free
-      // more), which pays for the 3-byte "…": one round for most text, and keep shrinks.
-      keep = Math.max(0, keep - excess - 3);
+    const set = (keep: number) => {
       const cut = keep === 0 ? '' : `${chars.slice(0, keep).join('')}…`;
       if (field === 'body') body = cut;
       else title = cut;
-      json = encode();
+    };
+    let lo = 0;
+    let hi = chars.length - 1;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      set(mid);
+      if (fits()) lo = mid;
+      else hi = mid - 1;
     }
+    set(lo);
   }
-  return Buffer.byteLength(json) <= WEBPUSH_MAX_PLAINTEXT ? json : undefined;
+  return fits() ? encode() : undefined;
 }
