@@ -21,8 +21,8 @@ const WebPushSubscriptionBody = Type.Object(
     endpoint: Type.String({
       maxLength: 2048,
       format: 'uri',
-      pattern: '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#]\\S*)?$',
-      description: 'The push service URL (https, at most 2048 characters).',
+      pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#]\\S*)?$',
+      description: 'The push service URL (at most 2048 characters), on a push service WEBPUSH_ENDPOINTS lists.',
     }),
     keys: Type.Object(
       {

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../domain/clock.js';
-import { MAX_DEVICES_PER_SESSION } from '../domain/devices.js';
+import { endpointAllowed, MAX_DEVICES_PER_SESSION } from '../domain/devices.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Device, RegisterDevice } from '../schemas/devices.js';
 import { inTransaction, type Db } from '../store/database.js';
@@ -23,6 +23,8 @@ export class DevicesService {
     /** VAPID_PUBLIC_KEY, or undefined when Web Push is not configured. */
     private readonly webPushPublicKey: string | undefined,
     private readonly clock: Clock = systemClock,
+    /** WEBPUSH_ENDPOINTS: the push services a subscription's endpoint may be on. */
+    private readonly webPushEndpoints: readonly string[] = [],
   ) {}
 
   /**
@@ -30,12 +32,18 @@ export class DevicesService {
    * registered — by this session, another of the user's, or another account's — is taken
    * over in one statement: same id, now this session's, `created` false. Throws
    * too_many_devices when the session already has MAX_DEVICES_PER_SESSION others, and
-   * unauthorized when the session ended meanwhile; either way nothing changes.
+   * unauthorized when the session ended meanwhile, and validation_failed for a Web Push
+   * endpoint on a push service WEBPUSH_ENDPOINTS does not list; either way nothing changes.
    */
   async register(claims: AccessClaims, body: RegisterDevice): Promise<{ device: Device; created: boolean }> {
     const token = body.platform === 'webpush' ? null : body.token;
     const subscription = body.platform === 'webpush' ? body.subscription : null;
     const address = body.platform === 'webpush' ? body.subscription.endpoint : body.token;
+    if (subscription && !endpointAllowed(subscription.endpoint, this.webPushEndpoints)) {
+      throw new AppError('validation_failed', 'subscription.endpoint is not on a push service this server sends to (WEBPUSH_ENDPOINTS)', {
+        field: 'subscription.endpoint',
+      });
+    }
     const { row, created } = await inTransaction(this.db, async (trx) => {
       if (!(await lockLiveSession(trx, claims.sessionId, claims.userId, new Date(this.clock.now())))) {
         throw new AppError('unauthorized', 'Session has ended; log in again');

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
+import { envConfig, registerUser, startApp, type Reply, type TestApp } from '../harness/app.js';
 import { expectError as expectCode, ISO } from '../harness/expect.js';
 
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await startApp();
+  t = await startApp(envConfig({ WEBPUSH_ENDPOINTS: 'https://push.example.net,https://fcm.googleapis.com' }));
 });
 afterAll(() => t?.close());
 
@@ -228,6 +228,9 @@ describe('bad input', () => {
     ['webpush without a subscription', { platform: 'webpush' }, 'subscription'],
     ['a subscription that is a string', { platform: 'webpush', subscription: JSON.stringify(sub) }, 'subscription'],
     ['an http endpoint', { platform: 'webpush', subscription: { ...sub, endpoint: 'http://push.example.net/x' } }, 'subscription.endpoint'],
+    ['an endpoint on a host WEBPUSH_ENDPOINTS does not list', { platform: 'webpush', subscription: { ...sub, endpoint: 'https://10.0.0.7/internal/admin' } }, 'subscription.endpoint'],
+    ['an endpoint on a listed host but another port', { platform: 'webpush', subscription: { ...sub, endpoint: 'https://push.example.net:8443/x' } }, 'subscription.endpoint'],
+    ['an endpoint on a subdomain of a listed host', { platform: 'webpush', subscription: { ...sub, endpoint: 'https://evil.push.example.net/x' } }, 'subscription.endpoint'],
     ['an endpoint that is no URL', { platform: 'webpush', subscription: { ...sub, endpoint: 'https://' } }, 'subscription.endpoint'],
     ['an endpoint over 2048 characters', { platform: 'webpush', subscription: { ...sub, endpoint: `https://push.example.net/${long(2030)}` } }, 'subscription.endpoint'],
     ['no keys', { platform: 'webpush', subscription: { endpoint: sub.endpoint } }, 'subscription.keys'],
