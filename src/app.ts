@@ -23,6 +23,12 @@ import { MessageChangesService } from './services/message-changes.js';
 import { MessagesService } from './services/messages.js';
 import { NodeCache } from './services/node-cache.js';
 import { PresenceService } from './services/presence.js';
+import { DEFAULT_PUSH_TUNING, PushService } from './services/push.js';
+import type { PushPlatform } from './domain/devices.js';
+import type { PushProvider } from './push/provider.js';
+import { FcmProvider, loadServiceAccount } from './push/fcm.js';
+import { WebPushProvider } from './push/webpush.js';
+import { WebhookProvider } from './push/webhook.js';
 import { ReceiptsService } from './services/receipts.js';
 import { SearchService } from './services/search.js';
 import { SyncService } from './services/sync.js';
@@ -50,6 +56,8 @@ export interface App {
   readonly gateway: Gateway;
   /** Attachments, for the sweep's operators (and tests) to run a round by hand. */
   readonly attachments: AttachmentsService;
+  /** The push worker of this node (its counters, and a round by hand for tests). */
+  readonly push: PushService;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:8080). */
   listen(): Promise<string>;
   /**
@@ -64,6 +72,8 @@ export interface AppOptions {
   database?: Database;
   /** What time it is, for token and session lifetimes (tests move it forward). Default: the system clock. */
   clock?: Clock;
+  /** The push worker's batch size, poll interval and backoff (tests make rounds small and quick). */
+  pushTuning?: Partial<typeof DEFAULT_PUSH_TUNING>;
 }
 
 /**
@@ -105,7 +115,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const access = new Access(db, cache);
     const fanout = new Fanout(bus, cache);
     const accounts = new AccountsService(db, signer, config.refreshTokenTtl, fanout, clock);
-    const devices = new DevicesService(db, config.vapidPublicKey, clock);
+    const devices = new DevicesService(db, config.vapidPublicKey, clock, config.webPushEndpoints);
     const users = new UsersService(db, blocks, (userId) => cache.userChanged(userId));
     const links = new AttachmentSigner(
       config.jwtSecret,
@@ -134,10 +144,28 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     );
     const conversations = new ConversationsService(db, access, links, blocks, config.groupMaxMembers);
     const memberSettings = new MemberSettingsService(db, access, fanout);
+    const push = new PushService(
+      db,
+      await createPushProviders(config),
+      {
+        ...DEFAULT_PUSH_TUNING,
+        delayMs: config.pushDelay * 1000,
+        preview: config.pushPreview,
+        maxAttempts: config.pushMaxAttempts,
+        concurrency: config.pushConcurrency,
+        // A batch's sends, each bounded by the timeout, end well inside the lease.
+        leaseMs: Math.max(DEFAULT_PUSH_TUNING.leaseMs, config.pushTimeout * 1000 * 4),
+        ...opts.pushTuning,
+      },
+      clock,
+      log.child({ part: 'push' }),
+    );
+    owned.unshift(push);
     const writer = new MessageWriter(db, {
       maxBatch: config.writeBatchMax,
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
+      ...(push.platforms.length > 0 ? { outbox: push } : {}),
     });
     const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes, blocks);
     const changes = new MessageChangesService(
@@ -198,6 +226,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
     });
 
+    push.start();
     const sweeper = attachments.startSweeping(Math.min(10 * 60_000, (config.uploadOrphanTtl * 1000) / 4));
     let closing: Promise<void> | undefined;
     return {
@@ -207,6 +236,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       bus,
       gateway,
       attachments,
+      push,
       listen: () => server.listen({ host: config.host, port: config.port }),
       close: () =>
         (closing ??= (async () => {
@@ -215,6 +245,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           await server.close();
           await presence.close();
           await writer.drain();
+          await push.close();
           typing.close();
           for (const part of owned) await part.close();
         })()),
@@ -256,6 +287,36 @@ function createPresenceStore(config: Config, log: Logger): PresenceStore {
 }
 
 export { API_PREFIX };
+
+/**
+ * The push senders configured: FCM with a service-account file, Web Push with VAPID
+ * keys, the webhook with its URL and secret. Devices of other platforms get no outbox rows.
+ */
+async function createPushProviders(config: Config): Promise<Map<PushPlatform, PushProvider>> {
+  const providers = new Map<PushPlatform, PushProvider>();
+  const timeoutMs = config.pushTimeout * 1000;
+  if (config.fcmServiceAccountFile !== undefined) {
+    const serviceAccount = await loadServiceAccount(config.fcmServiceAccountFile);
+    providers.set(
+      'fcm',
+      new FcmProvider({ serviceAccount, endpoint: config.fcmEndpoint, tokenUrl: config.fcmTokenUrl ?? serviceAccount.token_uri, timeoutMs }),
+    );
+  }
+  if (config.vapidPublicKey !== undefined && config.vapidPrivateKey !== undefined && config.vapidSubject !== undefined) {
+    providers.set(
+      'webpush',
+      new WebPushProvider({
+        vapid: { publicKey: config.vapidPublicKey, privateKey: config.vapidPrivateKey, subject: config.vapidSubject },
+        ttlSeconds: 24 * 3600,
+        timeoutMs,
+      }),
+    );
+  }
+  if (config.pushWebhookUrl !== undefined && config.pushWebhookSecret !== undefined) {
+    providers.set('webhook', new WebhookProvider({ url: config.pushWebhookUrl, secret: config.pushWebhookSecret, timeoutMs }));
+  }
+  return providers;
+}
 
 /** STORAGE=local (under DATA_DIR/uploads, beside the staging folder) or s3. */
 function createBlobStore(config: Config): BlobStore {

@@ -1,3 +1,5 @@
+import { DEFAULT_WEBPUSH_ENDPOINTS } from '../domain/devices.js';
+
 /**
  * The one configuration schema. Every key has an environment name, a type, a default
  * and one line of documentation; README.md's configuration table is checked against
@@ -88,6 +90,17 @@ const postgresUrl: Parser<string> = (raw) => {
     return bad(`must use the postgres:// scheme, got "${url.protocol}"`);
   }
   return raw;
+};
+
+/** "https://fcm.googleapis.com,https://*.push.apple.com" → the list, each checked. */
+const originPatterns: Parser<string[]> = (raw) => {
+  const list = raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of list) {
+    if (!/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?$/.test(p)) {
+      return bad(`must be origins like https://fcm.googleapis.com or https://*.push.apple.com, got "${p}"`);
+    }
+  }
+  return list;
 };
 
 const httpUrl: Parser<string> = (raw) => {
@@ -253,6 +266,25 @@ export const CONFIG_SCHEMA = {
     'Web Push (VAPID) private key, base64url, with VAPID_PUBLIC_KEY.'),
   vapidSubject: key('VAPID_SUBJECT', undefined, (raw) => (raw === '' ? undefined : vapidSubject(raw)),
     'Contact for push services (mailto: or https: URL), required with the VAPID keys.'),
+  webPushEndpoints: key('WEBPUSH_ENDPOINTS', DEFAULT_WEBPUSH_ENDPOINTS.join(','), originPatterns,
+    'Push services a Web Push subscription may be on: origins, a host may start with *. and a port be *.'),
+  pushDelay: key('PUSH_DELAY', '3s', durationBetween(0.001, 3600),
+    'How long a message waits to be delivered to a socket before its recipient is pushed instead.'),
+  pushPreview: key('PUSH_PREVIEW', 'full', oneOf('full', 'sender', 'none'),
+    'What a notification shows: full (sender and text), sender ("New message from Alice") or none.'),
+  pushMaxAttempts: key('PUSH_MAX_ATTEMPTS', '8', int(1, 50), 'Sends tried per notification and device before it is given up.'),
+  pushConcurrency: key('PUSH_CONCURRENCY', '64', int(1, 1024), 'Push requests in flight at once on each node.'),
+  pushTimeout: key('PUSH_TIMEOUT', '10s', durationBetween(0.1, 120), 'How long one push request may take before it is retried.'),
+  fcmServiceAccountFile: key('FCM_SERVICE_ACCOUNT_FILE', undefined, (raw) => (raw === '' ? undefined : raw),
+    "Firebase service-account JSON file; set: push to FCM devices (Android, iOS through APNs)."),
+  fcmEndpoint: key('FCM_ENDPOINT', 'https://fcm.googleapis.com', (raw) => httpUrl(raw).replace(/\/+$/, ''),
+    'FCM HTTP v1 API base URL (a private gateway, or a test peer).'),
+  fcmTokenUrl: key('FCM_TOKEN_URL', undefined, (raw) => (raw === '' ? undefined : httpUrl(raw)),
+    "OAuth2 token URL for the service account (unset: the file's token_uri)."),
+  pushWebhookUrl: key('PUSH_WEBHOOK_URL', undefined, (raw) => (raw === '' ? undefined : httpUrl(raw)),
+    'Where webhook devices\' notifications are POSTed (signed JSON), e.g. your own APNs bridge.'),
+  pushWebhookSecret: key('PUSH_WEBHOOK_SECRET', undefined, (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : bad('must be at least 16 characters')),
+    'HMAC-SHA256 key signing webhook pushes (Natter-Signature); required with PUSH_WEBHOOK_URL.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 
@@ -302,6 +334,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
   if (publicKey !== privateKey) problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together (or neither)');
   if ((publicKey || privateKey) && !given('vapidSubject', 'VAPID_SUBJECT')) {
     problems.push('VAPID_SUBJECT must be set with the VAPID keys (mailto:you@example.com or an https: URL)');
+  }
+  if (given('pushWebhookUrl', 'PUSH_WEBHOOK_URL') !== given('pushWebhookSecret', 'PUSH_WEBHOOK_SECRET')) {
+    problems.push('PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET must be set together (or neither)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

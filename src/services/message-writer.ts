@@ -2,6 +2,7 @@ import { AppError } from '../domain/errors.js';
 import { mayPost, type Roster } from '../domain/conversations.js';
 import { participantsOf, rostersOf, type ParticipantRow } from '../store/conversations.repository.js';
 import { inTransaction, type Db, type Trx } from '../store/database.js';
+import type { CommitOutbox } from './push.js';
 import {
   ClientIdRace,
   findByClientId,
@@ -19,6 +20,8 @@ export interface WriterOptions {
   delayMs: number;
   /** Write lanes: batches committing at once (each takes one database connection). */
   concurrency: number;
+  /** Written in each batch's transaction for its new messages (the push outbox). */
+  outbox?: CommitOutbox;
 }
 
 export type Written =
@@ -254,9 +257,11 @@ export class MessageWriter {
               return { ...m, seq: taken.seq, modSeq: taken.modSeq };
             });
             const rows = await insertMessages(trx, withSeqs);
+            await this.opts.outbox?.enqueue(trx, rows);
             return rows.map((row) => ({ row, memberIds: rosters.get(row.conversation_id)?.memberIds }));
           });
 
+    if (fresh.length > 0) this.opts.outbox?.committed();
     return plan.map((p) =>
       p.kind === 'stored'
         ? { row: p.row, created: false }

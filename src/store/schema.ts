@@ -172,6 +172,18 @@ export interface PushDevicesTable {
   updated_at: Timestamp;
 }
 
+/** A notification waiting for one device: every message of its conversation up to last_seq. */
+export interface PushOutboxTable {
+  conversation_id: number;
+  device_id: number;
+  user_id: number;
+  first_seq: number;
+  last_seq: number;
+  due_at: Timestamp;
+  attempts: Generated<number>;
+  claim: string | null;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   dirty: boolean;
@@ -190,5 +202,6 @@ export interface DB {
   conversation_invites: ConversationInvitesTable;
   user_blocks: UserBlocksTable;
   push_devices: PushDevicesTable;
+  push_outbox: PushOutboxTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { CONFIG_SCHEMA, loadConfig, type Config } from '../../src/config/config.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
@@ -100,7 +100,7 @@ export class TestClock implements Clock {
 }
 
 /** Starts the real app on an ephemeral port over a fresh database; talk to it over HTTP. */
-export async function startApp(overrides: Partial<Config> = {}, opts: { clock?: Clock } = {}): Promise<TestApp> {
+export async function startApp(overrides: Partial<Config> = {}, opts: Omit<AppOptions, 'database'> = {}): Promise<TestApp> {
   const database = await testDatabase();
   // Each app its own DATA_DIR (uploads land there), removed when it closes.
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'natter-data-'));

@@ -9,7 +9,7 @@ export const ALL_TABLES = [
   'message_reactions',
   'messages',
   'push_devices',
-  'push_tokens',
+  'push_outbox',
   'schema_migrations',
   'sessions',
   'user_blocks',

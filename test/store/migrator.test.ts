@@ -57,27 +57,27 @@ describe('on the real migrations', () => {
 
   test('up, down all, up again on an empty database', async () => {
     const db = database.db;
-    expect(migrator.latest).toBe(7);
+    expect(migrator.latest).toBe(8);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
-    expect(await versionRows(db)).toEqual([{ version: 7, dirty: false }]);
-    expect(await migrator.state()).toEqual({ version: 7, dirty: false });
+    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
+    expect(await migrator.state()).toEqual({ version: 8, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
-    expect(await migrator.down()).toEqual([7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.down()).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await migrator.down()).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(await tables(db)).toEqual(ALL_TABLES);
-    expect(await versionRows(db)).toEqual([{ version: 7, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
   });
 
   test('schema_migrations has the columns golang-migrate expects', async () => {
@@ -116,10 +116,17 @@ describe('on the real migrations', () => {
     expect(await migrator.up(1)).toEqual([6]);
     expect(await columns(db, 'conversations')).toContain('roster_version');
     expect(await tables(db)).not.toContain('push_devices');
-    expect(await migrator.up(5)).toEqual([7]);
+    expect(await migrator.up(1)).toEqual([7]);
     expect(await columns(db, 'push_devices')).toEqual(expect.arrayContaining(['session_id', 'platform', 'address', 'subscription']));
+    expect(await tables(db)).toContain('push_tokens');
+    expect(await migrator.up(5)).toEqual([8]);
+    expect(await columns(db, 'push_outbox')).toEqual(expect.arrayContaining(['device_id', 'last_seq', 'due_at', 'claim']));
+    expect(await tables(db)).not.toContain('push_tokens');
     expect(await migrator.up(5)).toEqual([]);
 
+    expect(await migrator.down(1)).toEqual([8]);
+    expect(await tables(db)).not.toContain('push_outbox');
+    expect(await tables(db)).toContain('push_tokens');
     expect(await migrator.down(1)).toEqual([7]);
     expect(await tables(db)).not.toContain('push_devices');
     expect(await migrator.down(1)).toEqual([6]);
@@ -140,8 +147,8 @@ describe('on the real migrations', () => {
     expect(await migrator.down(1)).toEqual([]);
 
     expect(await migrator.up(0)).toEqual([]);
-    expect(await migrator.up(8)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(await migrator.down(8)).toEqual([7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.up(8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await migrator.down(8)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await versionRows(db)).toEqual([]);
   });
 
@@ -166,19 +173,19 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await migrator.goto(7);
+    await migrator.goto(8);
     expect(await tables(db)).toEqual(ALL_TABLES);
     await migrator.goto(0);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await expect(migrator.goto(8)).rejects.toThrow(/there is no migration 8/);
+    await expect(migrator.goto(9)).rejects.toThrow(/there is no migration 9/);
     expect(await versionRows(db)).toEqual([]);
   });
 
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
-    await migrator.force(7);
-    expect(await versionRows(db)).toEqual([{ version: 7, dirty: false }]);
+    await migrator.force(8);
+    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
 
@@ -196,8 +203,8 @@ describe('on the real migrations', () => {
   test('two migrators starting together apply each file once', async () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
-    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7']);
-    expect(await versionRows(database.db)).toEqual([{ version: 7, dirty: false }]);
+    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7,8']);
+    expect(await versionRows(database.db)).toEqual([{ version: 8, dirty: false }]);
   });
 });
 

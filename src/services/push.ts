@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import type { Clock } from '../domain/clock.js';
+import type { PushPlatform } from '../domain/devices.js';
+import { notificationText, type PushPreview } from '../domain/push.js';
+import type { PushNotification, PushProvider, SendResult } from '../push/provider.js';
+import type { Db, Trx } from '../store/database.js';
+import type { MessageRow } from '../store/messages.repository.js';
+import {
+  claimDue,
+  completeClaimed,
+  deleteDevices,
+  dropClaimed,
+  enqueuePushes,
+  liveDevices,
+  pendingSummaries,
+  rescheduleClaimed,
+  unreadTotals,
+  type ClaimedPush,
+  type PendingSummary,
+  type Settled,
+} from '../store/push.repository.js';
+
+export interface PushOptions {
+  /** How long a message may wait to be delivered to a socket before it is pushed (ms). */
+  delayMs: number;
+  preview: PushPreview;
+  /** Sends tried per (row, device) before it is given up. */
+  maxAttempts: number;
+  /** Requests in flight at once on this node. */
+  concurrency: number;
+  /** How long a claimed row is this node's before another may take it (ms): longer than a batch's sends. */
+  leaseMs: number;
+  /** Rows claimed at once. */
+  batchSize: number;
+  /** How often the outbox is looked at when nothing local woke the worker (ms). */
+  pollMs: number;
+  /** First retry's backoff (ms), doubling each attempt, capped at maxBackoffMs, with jitter. */
+  retryBaseMs: number;
+  maxBackoffMs: number;
+  /** Whether `start` runs the worker loop; false leaves rounds to `runOnce` (tests). */
+  worker: boolean;
+}
+
+export const DEFAULT_PUSH_TUNING = { leaseMs: 120_000, batchSize: 500, pollMs: 1000, retryBaseMs: 1000, maxBackoffMs: 15 * 60_000, worker: true };
+
+/** What the message writer calls in and after each commit (see MessageWriter). */
+export interface CommitOutbox {
+  /** In the committing transaction: the rows for these new messages. */
+  enqueue(trx: Trx, rows: MessageRow[]): Promise<void>;
+  /** After the commit: outbox rows were written. */
+  committed(): void;
+}
+
+/**
+ * Push notifications, from a durable outbox (push_outbox).
+ *
+ * Guarantees:
+ * - A message's outbox rows commit with it (`enqueue`, in the writer's transaction): once
+ *   a send is acknowledged, a crash can delay its push, never lose it.
+ * - Every node runs a worker; a row is claimed by one worker at a time (SKIP LOCKED and a
+ *   lease), so with nothing failing each (conversation, device) notification is sent once.
+ *   A node dying after a send and before settling it leads to one repeat when the lease
+ *   runs out (at least once across a crash; never twice without one).
+ * - A row is sent only if, when it is due, the recipient's delivered pointer is below
+ *   it, the conversation is not muted for them, and a message in it is from someone they
+ *   do not block; otherwise it is settled without a request.
+ * - Retries (429, 5xx, timeouts) back off exponentially with jitter, honouring
+ *   Retry-After, up to maxAttempts; a device its provider says is gone is deleted.
+ */
+export class PushService implements CommitOutbox {
+  private readonly limit: ReturnType<typeof pLimit>;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Counters for tests and the ops issue's metrics. */
+  readonly stats = { sent: 0, skipped: 0, retried: 0, gone: 0, failed: 0, givenUp: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly providers: Map<PushPlatform, PushProvider>,
+    private readonly opts: PushOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.limit = pLimit(opts.concurrency);
+  }
+
+  /** The platforms with a provider: only their devices get outbox rows. */
+  get platforms(): PushPlatform[] {
+    return [...this.providers.keys()];
+  }
+
+  async enqueue(trx: Trx, rows: MessageRow[]): Promise<void> {
+    const pushable = rows.filter((r) => r.type !== 'system' && r.sender_id !== null);
+    if (pushable.length === 0) return;
+    const now = this.clock.now();
+    await enqueuePushes(
+      trx,
+      pushable.map((r) => ({ conversationId: r.conversation_id, seq: r.seq, senderId: r.sender_id! })),
+      { now: new Date(now), dueAt: new Date(now + this.opts.delayMs), platforms: this.platforms },
+    );
+  }
+
+  committed(): void {
+    // Rows this node wrote fall due after the delay: look then rather than at the next poll.
+    if (this.closed || this.timer || !this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.wake?.();
+    }, this.opts.delayMs + 5);
+  }
+
+  /** Starts this node's worker. */
+  start(): void {
+    if (this.running || this.platforms.length === 0 || !this.opts.worker) return;
+    this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      let claimed = 0;
+      try {
+        claimed = await this.runOnce();
+      } catch (err) {
+        if (this.closed) break;
+        this.log.warn({ err }, 'push worker round failed; trying again');
+      }
+      if (claimed >= this.opts.batchSize || this.closed) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.opts.pollMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /**
+   * One round: claims the rows due now and sends them. Resolves with how many rows it
+   * claimed once every one of them is settled.
+   */
+  async runOnce(): Promise<number> {
+    const now = this.clock.now();
+    const claim = randomUUID();
+    const rows = await claimDue(this.db, {
+      now: new Date(now),
+      leaseUntil: new Date(now + this.opts.leaseMs),
+      limit: this.opts.batchSize,
+      claim,
+    });
+    if (rows.length === 0) return 0;
+
+    const devices = new Map((await liveDevices(this.db, [...new Set(rows.map((r) => r.device_id))], new Date(now))).map((d) => [d.id, d]));
+    const summaryKey = (c: number, u: number, f: number, l: number) => `${c}:${u}:${f}:${l}`;
+    const wanted = new Map<string, { conversationId: number; userId: number; firstSeq: number; lastSeq: number }>();
+    for (const r of rows) {
+      if (!devices.has(r.device_id)) continue;
+      wanted.set(summaryKey(r.conversation_id, r.user_id, r.first_seq, r.last_seq), {
+        conversationId: r.conversation_id,
+        userId: r.user_id,
+        firstSeq: r.first_seq,
+        lastSeq: r.last_seq,
+      });
+    }
+    const summaries = new Map(
+      (await pendingSummaries(this.db, [...wanted.values()], new Date(now))).map((s) => [
+        summaryKey(s.conversation_id, s.user_id, s.first_seq, s.last_seq),
+        s,
+      ]),
+    );
+
+    const done: Settled[] = [];
+    const toSend: { row: ClaimedPush; summary: PendingSummary & { latest: NonNullable<PendingSummary['latest']> } }[] = [];
+    for (const row of rows) {
+      const summary = summaries.get(summaryKey(row.conversation_id, row.user_id, row.first_seq, row.last_seq));
+      if (!devices.has(row.device_id) || !summary || !shouldSend(summary)) {
+        done.push(settled(row));
+        this.stats.skipped++;
+      } else toSend.push({ row, summary: summary as (typeof toSend)[number]['summary'] });
+    }
+    const badges = await unreadTotals(this.db, [...new Set(toSend.map((s) => s.row.user_id))]);
+
+    const gone: number[] = [];
+    const retry: (Settled & { dueAt: Date })[] = [];
+    const drop: Settled[] = [];
+    await Promise.all(
+      toSend.map(({ row, summary }) =>
+        this.limit(async () => {
+          const device = devices.get(row.device_id)!;
+          const provider = this.providers.get(device.platform);
+          const result: SendResult = provider
+            ? await provider
+                .send(
+                  { deviceId: device.id, platform: device.platform, token: device.token, subscription: device.subscription },
+                  this.notification(summary, badges.get(row.user_id) ?? 0),
+                )
+                .catch((err: unknown): SendResult => ({ kind: 'retry', reason: String(err) }))
+            : { kind: 'failed', reason: `no provider for ${device.platform}` };
+          switch (result.kind) {
+            case 'sent':
+              this.stats.sent++;
+              done.push(settled(row));
+              break;
+            case 'gone':
+              this.stats.gone++;
+              gone.push(device.id);
+              break;
+            case 'failed':
+              this.stats.failed++;
+              this.log.warn({ device: device.id, platform: device.platform, reason: result.reason }, 'push refused; given up');
+              drop.push(settled(row));
+              break;
+            case 'retry':
+              if (row.attempts >= this.opts.maxAttempts) {
+                this.stats.givenUp++;
+                this.log.warn({ device: device.id, platform: device.platform, reason: result.reason, attempts: row.attempts }, 'push failed too often; given up');
+                drop.push(settled(row));
+              } else {
+                this.stats.retried++;
+                retry.push({ ...settled(row), dueAt: new Date(this.clock.now() + this.backoff(row.attempts, result.retryAfterMs)) });
+              }
+              break;
+          }
+        }),
+      ),
+    );
+
+    await completeClaimed(this.db, claim, done, new Date(this.clock.now() + this.opts.delayMs));
+    await rescheduleClaimed(this.db, claim, retry);
+    await dropClaimed(this.db, claim, drop);
+    await deleteDevices(this.db, gone);
+    return rows.length;
+  }
+
+  private notification(s: PendingSummary & { latest: NonNullable<PendingSummary['latest']> }, badge: number): PushNotification {
+    const text = notificationText(this.opts.preview, {
+      conversationType: s.conversation_type,
+      conversationName: s.conversation_name,
+      senderName: s.latest.sender_name,
+      type: s.latest.type,
+      content: s.latest.content,
+      attachmentKinds: s.latest.attachment_kinds,
+      count: s.count,
+    });
+    const data: Record<string, string> = {
+      kind: 'message',
+      conversation_id: String(s.conversation_id),
+      seq: String(s.latest.seq),
+      message_id: String(s.latest.id),
+      count: String(s.count),
+    };
+    if (this.opts.preview !== 'none') data.sender_id = String(s.latest.sender_id);
+    return { conversationId: s.conversation_id, collapseKey: `conversation-${s.conversation_id}`, ...text, badge, count: s.count, data };
+  }
+
+  /** Exponential backoff with "equal jitter", never shorter than the provider's Retry-After. */
+  private backoff(attempts: number, retryAfterMs: number | undefined): number {
+    const exp = Math.min(this.opts.maxBackoffMs, this.opts.retryBaseMs * 2 ** Math.max(0, attempts - 1));
+    const jittered = exp / 2 + Math.random() * (exp / 2);
+    return Math.max(jittered, Math.min(retryAfterMs ?? 0, 24 * 3600_000));
+  }
+
+  /** Stops the worker after its round; in-flight sends finish and are settled. Closes the providers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.wake?.();
+    await this.running;
+    for (const p of this.providers.values()) await p.close();
+  }
+}
+
+function shouldSend(s: PendingSummary): boolean {
+  return !s.muted && s.last_delivered_seq < s.last_seq && s.fresh > 0 && s.latest !== null;
+}
+
+function settled(row: ClaimedPush): Settled {
+  return { conversationId: row.conversation_id, deviceId: row.device_id, lastSeq: row.last_seq };
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { envConfig, registerUser, startApp, testConfig, type TestApp } from '../harness/app.js';
+import { testDatabaseUrl } from '../harness/postgres.js';
+import { FcmServer, makeServiceAccount } from '../harness/push-peers.js';
+import { group, restSend } from '../realtime/fixtures.js';
+
+/**
+ * Two nodes over one PostgreSQL database, each with its push worker, claiming from one
+ * outbox at the same time: every device gets its notification once, and both nodes send.
+ */
+
+const pgUrl = testDatabaseUrl();
+const MEMBERS = 40;
+let dir: string;
+let fcm: FcmServer;
+let t: TestApp;
+let node2: App;
+
+beforeAll(async () => {
+  if (!pgUrl) return;
+  dir = mkdtempSync(path.join(tmpdir(), 'natter-push-nodes-'));
+  const { serviceAccount, publicKey } = makeServiceAccount('natter-nodes');
+  writeFileSync(path.join(dir, 'sa.json'), JSON.stringify(serviceAccount));
+  fcm = await FcmServer.start({ projectId: 'natter-nodes', clientEmail: serviceAccount.client_email, publicKey });
+  const env = envConfig({
+    PUSH_DELAY: '200ms',
+    FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'sa.json'),
+    FCM_ENDPOINT: fcm.endpoint,
+    FCM_TOKEN_URL: fcm.tokenUrl,
+  });
+  // Small rounds, and no worker of its own accord: the test runs the rounds, several at once.
+  const pushTuning = { batchSize: 3, worker: false };
+  t = await startApp(env, { pushTuning });
+  node2 = await createApp(testConfig({ ...env, dataDir: path.join(dir, 'node2') }), {
+    database: { ...t.app.database, close: async () => {} },
+    pushTuning,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await node2?.close();
+  await t?.close();
+  await fcm?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test.skipIf(!pgUrl)('workers on two nodes claiming at once send each device its push exactly once', async () => {
+  const owner = await registerUser(t);
+  const members = await Promise.all(Array.from({ length: MEMBERS }, () => registerUser(t)));
+  const tokens = new Map<string, number>();
+  await Promise.all(
+    members.map(async (m) => {
+      const token = `fcm-${randomBytes(12).toString('hex')}`;
+      tokens.set(token, m.user.id);
+      const res = await t.request('POST', '/api/v1/devices', { token: m.token, body: { platform: 'fcm', token } });
+      expect(res.status).toBe(201);
+    }),
+  );
+  const conv = await group(t, owner, members, 'Everyone');
+  await restSend(t, owner, conv, 'all hands at 10');
+  await new Promise((r) => setTimeout(r, 300));
+
+  // Four rounds at a time, two per node, until the outbox is empty.
+  for (let round = 0; round < 100; round++) {
+    const claimed = await Promise.all([t.app.push.runOnce(), node2.push.runOnce(), t.app.push.runOnce(), node2.push.runOnce()]);
+    if (claimed.every((n) => n === 0)) break;
+  }
+  const got = fcm.received.map((r) => r.message.token as string);
+  expect(got.length).toBe(MEMBERS);
+  expect(new Set(got)).toEqual(new Set(tokens.keys()));
+  expect(t.app.push.stats.sent).toBeGreaterThan(0);
+  expect(node2.push.stats.sent).toBeGreaterThan(0);
+  expect(t.app.push.stats.sent + node2.push.stats.sent).toBe(MEMBERS);
+  expect(await t.app.database.db.selectFrom('push_outbox').selectAll().execute()).toEqual([]);
+}, 120_000);
