@@ -7,10 +7,15 @@
 -- after a failed attempt (backoff), and while a worker holds it, the end of its lease.
 -- claim names the worker batch that holds it; a worker that dies leaves the row to be
 -- claimed again once the lease has run out.
+--
+-- Only device_id is a foreign key (a device and its user go with their rows): a message
+-- to a large group writes a row per member's device inside the send's transaction, and
+-- a check per row on the conversation and the user would cost more than the insert. A
+-- row whose conversation or membership is gone is settled, unsent, by the worker.
 CREATE TABLE push_outbox (
-    conversation_id bigint      NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    conversation_id bigint      NOT NULL,
     device_id       bigint      NOT NULL REFERENCES push_devices (id) ON DELETE CASCADE,
-    user_id         bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id         bigint      NOT NULL,
     first_seq       bigint      NOT NULL,
     last_seq        bigint      NOT NULL,
     due_at          timestamptz NOT NULL,

@@ -153,8 +153,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         preview: config.pushPreview,
         maxAttempts: config.pushMaxAttempts,
         concurrency: config.pushConcurrency,
-        // A batch's sends, each bounded by the timeout, end well inside the lease.
-        leaseMs: Math.max(DEFAULT_PUSH_TUNING.leaseMs, config.pushTimeout * 1000 * 4),
+        // Renewed every third of it while a round runs; what a dead node held waits this long.
+        leaseMs: Math.max(DEFAULT_PUSH_TUNING.leaseMs, config.pushTimeout * 1000 * 3),
+        webPushEndpoints: config.webPushEndpoints,
         ...opts.pushTuning,
       },
       clock,

@@ -28,14 +28,14 @@ export interface NotifiedMessage {
 /**
  * The title and body: `full` shows who and what ("Alice" / "See you at 8"; in a group
  * "Team" / "Alice: See you at 8"; an attachment as "📷 Photo" and its caption), `sender`
- * only who ("New message from Alice"), `none` nothing identifying ("New message").
+ * only who ("New message from Alice", not even the group), `none` nothing identifying
+ * ("New message").
  */
 export function notificationText(preview: PushPreview, m: NotifiedMessage): { title: string | null; body: string } {
   const many = m.count > 1;
   if (preview === 'none') return { title: null, body: many ? `${m.count} new messages` : 'New message' };
-  const where = m.conversationType === 'group' ? ` in ${m.conversationName ?? 'a group'}` : '';
   if (preview === 'sender') {
-    return { title: null, body: many ? `${m.count} new messages, the latest from ${m.senderName}${where}` : `New message from ${m.senderName}${where}` };
+    return { title: null, body: many ? `${m.count} new messages, the latest from ${m.senderName}` : `New message from ${m.senderName}` };
   }
   const body = cut(describe(m));
   return m.conversationType === 'group'

@@ -2,19 +2,20 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
-import type { PushPlatform } from '../domain/devices.js';
+import { endpointAllowed, type PushPlatform } from '../domain/devices.js';
 import { notificationText, type PushPreview } from '../domain/push.js';
 import type { PushNotification, PushProvider, SendResult } from '../push/provider.js';
-import type { Db, Trx } from '../store/database.js';
+import { inTransaction, type Db, type Trx } from '../store/database.js';
 import type { MessageRow } from '../store/messages.repository.js';
 import {
   claimDue,
   completeClaimed,
   deleteDevices,
-  dropClaimed,
   enqueuePushes,
   liveDevices,
+  lockClaimed,
   pendingSummaries,
+  renewClaim,
   rescheduleClaimed,
   unreadTotals,
   type ClaimedPush,
@@ -30,7 +31,7 @@ export interface PushOptions {
   maxAttempts: number;
   /** Requests in flight at once on this node. */
   concurrency: number;
-  /** How long a claimed row is this node's before another may take it (ms): longer than a batch's sends. */
+  /** How long a claimed row is this node's before another may take it (ms); renewed while its round runs. */
   leaseMs: number;
   /** Rows claimed at once. */
   batchSize: number;
@@ -41,9 +42,11 @@ export interface PushOptions {
   maxBackoffMs: number;
   /** Whether `start` runs the worker loop; false leaves rounds to `runOnce` (tests). */
   worker: boolean;
+  /** WEBPUSH_ENDPOINTS: a stored subscription elsewhere (registered before a change of it) is not sent to. */
+  webPushEndpoints: readonly string[];
 }
 
-export const DEFAULT_PUSH_TUNING = { leaseMs: 120_000, batchSize: 500, pollMs: 1000, retryBaseMs: 1000, maxBackoffMs: 15 * 60_000, worker: true };
+export const DEFAULT_PUSH_TUNING = { leaseMs: 60_000, batchSize: 500, pollMs: 1000, retryBaseMs: 1000, maxBackoffMs: 15 * 60_000, worker: true, webPushEndpoints: [] as readonly string[] };
 
 /** What the message writer calls in and after each commit (see MessageWriter). */
 export interface CommitOutbox {
@@ -141,8 +144,9 @@ export class PushService implements CommitOutbox {
   }
 
   /**
-   * One round: claims the rows due now and sends them. Resolves with how many rows it
-   * claimed once every one of them is settled.
+   * One round: claims the rows due now, decides and sends them, and settles them in one
+   * transaction. Resolves with how many rows it claimed. The lease is renewed while the
+   * round runs, so a slow round's rows are not claimed again by another node.
    */
   async runOnce(): Promise<number> {
     const now = this.clock.now();
@@ -154,43 +158,74 @@ export class PushService implements CommitOutbox {
       claim,
     });
     if (rows.length === 0) return 0;
+    const renewal = setInterval(() => {
+      renewClaim(this.db, claim, new Date(this.clock.now() + this.opts.leaseMs)).catch((err: unknown) =>
+        this.log.warn({ err }, 'push lease renewal failed'),
+      );
+    }, this.opts.leaseMs / 3);
+    try {
+      await this.round(claim, rows, now);
+    } finally {
+      clearInterval(renewal);
+    }
+    return rows.length;
+  }
 
+  private async round(claim: string, rows: ClaimedPush[], now: number): Promise<void> {
     const devices = new Map((await liveDevices(this.db, [...new Set(rows.map((r) => r.device_id))], new Date(now))).map((d) => [d.id, d]));
-    const summaryKey = (c: number, u: number, f: number, l: number) => `${c}:${u}:${f}:${l}`;
+    const key = (c: number, u: number, f: number, l: number) => `${c}:${u}:${f}:${l}`;
     const wanted = new Map<string, { conversationId: number; userId: number; firstSeq: number; lastSeq: number }>();
     for (const r of rows) {
-      if (!devices.has(r.device_id)) continue;
-      wanted.set(summaryKey(r.conversation_id, r.user_id, r.first_seq, r.last_seq), {
+      wanted.set(key(r.conversation_id, r.user_id, r.first_seq, r.last_seq), {
         conversationId: r.conversation_id,
         userId: r.user_id,
         firstSeq: r.first_seq,
         lastSeq: r.last_seq,
       });
     }
+    // A row is sent when a message of it older than PUSH_DELAY is still undelivered; one
+    // that joined the row late does not make it due alone (it gets its own full delay).
     const summaries = new Map(
-      (await pendingSummaries(this.db, [...wanted.values()], new Date(now))).map((s) => [
-        summaryKey(s.conversation_id, s.user_id, s.first_seq, s.last_seq),
+      (await pendingSummaries(this.db, [...wanted.values()], new Date(now), new Date(now - this.opts.delayMs))).map((s) => [
+        key(s.conversation_id, s.user_id, s.first_seq, s.last_seq),
         s,
       ]),
     );
 
     const done: Settled[] = [];
-    const toSend: { row: ClaimedPush; summary: PendingSummary & { latest: NonNullable<PendingSummary['latest']> } }[] = [];
+    const retry: { conversationId: number; deviceId: number; dueAt: Date; release?: boolean }[] = [];
+    const gone = new Set<number>();
+    const toSend: { row: ClaimedPush; summary: Ripe }[] = [];
     for (const row of rows) {
-      const summary = summaries.get(summaryKey(row.conversation_id, row.user_id, row.first_seq, row.last_seq));
-      if (!devices.has(row.device_id) || !summary || !shouldSend(summary)) {
-        done.push(settled(row));
+      const device = devices.get(row.device_id);
+      const summary = summaries.get(key(row.conversation_id, row.user_id, row.first_seq, row.last_seq));
+      if (!device || !summary || device.user_id !== row.user_id) {
+        // The session ended, the recipient left, or the device is another account's now.
+        done.push(settled(row, row.last_seq));
         this.stats.skipped++;
-      } else toSend.push({ row, summary: summary as (typeof toSend)[number]['summary'] });
+      } else if (device.platform === 'webpush' && !endpointAllowed(device.subscription?.endpoint ?? '', this.opts.webPushEndpoints)) {
+        this.log.warn({ device: device.id }, 'web push endpoint not on WEBPUSH_ENDPOINTS; device removed');
+        gone.add(device.id);
+      } else if (row.attempts > this.opts.maxAttempts) {
+        // Claimed that often without being settled: its rounds keep dying.
+        this.stats.givenUp++;
+        done.push(settled(row, row.last_seq));
+      } else if (!shouldSend(summary)) {
+        // Settled up to what is past its delay; later messages keep waiting.
+        done.push(settled(row, summary.muted ? row.last_seq : summary.ripe_seq));
+        this.stats.skipped++;
+      } else toSend.push({ row, summary: summary as Ripe });
     }
     const badges = await unreadTotals(this.db, [...new Set(toSend.map((s) => s.row.user_id))]);
 
-    const gone: number[] = [];
-    const retry: (Settled & { dueAt: Date })[] = [];
-    const drop: Settled[] = [];
     await Promise.all(
       toSend.map(({ row, summary }) =>
         this.limit(async () => {
+          if (this.closed) {
+            // Shutting down: not started, so handed back for any node to take at once.
+            retry.push({ conversationId: row.conversation_id, deviceId: row.device_id, dueAt: new Date(this.clock.now()), release: true });
+            return;
+          }
           const device = devices.get(row.device_id)!;
           const provider = this.providers.get(device.platform);
           const result: SendResult = provider
@@ -201,28 +236,34 @@ export class PushService implements CommitOutbox {
                 )
                 .catch((err: unknown): SendResult => ({ kind: 'retry', reason: String(err) }))
             : { kind: 'failed', reason: `no provider for ${device.platform}` };
+          // The notification told of everything up to last_seq.
+          const upTo = settled(row, row.last_seq);
           switch (result.kind) {
             case 'sent':
               this.stats.sent++;
-              done.push(settled(row));
+              done.push(upTo);
               break;
             case 'gone':
               this.stats.gone++;
-              gone.push(device.id);
+              gone.add(device.id);
               break;
             case 'failed':
               this.stats.failed++;
               this.log.warn({ device: device.id, platform: device.platform, reason: result.reason }, 'push refused; given up');
-              drop.push(settled(row));
+              done.push(upTo);
               break;
             case 'retry':
               if (row.attempts >= this.opts.maxAttempts) {
                 this.stats.givenUp++;
                 this.log.warn({ device: device.id, platform: device.platform, reason: result.reason, attempts: row.attempts }, 'push failed too often; given up');
-                drop.push(settled(row));
+                done.push(upTo);
               } else {
                 this.stats.retried++;
-                retry.push({ ...settled(row), dueAt: new Date(this.clock.now() + this.backoff(row.attempts, result.retryAfterMs)) });
+                retry.push({
+                  conversationId: row.conversation_id,
+                  deviceId: row.device_id,
+                  dueAt: new Date(this.clock.now() + this.backoff(row.attempts, result.retryAfterMs)),
+                });
               }
               break;
           }
@@ -230,14 +271,32 @@ export class PushService implements CommitOutbox {
       ),
     );
 
-    await completeClaimed(this.db, claim, done, new Date(this.clock.now() + this.opts.delayMs));
-    await rescheduleClaimed(this.db, claim, retry);
-    await dropClaimed(this.db, claim, drop);
-    await deleteDevices(this.db, gone);
-    return rows.length;
+    await this.settle(claim, done, retry, [...gone]);
   }
 
-  private notification(s: PendingSummary & { latest: NonNullable<PendingSummary['latest']> }, badge: number): PushNotification {
+  /** One transaction, rows locked in key order (as commits lock them); retried after a deadlock. */
+  private async settle(
+    claim: string,
+    done: Settled[],
+    retry: { conversationId: number; deviceId: number; dueAt: Date; release?: boolean }[],
+    gone: number[],
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await inTransaction(this.db, async (trx) => {
+          await lockClaimed(trx, claim, [...done, ...retry]);
+          await completeClaimed(trx, claim, done, new Date(this.clock.now() + this.opts.delayMs));
+          await rescheduleClaimed(trx, claim, retry);
+        });
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '40P01' || attempt >= 3) throw err;
+      }
+    }
+    await deleteDevices(this.db, gone);
+  }
+
+  private notification(s: Ripe, badge: number): PushNotification {
     const text = notificationText(this.opts.preview, {
       conversationType: s.conversation_type,
       conversationName: s.conversation_name,
@@ -276,10 +335,13 @@ export class PushService implements CommitOutbox {
   }
 }
 
+type Ripe = PendingSummary & { latest: NonNullable<PendingSummary['latest']> };
+
+/** Not muted, and a message of the row past its PUSH_DELAY still undelivered. */
 function shouldSend(s: PendingSummary): boolean {
-  return !s.muted && s.last_delivered_seq < s.last_seq && s.fresh > 0 && s.latest !== null;
+  return !s.muted && s.due && s.latest !== null;
 }
 
-function settled(row: ClaimedPush): Settled {
-  return { conversationId: row.conversation_id, deviceId: row.device_id, lastSeq: row.last_seq };
+function settled(row: ClaimedPush, upTo: number): Settled {
+  return { conversationId: row.conversation_id, deviceId: row.device_id, lastSeq: upTo };
 }

@@ -52,7 +52,8 @@ export async function countOtherSessionDevices(trx: Trx, sessionId: string, plat
 /**
  * Inserts the device, or — when its (platform, address) is already registered, by this
  * session or any other — takes that row over in the same statement: it moves to this
- * session and user, and its token, subscription, locale and app version are replaced.
+ * session and user, and its token, subscription, locale and app version are replaced;
+ * notifications still waiting for another user on it are dropped.
  * `created` is false for a takeover.
  */
 export async function upsertDevice(db: Db, d: DeviceInput): Promise<{ row: DeviceRow; created: boolean }> {
@@ -84,6 +85,8 @@ export async function upsertDevice(db: Db, d: DeviceInput): Promise<{ row: Devic
     .returning(sql<boolean>`xmax = 0`.as('created'))
     .executeTakeFirstOrThrow();
   const { created, ...device } = row;
+  // Taken over by another account: what was waiting for the previous one must not reach it.
+  if (!created) await db.deleteFrom('push_outbox').where('device_id', '=', device.id).where('user_id', '<>', d.userId).execute();
   return { row: device, created };
 }
 

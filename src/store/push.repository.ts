@@ -38,6 +38,8 @@ export async function enqueuePushes(
       join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > ${opts.now}
      where p.muted_until is null or p.muted_until <= ${opts.now}
      group by v.conversation_id, d.id, p.user_id
+     -- Rows are locked in key order, as the worker's settling locks them: no deadlock.
+     order by v.conversation_id, d.id
         on conflict (conversation_id, device_id)
         do update set last_seq = greatest(push_outbox.last_seq, excluded.last_seq)`.execute(trx);
 }
@@ -96,6 +98,9 @@ export async function liveDevices(db: Db, ids: number[], now: Date): Promise<Pus
     .execute();
 }
 
+/** Most undelivered messages one notification counts ("99+" beyond); bounds the work per row. */
+export const MAX_NOTIFIED_COUNT = 100;
+
 /** What one recipient's notification for one conversation says, read when it is sent. */
 export interface PendingSummary {
   conversation_id: number;
@@ -104,14 +109,18 @@ export interface PendingSummary {
   last_seq: number;
   conversation_type: 'direct' | 'group';
   conversation_name: string | null;
-  last_delivered_seq: number;
   /** Muted at the time asked. */
   muted: boolean;
-  /** Messages not yet delivered to the recipient that a notification may tell of. */
+  /** The last seq of the row's range committed at or before the cutoff (first_seq - 1 when none is). */
+  ripe_seq: number;
+  /**
+   * Whether a message of the row's range committed at or before the cutoff is still
+   * undelivered and may be told of: the recipient's devices did not take it in time.
+   */
+  due: boolean;
+  /** Undelivered messages a notification may tell of, up to last_seq (at most MAX_NOTIFIED_COUNT). */
   count: number;
-  /** How many of those are in the row's own range (first_seq..last_seq): none means nothing new. */
-  fresh: number;
-  /** The newest of them. */
+  /** The newest of them, or null when there is none. */
   latest: {
     id: number;
     seq: number;
@@ -124,100 +133,127 @@ export interface PendingSummary {
 }
 
 /**
- * For each (conversation, recipient, first_seq, last_seq): the recipient's pointers and
- * mute, and the messages up to last_seq not yet delivered to them that a notification
- * may tell of — not theirs, not system messages, not deleted or hidden for them, visible
- * to them, not from someone they block. Pairs the recipient is no longer a member of are
- * absent.
+ * For each (conversation, recipient, first_seq, last_seq): the mute; the messages up to
+ * last_seq not yet delivered to the recipient that a notification may tell of — not
+ * theirs, not system messages, not deleted or hidden for them, visible to them, not from
+ * someone they block — counted (up to MAX_NOTIFIED_COUNT, newest first) with the newest;
+ * whether one of them in the row's range was committed at or before `cutoff` (its
+ * PUSH_DELAY is over: `due`); and the last seq of the range committed by then. A message
+ * that joined the row late gets its own full delay: alone it does not make the row due.
+ * Pairs whose recipient is no longer a member are absent.
  */
 export async function pendingSummaries(
   db: Db,
   items: { conversationId: number; userId: number; firstSeq: number; lastSeq: number }[],
   now: Date,
+  cutoff: Date,
 ): Promise<PendingSummary[]> {
   if (items.length === 0) return [];
   const { rows } = await sql<{
-    conversation_id: string | number;
-    user_id: string | number;
-    first_seq: string | number;
-    last_seq: string | number;
+    conversation_id: number;
+    user_id: number;
+    first_seq: number;
+    last_seq: number;
     conversation_type: 'direct' | 'group';
     conversation_name: string | null;
-    last_delivered_seq: string | number;
     muted: boolean;
-    count: string | number;
-    fresh: string | number;
-    latest_id: string | number | null;
-    latest_seq: string | number | null;
-    latest_type: PendingSummary['latest'] extends infer L ? (L extends { type: infer T } ? T : never) : never;
+    ripe_seq: number | null;
+    count: number;
+    due: boolean;
+    latest_id: number | null;
+    latest_seq: number | null;
+    latest_type: 'text' | 'image' | 'video' | 'audio' | 'file' | null;
     latest_content: string | null;
     latest_attachments: { kind: string }[] | null;
-    latest_sender_id: string | number | null;
+    latest_sender_id: number | null;
     latest_sender_name: string | null;
   }>`
     select v.conversation_id, v.user_id, v.first_seq, v.last_seq, c.type as conversation_type, c.name as conversation_name,
-           p.last_delivered_seq,
            (p.muted_until is not null and p.muted_until > ${now}) as muted,
-           coalesce(w.count, 0) as count, coalesce(w.fresh, 0) as fresh,
+           r.ripe_seq, coalesce(w.count, 0) as count, coalesce(w.due, false) as due,
            l.id as latest_id, l.seq as latest_seq, l.type as latest_type, l.content as latest_content,
            l.attachments as latest_attachments, l.sender_id as latest_sender_id, u.username as latest_sender_name
       from unnest(${items.map((i) => i.conversationId)}::bigint[], ${items.map((i) => i.userId)}::bigint[],
                   ${items.map((i) => i.firstSeq)}::bigint[], ${items.map((i) => i.lastSeq)}::bigint[])
            as v(conversation_id, user_id, first_seq, last_seq)
-      join conversation_participants p on p.conversation_id = v.conversation_id and p.user_id = v.user_id
+      -- One member's row by its key. As a plain join, a generic plan (prepared statements)
+      -- can scan the whole group for each row; the lateral with limit 1 is never folded into one.
+      join lateral (
+        select * from conversation_participants p0
+         where p0.conversation_id = v.conversation_id and p0.user_id = v.user_id limit 1) p on true
       join conversations c on c.id = v.conversation_id
       left join lateral (
-        select count(*) as count, count(*) filter (where m.seq >= v.first_seq) as fresh, max(m.seq) as latest_seq
-          from messages m
-         where m.conversation_id = v.conversation_id
-           and m.seq > greatest(p.last_delivered_seq, p.visible_from_seq) and m.seq <= v.last_seq
-           and m.type <> 'system' and m.deleted_at is null and m.sender_id <> v.user_id
-           and not exists (select 1 from user_blocks b where b.blocker_id = v.user_id and b.blocked_id = m.sender_id)
-           and not exists (select 1 from message_hidden h where h.user_id = v.user_id and h.message_id = m.id)
+        select max(m.seq) as ripe_seq from (
+          select seq from messages m
+           where m.conversation_id = v.conversation_id and m.seq <= v.last_seq and m.created_at <= ${cutoff}
+           order by m.seq desc limit 1) m
+      ) r on true
+      left join lateral (
+        select count(*) as count, max(k.seq) as latest_seq,
+               coalesce(bool_or(k.seq >= v.first_seq and k.created_at <= ${cutoff}), false) as due
+          from (
+          select m.seq, m.created_at from messages m
+           where m.conversation_id = v.conversation_id
+             and m.seq > greatest(p.last_delivered_seq, p.visible_from_seq) and m.seq <= v.last_seq
+             and m.type <> 'system' and m.deleted_at is null and m.sender_id <> v.user_id
+             and not exists (select 1 from user_blocks b where b.blocker_id = v.user_id and b.blocked_id = m.sender_id)
+             and not exists (select 1 from message_hidden h where h.user_id = v.user_id and h.message_id = m.id)
+           order by m.seq desc
+           limit ${MAX_NOTIFIED_COUNT}) k
       ) w on true
       left join messages l on l.conversation_id = v.conversation_id and l.seq = w.latest_seq
       left join users u on u.id = l.sender_id`.execute(db);
   return rows.map((r) => ({
-    conversation_id: Number(r.conversation_id),
-    user_id: Number(r.user_id),
-    first_seq: Number(r.first_seq),
-    last_seq: Number(r.last_seq),
+    conversation_id: r.conversation_id,
+    user_id: r.user_id,
+    first_seq: r.first_seq,
+    last_seq: r.last_seq,
     conversation_type: r.conversation_type,
     conversation_name: r.conversation_name,
-    last_delivered_seq: Number(r.last_delivered_seq),
     muted: r.muted,
+    ripe_seq: Math.max(r.first_seq - 1, Math.min(r.last_seq, r.ripe_seq ?? 0)),
     count: Number(r.count),
-    fresh: Number(r.fresh),
+    due: r.due,
     latest:
       r.latest_id === null
         ? null
         : {
-            id: Number(r.latest_id),
-            seq: Number(r.latest_seq),
-            type: r.latest_type,
+            id: r.latest_id,
+            seq: r.latest_seq!,
+            type: r.latest_type!,
             content: r.latest_content ?? '',
             attachment_kinds: (r.latest_attachments ?? []).map((a) => a.kind),
-            sender_id: Number(r.latest_sender_id),
+            sender_id: r.latest_sender_id!,
             sender_name: r.latest_sender_name ?? '',
           },
   }));
 }
 
+/** Most unread messages of one conversation the badge counts: bounds the work per user. */
+export const MAX_BADGE_PER_CONVERSATION = 1000;
+
 /**
  * Each user's unread messages over all their conversations (the app badge), counted as
- * `unreadCounts` counts them.
+ * `unreadCounts` counts them, at most MAX_BADGE_PER_CONVERSATION per conversation;
+ * conversations read to the end are not looked into.
  */
 export async function unreadTotals(db: Db, userIds: number[]): Promise<Map<number, number>> {
   const totals = new Map<number, number>();
   if (userIds.length === 0) return totals;
-  const { rows } = await sql<{ user_id: string | number; n: string | number }>`
-    select p.user_id, count(*) as n
+  const { rows } = await sql<{ user_id: number; n: number }>`
+    select p.user_id, sum(k.n) as n
       from conversation_participants p
-      join messages m on m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
+      join conversations c on c.id = p.conversation_id and c.last_seq > p.last_read_seq
+      cross join lateral (
+        select count(*) as n from (
+          select 1 from messages m
+           where m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
+             and m.type <> 'system' and m.deleted_at is null
+             and (m.sender_id is null or m.sender_id <> p.user_id)
+             and not exists (select 1 from message_hidden h where h.user_id = p.user_id and h.message_id = m.id)
+           limit ${MAX_BADGE_PER_CONVERSATION}) u
+      ) k
      where p.user_id = any(${userIds}::bigint[])
-       and m.type <> 'system' and m.deleted_at is null
-       and (m.sender_id is null or m.sender_id <> p.user_id)
-       and not exists (select 1 from message_hidden h where h.user_id = p.user_id and h.message_id = m.id)
      group by p.user_id`.execute(db);
   for (const r of rows) totals.set(Number(r.user_id), Number(r.n));
   return totals;
@@ -227,16 +263,32 @@ export async function unreadTotals(db: Db, userIds: number[]): Promise<Map<numbe
 export interface Settled {
   conversationId: number;
   deviceId: number;
-  /** The last_seq it was claimed with. */
+  /** Up to which seq it is done with (at most the last_seq it was claimed with). */
   lastSeq: number;
 }
 
 /**
- * Settles rows of batch `claim` that are done (sent, or nothing to send): a row whose
- * last_seq is still the claimed one is deleted; one that a newer message moved on keeps
- * waiting, for that message only, until `nextDueAt`.
+ * Locks the rows of batch `claim` among `keys` in key order — the order the writer's
+ * enqueue locks them in — so settling never deadlocks with a commit. Run first in the
+ * settling transaction.
  */
-export async function completeClaimed(db: Db, claim: string, done: Settled[], nextDueAt: Date): Promise<void> {
+export async function lockClaimed(trx: Trx, claim: string, keys: { conversationId: number; deviceId: number }[]): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    select 1 from push_outbox o
+      join unnest(${keys.map((k) => k.conversationId)}::bigint[], ${keys.map((k) => k.deviceId)}::bigint[]) as v(conversation_id, device_id)
+        on o.conversation_id = v.conversation_id and o.device_id = v.device_id
+     where o.claim = ${claim}
+     order by o.conversation_id, o.device_id
+       for update of o`.execute(trx);
+}
+
+/**
+ * Settles rows of batch `claim` that are done up to their `lastSeq` (sent, nothing to
+ * send, or given up): a row with nothing after it is deleted; one that newer messages
+ * moved on keeps waiting, for those only, until `nextDueAt`.
+ */
+export async function completeClaimed(trx: Trx, claim: string, done: Settled[], nextDueAt: Date): Promise<void> {
   if (done.length === 0) return;
   const conv = done.map((d) => d.conversationId);
   const dev = done.map((d) => d.deviceId);
@@ -245,37 +297,43 @@ export async function completeClaimed(db: Db, claim: string, done: Settled[], ne
     delete from push_outbox o
      using unnest(${conv}::bigint[], ${dev}::bigint[], ${last}::bigint[]) as v(conversation_id, device_id, last_seq)
      where o.conversation_id = v.conversation_id and o.device_id = v.device_id
-       and o.claim = ${claim} and o.last_seq = v.last_seq`.execute(db);
+       and o.claim = ${claim} and o.last_seq <= v.last_seq`.execute(trx);
   await sql`
     update push_outbox o
-       set first_seq = v.last_seq + 1, claim = null, attempts = 0, due_at = ${nextDueAt}
+       set first_seq = greatest(o.first_seq, v.last_seq + 1), claim = null, attempts = 0, due_at = ${nextDueAt}
       from unnest(${conv}::bigint[], ${dev}::bigint[], ${last}::bigint[]) as v(conversation_id, device_id, last_seq)
      where o.conversation_id = v.conversation_id and o.device_id = v.device_id
-       and o.claim = ${claim} and o.last_seq > v.last_seq`.execute(db);
+       and o.claim = ${claim} and o.last_seq > v.last_seq`.execute(trx);
 }
 
-/** Rows of batch `claim` to try again at their own time. */
-export async function rescheduleClaimed(db: Db, claim: string, rows: (Settled & { dueAt: Date })[]): Promise<void> {
+/** Rows of batch `claim` to try again at their own time (`attempts` unchanged: a release is none). */
+export async function rescheduleClaimed(
+  trx: Trx,
+  claim: string,
+  rows: { conversationId: number; deviceId: number; dueAt: Date; release?: boolean }[],
+): Promise<void> {
   if (rows.length === 0) return;
   await sql`
     update push_outbox o
-       set claim = null, due_at = v.due_at
+       set claim = null, due_at = v.due_at, attempts = case when v.release then o.attempts - 1 else o.attempts end
       from unnest(${rows.map((r) => r.conversationId)}::bigint[], ${rows.map((r) => r.deviceId)}::bigint[],
-                  ${rows.map((r) => r.dueAt)}::timestamptz[]) as v(conversation_id, device_id, due_at)
-     where o.conversation_id = v.conversation_id and o.device_id = v.device_id and o.claim = ${claim}`.execute(db);
+                  ${rows.map((r) => r.dueAt)}::timestamptz[], ${rows.map((r) => r.release === true)}::boolean[])
+           as v(conversation_id, device_id, due_at, release)
+     where o.conversation_id = v.conversation_id and o.device_id = v.device_id and o.claim = ${claim}`.execute(trx);
 }
 
-/** Rows of batch `claim` given up (too many attempts, refused for good): gone, whatever came since. */
-export async function dropClaimed(db: Db, claim: string, rows: Settled[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Moves the lease of batch `claim` on (a long round keeps its rows). */
+export async function renewClaim(db: Db, claim: string, leaseUntil: Date): Promise<void> {
+  // Locked in key order first, like every other statement that touches several rows.
   await sql`
-    delete from push_outbox o
-     using unnest(${rows.map((r) => r.conversationId)}::bigint[], ${rows.map((r) => r.deviceId)}::bigint[]) as v(conversation_id, device_id)
-     where o.conversation_id = v.conversation_id and o.device_id = v.device_id and o.claim = ${claim}`.execute(db);
+    update push_outbox o set due_at = ${leaseUntil}
+      from (select conversation_id, device_id from push_outbox where claim = ${claim}
+             order by conversation_id, device_id for update) k
+     where o.conversation_id = k.conversation_id and o.device_id = k.device_id`.execute(db);
 }
 
 /** Devices a provider said no longer exist (their outbox rows go with them). */
-export async function deleteDevices(db: Db, ids: number[]): Promise<void> {
+export async function deleteDevices(db: Db | Trx, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await db.deleteFrom('push_devices').where('id', 'in', ids).execute();
 }

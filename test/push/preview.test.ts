@@ -36,11 +36,11 @@ describe('full', () => {
 });
 
 describe('sender and none', () => {
-  test('sender names who wrote, and where, never what', () => {
+  test('sender names who wrote, never what nor the group', () => {
     expect(notificationText('sender', msg())).toEqual({ title: null, body: 'New message from alice' });
     expect(notificationText('sender', msg({ conversationType: 'group', conversationName: 'Hikers', count: 3 }))).toEqual({
       title: null,
-      body: '3 new messages, the latest from alice in Hikers',
+      body: '3 new messages, the latest from alice',
     });
   });
   test('none names nobody', () => {

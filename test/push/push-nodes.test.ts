@@ -78,3 +78,43 @@ test.skipIf(!pgUrl)('workers on two nodes claiming at once send each device its 
   expect(t.app.push.stats.sent + node2.push.stats.sent).toBe(MEMBERS);
   expect(await t.app.database.db.selectFrom('push_outbox').selectAll().execute()).toEqual([]);
 }, 120_000);
+
+test.skipIf(!pgUrl)('a round slower than its lease keeps its rows: another node claiming meanwhile sends nothing twice', async () => {
+  const e = envConfig({
+    PUSH_DELAY: '100ms',
+    PUSH_CONCURRENCY: '1',
+    FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'sa.json'),
+    FCM_ENDPOINT: fcm.endpoint,
+    FCM_TOKEN_URL: fcm.tokenUrl,
+  });
+  const pushTuning = { batchSize: 10, worker: false, leaseMs: 600 };
+  const a = await startApp(e, { pushTuning });
+  const b = await createApp(testConfig({ ...e, dataDir: path.join(dir, 'slow-b') }), {
+    database: { ...a.app.database, close: async () => {} },
+    pushTuning,
+  });
+  try {
+    const owner = await registerUser(a);
+    const members = await Promise.all(Array.from({ length: 5 }, () => registerUser(a)));
+    const tokens: string[] = [];
+    for (const m of members) {
+      const token = `fcm-slow-${randomBytes(8).toString('hex')}`;
+      tokens.push(token);
+      expect((await a.request('POST', '/api/v1/devices', { token: m.token, body: { platform: 'fcm', token } })).status).toBe(201);
+    }
+    const conv = await group(a, owner, members, 'Slow');
+    await restSend(a, owner, conv, 'take your time');
+    await new Promise((r) => setTimeout(r, 300));
+    // Each send answered after 250 ms, one at a time: the round takes over twice its lease.
+    for (let i = 0; i < tokens.length; i++) fcm.respondNext(200, { name: 'projects/natter-nodes/messages/1' }, undefined, 250);
+    const first = a.app.push.runOnce();
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await b.push.runOnce()).toBe(0);
+    await first;
+    const counts = tokens.map((tok) => fcm.received.filter((r) => r.message.token === tok).length);
+    expect(counts).toEqual(tokens.map(() => 1));
+  } finally {
+    await b.close();
+    await a.close();
+  }
+}, 120_000);

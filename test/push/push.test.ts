@@ -28,7 +28,7 @@ let vapid: { publicKey: string; privateKey: string };
 let t: TestApp;
 const sockets = new Sockets();
 
-async function pushApp(env: Record<string, string> = {}): Promise<TestApp> {
+async function pushApp(env: Record<string, string> = {}, opts: Parameters<typeof startApp>[1] = {}): Promise<TestApp> {
   return startApp(
     envConfig({
       PUSH_DELAY: `${DELAY_MS}ms`,
@@ -43,6 +43,7 @@ async function pushApp(env: Record<string, string> = {}): Promise<TestApp> {
       WEBPUSH_ENDPOINTS: 'http://127.0.0.1:*',
       ...env,
     }),
+    opts,
   );
 }
 
@@ -99,32 +100,38 @@ async function outboxRows(t: TestApp) {
 }
 
 describe('who is pushed', () => {
-  test('an offline recipient gets one notification for messages sent together: latest text, count, badge, collapse key', async () => {
-    const alice = await registerUser(t);
-    const bob = await phoneUser(t);
-    const conv = await direct(t, alice, bob.user);
-    await restSend(t, alice, conv, 'first');
-    await restSend(t, alice, conv, 'second');
-    const last = await restSend(t, alice, conv, 'see you at 8');
+  test('an offline recipient gets one notification for messages sent within PUSH_DELAY: latest text, count, badge, collapse key', async () => {
+    // A delay of its own, long enough that the three sends fall inside it on a loaded machine.
+    const t = await pushApp({ PUSH_DELAY: '1500ms' });
+    try {
+      const alice = await registerUser(t);
+      const bob = await phoneUser(t);
+      const conv = await direct(t, alice, bob.user);
+      await restSend(t, alice, conv, 'first');
+      await restSend(t, alice, conv, 'second');
+      const last = await restSend(t, alice, conv, 'see you at 8');
 
-    const [push] = await fcmPushes(bob.token, 1);
-    await sleep(QUIET_MS);
-    expect(fcmFor(bob.token)).toHaveLength(1);
-    const m = push!.message;
-    expect(m.notification).toEqual({ title: alice.user.username, body: 'see you at 8' });
-    expect(m.data).toMatchObject({
-      kind: 'message',
-      conversation_id: String(conv),
-      seq: String(last.seq),
-      message_id: String(last.id),
-      count: '3',
-      sender_id: String(alice.user.id),
-    });
-    expect(m.apns.payload.aps.badge).toBe(3);
-    expect(m.android.collapse_key).toBe(`conversation-${conv}`);
-    expect(m.android.priority).toBe('high');
-    // The sender's own devices are not pushed for their own message.
-    expect(await outboxRows(t)).toEqual([]);
+      const [push] = await fcmPushes(bob.token, 1);
+      await sleep(QUIET_MS);
+      expect(fcmFor(bob.token)).toHaveLength(1);
+      const m = push!.message;
+      expect(m.notification).toEqual({ title: alice.user.username, body: 'see you at 8' });
+      expect(m.data).toMatchObject({
+        kind: 'message',
+        conversation_id: String(conv),
+        seq: String(last.seq),
+        message_id: String(last.id),
+        count: '3',
+        sender_id: String(alice.user.id),
+      });
+      expect(m.apns.payload.aps.badge).toBe(3);
+      expect(m.android.collapse_key).toBe(`conversation-${conv}`);
+      expect(m.android.priority).toBe('high');
+      // The sender's own devices are not pushed for their own message.
+      expect(await outboxRows(t)).toEqual([]);
+    } finally {
+      await t.close();
+    }
   });
 
   test('a later message in the same conversation, after the first was pushed, is pushed again (replacing it on the device)', async () => {
@@ -186,6 +193,57 @@ describe('who is pushed', () => {
     expect(push!.message.notification).toEqual({ title: 'Hikers', body: `${alice.user.username}: summit at noon` });
     await sleep(QUIET_MS);
     expect(fcmFor(bob.token)).toEqual([]);
+  });
+
+  test('a recipient who acks each message within a moment is not pushed for one that joined a waiting notification late', async () => {
+    // Rounds by hand, so that the one deciding comes after the first message's delay and
+    // before the second's, whatever the machine's load.
+    const app = await pushApp({ PUSH_DELAY: '2s' }, { pushTuning: { worker: false } });
+    try {
+      const alice = await registerUser(app);
+      const bob = await phoneUser(app);
+      const conv = await direct(app, alice, bob.user);
+      const ws = await sockets.connect(app, bob.user);
+      const deliver = async (content: string) => {
+        const f = await ws.next((x) => x.type === 'new_message' && x.message.content === content);
+        ws.send({ type: 'delivered', conversation_id: conv, seq: f.message.seq });
+        await ws.next((x) => x.type === 'receipt' && x.seq === f.message.seq);
+      };
+      await restSend(app, alice, conv, 'first');
+      // Its row is due at most 2 s from now.
+      const t0 = Date.now();
+      await deliver('first');
+      // Late in the first one's delay: its own is not over when the first one's is.
+      await sleep(Math.max(0, t0 + 1000 - Date.now()));
+      await restSend(app, alice, conv, 'second');
+      expect(Date.now() - t0, 'the second message must commit inside the first one\'s delay').toBeLessThan(1800);
+      await sleep(Math.max(0, t0 + 2100 - Date.now()));
+      // "first" is past its delay and delivered; "second" is not delivered yet, but its own
+      // delay is not over: no push now.
+      await app.app.push.runOnce();
+      await deliver('second');
+      await sleep(2100);
+      await app.app.push.runOnce();
+      await sleep(200);
+      expect(fcmFor(bob.token).map((r) => r.message.notification)).toEqual([]);
+      expect(fcmFor(bob.token)).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a phone another account takes over gets nothing that was waiting for the previous one', async () => {
+    const alice = await registerUser(t);
+    const bob = await phoneUser(t);
+    const carol = await registerUser(t);
+    const conv = await direct(t, alice, bob.user);
+    await restSend(t, alice, conv, 'the vault code is 4711');
+    // Within PUSH_DELAY Carol logs in on the same phone and registers its token.
+    const taken = await t.request('POST', '/api/v1/devices', { token: carol.token, body: { platform: 'fcm', token: bob.token } });
+    expect(taken.status).toBe(200);
+    await sleep(QUIET_MS);
+    expect(fcmFor(bob.token)).toEqual([]);
+    expect(await outboxRows(t)).toEqual([]);
   });
 
   test('after logout the session\'s devices are gone and get nothing', async () => {
@@ -295,6 +353,30 @@ describe('failures', () => {
     expect(await outboxRows(t)).toEqual([]);
   });
 
+  test('a stored Web Push subscription outside WEBPUSH_ENDPOINTS is not sent to, and goes', async () => {
+    const app = await pushApp({ WEBPUSH_ENDPOINTS: 'https://fcm.googleapis.com' });
+    try {
+      const alice = await registerUser(app);
+      const bob = await registerUser(app);
+      const subscription = webPush.subscribe();
+      // Registered when the list allowed it (or before the list existed).
+      const [session] = await app.app.database.db.selectFrom('sessions').select('id').where('user_id', '=', bob.user.id).execute();
+      await app.app.database.db
+        .insertInto('push_devices')
+        .values({ user_id: bob.user.id, session_id: session!.id, platform: 'webpush', token: null, subscription: JSON.stringify(subscription), address: subscription.endpoint })
+        .execute();
+      const before = webPush.attempts;
+      const conv = await direct(app, alice, bob);
+      await restSend(app, alice, conv, 'not for you');
+      const until = Date.now() + 8000;
+      while ((await app.app.database.db.selectFrom('push_devices').select('id').where('user_id', '=', bob.user.id).execute()).length > 0 && Date.now() < until) await sleep(25);
+      expect(await app.app.database.db.selectFrom('push_devices').select('id').where('user_id', '=', bob.user.id).execute()).toEqual([]);
+      expect(webPush.attempts).toBe(before);
+    } finally {
+      await app.close();
+    }
+  });
+
   test('gives up after PUSH_MAX_ATTEMPTS and leaves nothing waiting', async () => {
     const app = await pushApp({ PUSH_MAX_ATTEMPTS: '1' });
     try {
@@ -304,7 +386,7 @@ describe('failures', () => {
       fcm.respondNext(503, fcmError(503, 'UNAVAILABLE'));
       await restSend(app, alice, conv, 'lost cause');
       const until = Date.now() + 8000;
-      while (app.app.push.stats.givenUp === 0 && Date.now() < until) await sleep(25);
+      while ((app.app.push.stats.givenUp === 0 || (await outboxRows(app)).length > 0) && Date.now() < until) await sleep(25);
       expect(app.app.push.stats.givenUp).toBe(1);
       expect(await outboxRows(app)).toEqual([]);
       expect(fcmFor(bob.token)).toEqual([]);
@@ -336,5 +418,5 @@ describe('PUSH_PREVIEW', () => {
         await app.close();
       }
     }
-  });
+  }, 90_000);
 });
