@@ -52,6 +52,7 @@ upload:    --uploads 100  --size 10mb  --concurrency 8  --big 1gb  --skip-big  -
 push:      (--spawn) --parts fanout,send  --push-concurrency N (PUSH_CONCURRENCY; default the server's)
            fanout: --recipients 10000 (offline, one FCM device each, one group)  --push-delay 1s
                    --fanout-timeout 120  --settle-seconds 3  --seed-rest (recipients over REST even on PostgreSQL)
+                   --skip-analyze (PostgreSQL: no ANALYZE after the group is built: planner statistics as stale as they come)
            send:   the direct ladder at fixed rates, push off then on: --push-users 1000  --push-rates 500,1000
                    --send-push-delay 200ms  --step-seconds  --drain-seconds
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
@@ -91,6 +92,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'boolean' },
       'skip-big': { type: 'boolean' },
       'bare-only': { type: 'boolean' },
+      'skip-analyze': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
   });

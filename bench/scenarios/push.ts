@@ -14,6 +14,7 @@
 import { createGroup, mapLimit, registerMany, request, type BenchUser } from '../lib/api.js';
 import { num, startNatter, type Context } from '../lib/context.js';
 import { startFcmReceiver, type FcmReceiver, type ReceiverStats } from '../lib/fcm.js';
+import { sampleActivity, type ActivityProfile } from '../lib/pg-activity.js';
 import { CpuMeter } from '../lib/proc.js';
 import { table, type Row } from '../lib/report.js';
 import { withPg, type ServerHandle } from '../lib/spawn.js';
@@ -109,6 +110,10 @@ async function fanout(ctx: Context, receiver: FcmReceiver) {
       const { status, json } = await request(server.url, 'POST', `/conversations/${group}/participants`, { user_ids: ids }, sender.token, 120_000);
       if (status !== 200) throw new Error(`add members: HTTP ${status} ${JSON.stringify(json).slice(0, 200)}`);
     }
+    // The group was filled seconds ago, before autovacuum's analyze could see it: plan with
+    // the statistics a server that has had the group a while would have (--skip-analyze: not).
+    const analyzed = Boolean(server.database.url) && !ctx.opts['skip-analyze'];
+    if (analyzed) await withPg(server.database.url!, (c) => c.query('analyze'));
     const setupS = (Date.now() - t0) / 1000;
     console.log(`setup: ${n} recipients (${seeded.seeding}), one group of ${n + 1} in ${setupS.toFixed(1)} s`);
     // The membership system messages are not pushed; anything the receiver got so far would be a bug.
@@ -118,6 +123,8 @@ async function fanout(ctx: Context, receiver: FcmReceiver) {
 
     const server0 = new CpuMeter(server.pid);
     const recv0 = new CpuMeter(receiver.pid);
+    // On PostgreSQL: which statements the fan-out's wall time went to.
+    const sampler = server.database.url ? await sampleActivity(server.database.url, 5) : undefined;
     server0.start();
     recv0.start();
     const sendStart = Date.now();
@@ -138,6 +145,7 @@ async function fanout(ctx: Context, receiver: FcmReceiver) {
     const complete = stats.distinct >= n;
     const serverCpu = server0.stop();
     const receiverCpu = recv0.stop();
+    const activity: ActivityProfile | undefined = await sampler?.stop();
     // Anything sent twice would arrive after the first: wait a while longer before counting.
     await sleep(settleMs);
     stats = await receiver.stats();
@@ -159,6 +167,7 @@ async function fanout(ctx: Context, receiver: FcmReceiver) {
     const figures = {
       recipients: n,
       seeding: seeded.seeding,
+      analyzed_after_setup: analyzed,
       setup_seconds: round1(setupS),
       pushes_before_send: before.received,
       send_201_ms: acked - sendStart,
@@ -201,7 +210,11 @@ async function fanout(ctx: Context, receiver: FcmReceiver) {
       ])}`,
     );
     console.log(`pushes per second after the 201: ${perSecond(timeline).join(' ')}`);
-    return { server_config: server.config, push_delay_ms: delayMs, figures };
+    if (activity) {
+      console.log(`\ndatabase activity from the send until the last push (${activity.samples} samples, every ${activity.interval_ms} ms; % of samples; no statement running: ${activity.none_active_pct} %)`);
+      console.log(table(activity.statements.slice(0, 12).map((s) => ({ '%': s.pct, statement: s.statement }))));
+    }
+    return { server_config: server.config, push_delay_ms: delayMs, figures, ...(activity ? { database_activity: activity } : {}) };
   } finally {
     await server.stop();
   }
@@ -220,18 +233,37 @@ async function sendPathSide(ctx: Context, side: 'off' | 'on', receiver: FcmRecei
   const server = await startNatter(ctx.opts, pushEnv(ctx, side === 'on' ? receiver : null, delay));
   await receiver.reset();
   const opts = { ...ctx.opts, users: ctx.opts['push-users'] ?? '1000', rates: ctx.opts['push-rates'] ?? '500,1000', start: undefined, factor: undefined };
+  let sampler: Awaited<ReturnType<typeof sampleActivity>> | undefined;
   try {
     const ladder = await directLadder(
       { ...ctx, opts, target: server.url, server, serverPid: server.pid },
       {
         keepGoing: true,
         // The same workload on both sides: every user registers a device (the "off" server keeps it, has nothing to push it with).
-        afterSetup: (users) => mapLimit(users, 16, (u) => registerDevice(server.url, u, `bench-${ctx.run}-${side}-${u.id}`)).then(() => {}),
+        afterSetup: async (users) => {
+          await mapLimit(users, 16, (u) => registerDevice(server.url, u, `bench-${ctx.run}-${side}-${u.id}`));
+          // From here (sockets opening, warm-up, every step): which statements the database ran.
+          if (server.database.url) sampler = await sampleActivity(server.database.url, 10);
+        },
       },
     );
+    const activity = await sampler?.stop();
+    sampler = undefined;
     const pushes = await receiver.stats();
-    return { server_config: server.config, ladder, pushes_received: pushes.received, push_tokens_reached: pushes.distinct, pushes_refused: pushes.refused };
+    if (activity) {
+      console.log(`database activity, sockets open to the last step (${activity.samples} samples; % of samples; none running: ${activity.none_active_pct} %)`);
+      console.log(table(activity.statements.slice(0, 8).map((s) => ({ '%': s.pct, statement: s.statement }))));
+    }
+    return {
+      server_config: server.config,
+      ladder,
+      pushes_received: pushes.received,
+      push_tokens_reached: pushes.distinct,
+      pushes_refused: pushes.refused,
+      ...(activity ? { database_activity: activity } : {}),
+    };
   } finally {
+    await sampler?.stop();
     await server.stop();
   }
 }
