@@ -4,7 +4,7 @@
  *   npm run bench -- <scenario> [--spawn | --target http://127.0.0.1:8080] [options]
  *   npm run bench -- chart bench/results/direct-….json [--out file.svg]
  *
- * Scenarios: direct, group, idle, history, resume, search, upload, baseline, compare. See bench/README.md.
+ * Scenarios: direct, group, idle, history, resume, search, upload, push, baseline, compare. See bench/README.md.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -19,11 +19,12 @@ import { direct } from './scenarios/direct.js';
 import { group } from './scenarios/group.js';
 import { history } from './scenarios/history.js';
 import { idle } from './scenarios/idle.js';
+import { push } from './scenarios/push.js';
 import { resume } from './scenarios/resume.js';
 import { search } from './scenarios/search.js';
 import { upload } from './scenarios/upload.js';
 
-const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, search, upload, baseline, compare };
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, search, upload, push, baseline, compare };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
        npm run bench -- chart <results.json> [--out file.svg]
@@ -48,6 +49,12 @@ upload:    --uploads 100  --size 10mb  --concurrency 8  --big 1gb  --skip-big  -
            a discarding server (generator ceiling), then the bare pipeline-to-file server and natter (--spawn:
            STORAGE=local, DATA_DIR under DIR; or --target + --server-pid) in alternating rounds: MB/s,
            natter/bare, server RSS growth during the big upload. --bare-only: no natter
+push:      (--spawn) --parts fanout,send  --push-concurrency N (PUSH_CONCURRENCY; default the server's)
+           fanout: --recipients 10000 (offline, one FCM device each, one group)  --push-delay 1s
+                   --fanout-timeout 120  --settle-seconds 3  --seed-rest (recipients over REST even on PostgreSQL)
+                   --skip-analyze (PostgreSQL: no ANALYZE after the group is built: planner statistics as stale as they come)
+           send:   the direct ladder at fixed rates, push off then on: --push-users 1000  --push-rates 500,1000
+                   --send-push-delay 200ms  --step-seconds  --drain-seconds
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
 compare:   natter (spawned), the bare servers and, with --target URL, a seed-compatible server, one
            after another on the same workload: max rate at p99 < --p99-limit (50 here) and CPU per
@@ -65,6 +72,7 @@ const STRING_OPTIONS = [
   'scenarios', 'small-users', 'group-rates',
   'uploads', 'size', 'big', 'upload-dir', 'rounds',
   'conversations', 'vocabulary', 'queries',
+  'recipients', 'push-delay', 'push-concurrency', 'fanout-timeout', 'settle-seconds', 'push-users', 'push-rates', 'send-push-delay',
 ];
 
 function defaultWorkers(): number {
@@ -84,6 +92,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'boolean' },
       'skip-big': { type: 'boolean' },
       'bare-only': { type: 'boolean' },
+      'skip-analyze': { type: 'boolean' },
       ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
     },
   });
@@ -105,7 +114,8 @@ async function main(): Promise<number> {
   }
   // The baseline and the comparison bring their own servers; --spawn does not apply to them.
   // upload starts its own too: natter with upload settings (--spawn), and its bare servers.
-  const own = scenario === 'baseline' || scenario === 'compare' || scenario === 'upload';
+  // push starts its own too: one natter per part and side, each with its own push settings.
+  const own = scenario === 'baseline' || scenario === 'compare' || scenario === 'upload' || scenario === 'push';
   const started = new Date().toISOString();
   const ctx = own ? await poolContext(scenario, opts) : await createContext(opts, num(opts, 'workers', defaultWorkers()));
   const result = await fn(ctx);
@@ -128,6 +138,7 @@ async function poolContext(scenario: string, opts: Options): Promise<Context> {
   const pool = await WorkerPool.start(workers);
   const dbUrl = adminDatabaseUrl(opts);
   if (scenario === 'upload') return uploadContext(opts, pool, workers, dbUrl);
+  if (scenario === 'push') return pushContext(opts, pool, workers, dbUrl);
   const comparing = scenario === 'compare';
   const target = comparing
     ? ['natter (spawned)', 'bare ws and bare history servers (spawned)', ...(typeof opts.target === 'string' ? [opts.target] : [])].join(', ')
@@ -167,6 +178,29 @@ async function uploadContext(opts: Options, pool: Context['pool'], workers: numb
         bus: natter && opts.spawn ? busOf(opts) : undefined,
         server: {},
         target: ['bare upload servers (spawned)', ...(natter ? [natter] : [])].join(', '),
+        spawned: true,
+        generators: workers,
+      }),
+  };
+}
+
+/** push: the generators and the options; it spawns natter itself (fan-out, push off, push on), so --spawn is required. */
+async function pushContext(opts: Options, pool: Context['pool'], workers: number, dbUrl: string | undefined): Promise<Context> {
+  if (!opts.spawn) throw new Error('push needs --spawn: it starts natter with its own PUSH_DELAY, FCM settings and GROUP_MAX_MEMBERS');
+  const { randomTag } = await import('./lib/api.js');
+  const { describeEnvironment } = await import('./lib/env.js');
+  return {
+    opts,
+    target: '',
+    pool,
+    run: randomTag(),
+    environment: () =>
+      describeEnvironment({
+        databaseKind: dbUrl ? 'postgresql' : 'pglite',
+        databaseUrl: dbUrl,
+        bus: busOf(opts),
+        server: {},
+        target: 'natter (spawned, one per part and side; settings in each part\'s server_config), FCM receiver (spawned)',
         spawned: true,
         generators: workers,
       }),

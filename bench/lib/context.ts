@@ -77,12 +77,12 @@ export function busOf(opts: Options): string {
 }
 
 /** natter in its own process, as --spawn starts it: a scratch database (or PGlite dir) of its own. */
-export async function startNatter(opts: Options): Promise<ServerHandle> {
+export async function startNatter(opts: Options, extraEnv?: Record<string, string>): Promise<ServerHandle> {
   const databaseUrl = adminDatabaseUrl(opts);
   const bus = busOf(opts);
   console.log(`starting natter (${databaseUrl ? 'scratch PostgreSQL database' : 'PGlite in a temp dir'}, BUS=${bus})…`);
   const cpuProfDir = opts['cpu-prof'] ? path.join(ROOT, 'bench/results/profiles') : undefined;
-  const server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir });
+  const server = await spawnNatter({ databaseUrl, keep: Boolean(opts.keep), bus, cpuProfDir, extraEnv });
   if (cpuProfDir) console.log(`the server writes a CPU profile into ${cpuProfDir} when it stops`);
   console.log(`natter pid ${server.pid} at ${server.url}`);
   return server;

@@ -14,6 +14,8 @@ export interface LadderOptions {
   defaultFactor: number;
   /** Deliveries per message (recipients other than the sender), for the table. */
   fanout: number;
+  /** Run every rate, noting but not stopping at a step over the limits. */
+  keepGoing?: boolean;
 }
 
 export interface LadderResult {
@@ -83,14 +85,19 @@ export async function runLadder(ctx: Context, o: LadderOptions): Promise<LadderR
     const dup = f.dup_echo + f.dup_deliveries;
     const p99 = f.deliver.p99_ms ?? f.echo.p99_ms ?? Infinity;
     if (p99 > limit || lost || dup || f.error_frames || f.send_errors) {
-      stop = `stopped at ${rate} msgs/s: ${p99 > limit ? `p99 ${p99} ms > ${limit} ms` : ''}${lost ? ` lost ${lost}` : ''}${dup ? ` duplicates ${dup}` : ''}${f.error_frames ? ` error frames ${f.error_frames}` : ''}${f.send_errors ? ` send errors ${f.send_errors}` : ''}`.trim();
-      break;
+      const why = `${p99 > limit ? `p99 ${p99} ms > ${limit} ms` : ''}${lost ? ` lost ${lost}` : ''}${dup ? ` duplicates ${dup}` : ''}${f.error_frames ? ` error frames ${f.error_frames}` : ''}${f.send_errors ? ` send errors ${f.send_errors}` : ''}`.trim();
+      if (!o.keepGoing) {
+        stop = `stopped at ${rate} msgs/s: ${why}`;
+        break;
+      }
+      if (passed === i) stop = `over the limits from ${rate} msgs/s (${why}); every step run (fixed rates)`;
+      continue;
     }
     if (f.sockets_closed) {
       stop = `stopped at ${rate} msgs/s: ${f.sockets_closed} sockets closed`;
       break;
     }
-    passed++;
+    if (passed === i) passed++;
   }
   console.log(`\n${stop}`);
   return { steps, stop_reason: stop, rates, p99_limit_ms: limit, sender_echo: echoes, passed_steps: passed };
