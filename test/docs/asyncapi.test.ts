@@ -130,4 +130,13 @@ describe('the AsyncAPI document', () => {
     const security = doc.operations().all().map((op) => op.security().map((s) => s.all().map((r) => r.scheme().type())));
     for (const alternatives of security) expect(alternatives.flat().sort()).toEqual(['http', 'httpApiKey']);
   });
+
+  test('is linked from the top of docs/protocol.md and from the README\'s API section', () => {
+    const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
+    const protocol = read('docs/protocol.md');
+    expect(protocol.slice(0, protocol.indexOf('## 1.'))).toContain('/docs/asyncapi.json');
+    const readme = read('README.md');
+    const api = readme.slice(readme.indexOf('## API'));
+    expect(api.slice(0, api.indexOf('\n## ', 1))).toContain('/docs/asyncapi.json');
+  });
 });
