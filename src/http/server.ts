@@ -42,6 +42,7 @@ import { receiptRoutes } from './routes/receipts.js';
 import { searchRoutes } from './routes/search.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
+import { buildAsyncApiDocument, packageVersion } from '../realtime/asyncapi.js';
 import { ErrorBody } from '../schemas/common.js';
 import { ConversationSchema, GroupSettingsSchema, InviteSchema, ParticipantSchema } from '../schemas/conversations.js';
 import { MemberSettingsSchema } from '../schemas/member-settings.js';
@@ -210,6 +211,9 @@ export async function buildServer(opts: {
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The WebSocket's contract next to the REST one's JSON, open the same way; built once.
+  const asyncApi = buildAsyncApiDocument({ address: `${API_PREFIX}/ws`, version: packageVersion() });
+  app.get('/docs/asyncapi.json', { schema: { hide: true } }, async () => asyncApi);
 
   app.decorateRequest('auth', null);
   const ctx: RouteContext = {
