@@ -8,7 +8,7 @@ import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
 import { rateLimitRedis } from './http/rate-limits.js';
-import { createLogger } from './logger.js';
+import { createLogger, resolveLogFormat } from './logger.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis.js';
@@ -82,7 +82,7 @@ export interface AppOptions {
  * need it, and `close()` takes them down in reverse order.
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, resolveLogFormat(config.logFormat, config.env));
   const clock = opts.clock ?? systemClock;
   const database =
     opts.database ??

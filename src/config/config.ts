@@ -200,6 +200,8 @@ export const CONFIG_SCHEMA = {
   refreshTokenTtl: key('REFRESH_TOKEN_TTL', '30d', durationSeconds, 'Lifetime of a session and its refresh token.'),
   logLevel: key('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     'Log level (structured JSON logs on stdout).'),
+  logFormat: key('LOG_FORMAT', 'auto', oneOf('auto', 'json', 'pretty'),
+    'json (one JSON object a line), pretty (pino-pretty, for people) or auto: pretty in development on a terminal, else json.'),
   corsOrigins: key('CORS_ORIGINS', '*', origins, 'Allowed browser origins: * or a comma-separated list.'),
   bodyLimit: key('BODY_LIMIT', '1mb', bytes, 'Largest accepted request body.'),
   trustProxy: key('TRUST_PROXY', 'false', bool, 'Trust X-Forwarded-* headers (set behind a load balancer).'),
