@@ -6,6 +6,9 @@ import { AppError } from '../domain/errors.js';
 import { bearerToken } from './auth.js';
 import type { AppServer } from './server.js';
 
+/** What a limited reply tells a client; browsers may read them only when CORS exposes them. */
+export const RATE_LIMIT_HEADERS = ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+
 /** Every REST limit counts requests in windows of this length. */
 export const RATE_WINDOW = '1 minute';
 

@@ -31,7 +31,7 @@ import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
-import { installRestLimits, rateLimitOptions, RATE_WINDOW } from './rate-limits.js';
+import { installRestLimits, RATE_LIMIT_HEADERS, rateLimitOptions, RATE_WINDOW } from './rate-limits.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
@@ -197,7 +197,7 @@ export async function buildServer(opts: {
     origin: config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Range', 'If-None-Match', 'If-Range', ...TUS_REQUEST_HEADERS],
-    exposedHeaders: ['Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS],
+    exposedHeaders: ['Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS, ...RATE_LIMIT_HEADERS],
     maxAge: 600,
   });
   await app.register(rateLimit, rateLimitOptions(opts.rateLimitRedis, config.busPrefix));

@@ -34,8 +34,10 @@ describe('per-user REST limit', () => {
       expect(res.headers.get('x-ratelimit-remaining')).toBe(String(4 - i));
     }
     expectLimited(await t.request('GET', '/api/v1/users/me', { token: alice.token }));
-    // Any route of the API draws on the same budget.
-    expectLimited(await t.request('GET', '/api/v1/conversations', { token: alice.token }));
+    // Any route of the API draws on the same budget; a browser app may read when to retry.
+    const fromBrowser = await t.request('GET', '/api/v1/conversations', { token: alice.token, headers: { origin: 'https://app.example.com' } });
+    expectLimited(fromBrowser);
+    expect(fromBrowser.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('retry-after');
 
     expect((await t.request('GET', '/api/v1/users/me', { token: bob.token })).status).toBe(200);
     // Alice's budget is hers, not her address's: unauthenticated requests from it still answer.
