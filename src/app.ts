@@ -7,7 +7,8 @@ import { RedisBus } from './bus/redis.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
-import { createLogger } from './logger.js';
+import { rateLimitRedis } from './http/rate-limits.js';
+import { createLogger, resolveLogFormat } from './logger.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis.js';
@@ -81,7 +82,7 @@ export interface AppOptions {
  * need it, and `close()` takes them down in reverse order.
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, resolveLogFormat(config.logFormat, config.env));
   const clock = opts.clock ?? systemClock;
   const database =
     opts.database ??
@@ -201,8 +202,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     if (presenceStore instanceof MemoryPresenceStore) await resetPresence(db);
     const presence = new PresenceService(db, fanout, presenceStore, config.presenceGrace * 1000, blocks);
 
+    // Rate limits count where presence does: in Redis whenever nodes share it.
+    const limitsRedis = presenceKind(config) === 'redis' ? rateLimitRedis(config.redisUrl, log.child({ part: 'rate-limit' })) : undefined;
+    if (limitsRedis) owned.unshift({ close: async () => void (await limitsRedis.quit().catch(() => limitsRedis.disconnect())) });
+
     let gateway!: Gateway;
     const server = await buildServer({
+      rateLimitRedis: limitsRedis,
       config,
       services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
       logger: log,
@@ -276,11 +282,14 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
   }
 }
 
-/** PRESENCE: auto = memory with BUS=memory, else redis. */
-function createPresenceStore(config: Config, log: Logger): PresenceStore {
+/** PRESENCE: auto = memory with BUS=memory, else redis. Rate limits count in the same place. */
+export function presenceKind(config: Config): 'memory' | 'redis' {
   // Several nodes (any remote bus) need one shared count; only a lone node keeps it in memory.
-  const kind = config.presence === 'auto' ? (config.bus === 'memory' ? 'memory' : 'redis') : config.presence;
-  if (kind === 'memory') return new MemoryPresenceStore();
+  return config.presence === 'auto' ? (config.bus === 'memory' ? 'memory' : 'redis') : config.presence;
+}
+
+function createPresenceStore(config: Config, log: Logger): PresenceStore {
+  if (presenceKind(config) === 'memory') return new MemoryPresenceStore();
   return new RedisPresenceStore(
     { url: config.redisUrl, prefix: `${config.busPrefix}:`, ttlMs: config.presenceTtl * 1000 },
     log.child({ part: 'presence' }),

@@ -18,6 +18,7 @@ const USAGE = `usage: natter [command]
   migrate create NAME      write an empty NNNNNN_NAME.up.sql / .down.sql pair
   seed                     add sample users and conversations (idempotent)
   db reset                 drop everything, then apply all migrations
+  doctor                   check the configuration, database, migrations, Redis/NATS and clock; exit 1 on a problem
   vapid                    print a new Web Push (VAPID) key pair as VAPID_PUBLIC_KEY= / VAPID_PRIVATE_KEY= lines
 
 Configuration comes from the environment and ./.env (see README.md).`;
@@ -130,6 +131,16 @@ async function printVapidKeys(): Promise<void> {
   console.log(`VAPID_PUBLIC_KEY=${publicKey}\nVAPID_PRIVATE_KEY=${privateKey}`);
 }
 
+/** Prints the doctor's report; exit status 1 when a check failed. Configuration errors are part of the report. */
+async function doctor(): Promise<void> {
+  const { formatReport, runDoctor } = await import('./cli/doctor.js');
+  const checks = await runDoctor(process.env);
+  const code = checks.some((c) => c.status === 'fail') ? 1 : 0;
+  // Exit explicitly once the report is written: a connection attempt cut short by a
+  // check's timeout may still hold the event loop.
+  process.stdout.write(`${formatReport(checks)}\n`, () => process.exit(code));
+}
+
 async function main(argv: string[]): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const [command = 'serve', ...rest] = argv;
@@ -138,6 +149,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'vapid') return printVapidKeys();
+  if (command === 'doctor') return doctor();
   const config = loadConfig(process.env);
   switch (command) {
     case 'serve':

@@ -77,6 +77,8 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     AUTH_RATE_LIMIT: '0',
+    RATE_LIMIT_USER: '0',
+    RATE_LIMIT_IP: '0',
     WS_RATE_LIMIT: '100000',
     ACCESS_TOKEN_TTL: '1h',
     BUS: opts.bus,

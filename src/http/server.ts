@@ -12,6 +12,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
@@ -30,6 +31,7 @@ import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
+import { installRestLimits, RATE_LIMIT_HEADERS, rateLimitOptions, RATE_WINDOW } from './rate-limits.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
@@ -147,6 +149,8 @@ export async function buildServer(opts: {
   logger: Logger;
   /** Registers the WebSocket gateway under the API prefix. */
   realtime?: (api: AppServer) => Promise<void>;
+  /** Where rate limits count, shared by every node (unset: in this node's memory). */
+  rateLimitRedis?: Redis;
 }): Promise<AppServer> {
   const { config } = opts;
   const app: AppServer = Fastify({
@@ -194,10 +198,10 @@ export async function buildServer(opts: {
     origin: config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Range', 'If-None-Match', 'If-Range', ...TUS_REQUEST_HEADERS],
-    exposedHeaders: ['Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS],
+    exposedHeaders: ['Content-Range', 'Content-Disposition', 'ETag', ...TUS_RESPONSE_HEADERS, ...RATE_LIMIT_HEADERS],
     maxAge: 600,
   });
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, rateLimitOptions(opts.rateLimitRedis, config.busPrefix));
 
   await app.register(swagger, {
     openapi: {
@@ -220,13 +224,18 @@ export async function buildServer(opts: {
     config,
     services: opts.services,
     requireAuth: requireAuth(opts.services.accounts),
-    authRateLimit: config.authRateLimit > 0 ? { max: config.authRateLimit, timeWindow: '1 minute' } : false,
+    authRateLimit: config.authRateLimit > 0 ? { max: config.authRateLimit, timeWindow: RATE_WINDOW } : false,
     readiness: opts.readiness,
   };
 
   healthRoutes(app, ctx);
   await app.register(
     async (api) => {
+      installRestLimits(api, {
+        perUser: config.rateLimitUser,
+        perIp: config.rateLimitIp,
+        tokenUser: (token) => opts.services.accounts.tokenUser(token),
+      });
       authRoutes(api, ctx);
       userRoutes(api, ctx);
       conversationRoutes(api, ctx);

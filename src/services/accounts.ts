@@ -154,6 +154,15 @@ export class AccountsService {
     return claims;
   }
 
+  /**
+   * The user an access token was signed for, checking signature and expiry only (no
+   * database, so it is cheap enough to run before anything else): null for any other
+   * token. Not authentication — `authenticate` also checks the session is live.
+   */
+  tokenUser(token: string): Promise<number | null> {
+    return this.signer.verify(token).then((claims) => claims.userId, () => null);
+  }
+
   /** Which of these sessions are still open. */
   liveSessions(sessionIds: string[]): Promise<Set<string>> {
     return liveSessionIds(this.db, sessionIds, new Date(this.clock.now()));

@@ -53,6 +53,9 @@ export const testConfig = (overrides: Partial<Config> = {}): Config =>
       logLevel: 'silent',
       migrateOnStart: false,
       authRateLimit: 0,
+      // Test files send far more than a person does; the limits' own tests turn them on.
+      rateLimitUser: 0,
+      rateLimitIp: 0,
       // Offline shows after the grace period; tests that do not study flapping want it quick.
       presenceGrace: 0.05,
       jwtSecret: 'test-secret-that-is-long-enough-for-hs256!',

@@ -265,6 +265,8 @@ export class Cluster {
       BUS_PREFIX: this.prefix,
       PRESENCE: 'redis',
       AUTH_RATE_LIMIT: '0',
+      RATE_LIMIT_USER: '0',
+      RATE_LIMIT_IP: '0',
       JWT_SECRET: 'scale-test-secret-shared-by-every-node-0123456789',
       SHUTDOWN_TIMEOUT: '3s',
       ...this.opts.env,
