@@ -30,6 +30,7 @@ import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
+import { installMetrics, type MetricsEndpoint } from './metrics.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
@@ -146,6 +147,8 @@ export async function buildServer(opts: {
   logger: Logger;
   /** Registers the WebSocket gateway under the API prefix. */
   realtime?: (api: AppServer) => Promise<void>;
+  /** Times every reply; with a token, serves GET /metrics (src/http/metrics.ts). */
+  metrics?: MetricsEndpoint;
 }): Promise<AppServer> {
   const { config } = opts;
   const app: AppServer = Fastify({
@@ -164,6 +167,7 @@ export async function buildServer(opts: {
 
   installErrorHandlers(app);
   refuseWhileClosing(app);
+  if (opts.metrics) installMetrics(app, opts.metrics);
   app.addHook('preHandler', guardPathAndQuery);
 
   // JSON is the only body natter reads: Fastify's text/plain parser would hand a route a
