@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
@@ -9,6 +10,8 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
 import { rateLimitRedis } from './http/rate-limits.js';
 import { createLogger, resolveLogFormat } from './logger.js';
+import { MetricsListener } from './http/metrics.js';
+import { Metrics } from './metrics/metrics.js';
 import { MemoryPresenceStore } from './presence/memory.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis.js';
@@ -59,6 +62,10 @@ export interface App {
   readonly attachments: AttachmentsService;
   /** The push worker of this node (its counters, and a round by hand for tests). */
   readonly push: PushService;
+  /** This node's metrics (GET /metrics). */
+  readonly metrics: Metrics;
+  /** Where the METRICS_PORT listener serves /metrics, once listening (undefined: none). */
+  readonly metricsUrl: string | undefined;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:8080). */
   listen(): Promise<string>;
   /**
@@ -84,6 +91,8 @@ export interface AppOptions {
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = createLogger(config.logLevel, resolveLogFormat(config.logFormat, config.env));
   const clock = opts.clock ?? systemClock;
+  // One registry per app (tests run several apps in one process); every part reports to it.
+  const metrics = new Metrics(new Registry());
   const database =
     opts.database ??
     (await openDatabase({
@@ -168,6 +177,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
       ...(push.platforms.length > 0 ? { outbox: push } : {}),
+      onBatch: metrics.batch,
     });
     const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes, blocks);
     const changes = new MessageChangesService(
@@ -206,22 +216,25 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     const limitsRedis = presenceKind(config) === 'redis' ? rateLimitRedis(config.redisUrl, log.child({ part: 'rate-limit' })) : undefined;
     if (limitsRedis) owned.unshift({ close: async () => void (await limitsRedis.quit().catch(() => limitsRedis.disconnect())) });
 
+    const readiness = async () => {
+      const failing: string[] = [];
+      if (!(await database.ping())) failing.push('database');
+      if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
+      if (!presenceStore.isReady()) failing.push('presence');
+      return failing;
+    };
+    const sync = new SyncService(db, messages);
     let gateway!: Gateway;
     const server = await buildServer({
       rateLimitRedis: limitsRedis,
       config,
       services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
       logger: log,
-      readiness: async () => {
-        const failing: string[] = [];
-        if (!(await database.ping())) failing.push('database');
-        if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
-        if (!presenceStore.isReady()) failing.push('presence');
-        return failing;
-      },
+      readiness,
+      metrics: { observe: metrics.http, scrape: () => metrics.scrape(), token: config.metricsToken },
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, changes, typing, presence, receipts, sync: new SyncService(db, messages), bus, log: api.log },
+          { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics.realtime },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,
@@ -232,6 +245,23 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         await gateway.register(api, '/ws');
       },
     });
+
+    metrics.readFrom({
+      socketsOpen: () => gateway.connectionCount,
+      onlineUsers: () => gateway.userCount,
+      writerQueued: () => writer.queued,
+      bus: () => bus,
+      pool: () => database.pool(),
+      syncs: () => sync.stats.syncs,
+      uploadBytes: () => attachments.stats.bytes,
+      pushResults: function* () {
+        for (const [provider, tally] of push.results) for (const [result, n] of Object.entries(tally)) yield [provider, result, n];
+      },
+      pushQueue: () => push.queueState(),
+      ready: async () => (await readiness()).length === 0,
+    });
+    const metricsListener = config.metricsPort === undefined ? undefined : new MetricsListener(() => metrics.scrape());
+    let metricsUrl: string | undefined;
 
     push.start();
     const sweeper = attachments.startSweeping(Math.min(10 * 60_000, (config.uploadOrphanTtl * 1000) / 4));
@@ -244,10 +274,21 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       gateway,
       attachments,
       push,
-      listen: () => server.listen({ host: config.host, port: config.port }),
+      metrics,
+      get metricsUrl() {
+        return metricsUrl;
+      },
+      listen: async () => {
+        if (metricsListener) {
+          metricsUrl = await metricsListener.listen(config.host, config.metricsPort!);
+          log.info({ url: `${metricsUrl}/metrics` }, 'metrics listening');
+        }
+        return server.listen({ host: config.host, port: config.port });
+      },
       close: () =>
         (closing ??= (async () => {
           sweeper.stop();
+          await metricsListener?.close();
           await gateway.close();
           await server.close();
           await presence.close();

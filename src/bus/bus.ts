@@ -20,6 +20,9 @@ export interface Bus {
   close(): Promise<void>;
   /** False while a remote bus is disconnected (then /ready answers 503). */
   isReady?(): boolean;
+  /** Events published (one per channel) and those that could not be, since start (metrics). */
+  readonly published: number;
+  readonly dropped: number;
 }
 
 /** What travels on a user's channel. Frames are serialised once, before publishing. */

@@ -8,6 +8,10 @@ import type { Bus, BusEvent } from './bus.js';
 export class MemoryBus implements Bus {
   private readonly channels = new Map<string, Set<(event: BusEvent) => void>>();
   private closed = false;
+  /** Events published, one per channel (with or without a subscriber). */
+  published = 0;
+  /** Nothing is ever dropped in one process. */
+  readonly dropped = 0;
 
   publish(channel: string, event: BusEvent): Promise<void> {
     return this.publishMany([channel], event);
@@ -15,6 +19,7 @@ export class MemoryBus implements Bus {
 
   async publishMany(channels: string[], event: BusEvent): Promise<void> {
     if (this.closed) return;
+    this.published += channels.length;
     // Who is subscribed is taken now; whether they still are, at delivery.
     const targets: [Set<(event: BusEvent) => void>, ((event: BusEvent) => void)[]][] = [];
     for (const channel of channels) {

@@ -86,6 +86,8 @@ export abstract class RemoteBus implements Bus {
   protected closed = false;
   /** Events that could not be published (bus unreachable); exposed for metrics. */
   dropped = 0;
+  /** Events handed to the remote bus, one per channel (a fanout counts its channels). */
+  published = 0;
 
   /** `fanoutMin` 0: every event goes to its channels one by one (e.g. while old nodes run). */
   constructor(
@@ -107,6 +109,7 @@ export abstract class RemoteBus implements Bus {
     if (this.closed) return;
     try {
       await this.remotePublish(channel, encodeEvent(event));
+      this.published++;
     } catch (err) {
       this.dropped++;
       this.log.warn({ err, channel }, 'bus publish failed; clients will catch up by seq');
@@ -123,6 +126,7 @@ export abstract class RemoteBus implements Bus {
         }
         await Promise.all(chunks.map((payload) => this.remotePublish(FANOUT_CHANNEL, payload)));
       } else await this.remotePublishMany(channels, encodeEvent(event));
+      this.published += channels.length;
     } catch (err) {
       this.dropped += channels.length;
       this.log.warn({ err, channels: channels.length }, 'bus publish failed; clients will catch up by seq');

@@ -32,6 +32,7 @@ import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
 import { installRestLimits, RATE_LIMIT_HEADERS, rateLimitOptions, RATE_WINDOW } from './rate-limits.js';
+import { installMetrics, type MetricsEndpoint } from './metrics.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS, uploadRoutes } from './routes/uploads.js';
@@ -151,6 +152,8 @@ export async function buildServer(opts: {
   realtime?: (api: AppServer) => Promise<void>;
   /** Where rate limits count, shared by every node (unset: in this node's memory). */
   rateLimitRedis?: Redis;
+  /** Times every reply; with a token, serves GET /metrics (src/http/metrics.ts). */
+  metrics?: MetricsEndpoint;
 }): Promise<AppServer> {
   const { config } = opts;
   const app: AppServer = Fastify({
@@ -169,6 +172,7 @@ export async function buildServer(opts: {
 
   installErrorHandlers(app);
   refuseWhileClosing(app);
+  if (opts.metrics) installMetrics(app, opts.metrics);
   app.addHook('preHandler', guardPathAndQuery);
 
   // JSON is the only body natter reads: Fastify's text/plain parser would hand a route a

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { ChangePosition, MessagePosition } from '../bus/bus.js';
+import { NO_REALTIME_METER, type RealtimeMeter } from '../metrics/meters.js';
 import { serializeFrame, type ServerFrame } from '../schemas/server-frames.js';
 import { CLOSE } from './protocol.js';
 
@@ -64,6 +65,7 @@ export class Connection {
     readonly userId: number,
     readonly sessionId: string,
     private readonly limits: ConnectionLimits,
+    private readonly meter: RealtimeMeter = NO_REALTIME_METER,
   ) {
     this.tokens = limits.framesPerSecond * 2;
   }
@@ -90,6 +92,7 @@ export class Connection {
     }
     if (typeof frame === 'string') this.socket.send(frame);
     else this.socket.send(frame, AS_TEXT);
+    this.meter.frameOut(frame);
     return true;
   }
 
@@ -292,6 +295,7 @@ export class Connection {
   close(code: number, reason: string, terminateAfterMs: number | null = 2000): void {
     if (this.closing) return;
     this.closing = true;
+    if (code === CLOSE.SLOW_CONSUMER) this.meter.slowConsumer();
     clearTimeout(this.rateTimer);
     this.closed?.abort();
     // A socket paused for shaping must read again to see the close handshake, and from

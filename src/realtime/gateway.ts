@@ -4,6 +4,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Bus } from '../bus/bus.js';
 import { AppError } from '../domain/errors.js';
 import { bearerToken } from '../http/auth.js';
+import { NO_REALTIME_METER, type RealtimeMeter } from '../metrics/meters.js';
 import { frames } from '../schemas/server-frames.js';
 import type { AccountsService } from '../services/accounts.js';
 import type { PresenceService } from '../services/presence.js';
@@ -26,6 +27,8 @@ export interface GatewayDeps extends HandlerDeps {
   presence: PresenceService;
   bus: Bus;
   log: FastifyBaseLogger;
+  /** Sockets and frames, for metrics. */
+  meter?: RealtimeMeter;
 }
 
 /**
@@ -41,19 +44,26 @@ export class Gateway {
   /** One per open socket: settles when its close has been fully processed. */
   private readonly released = new Set<Promise<void>>();
   private closed = false;
+  private readonly meter: RealtimeMeter;
 
   constructor(
     private readonly deps: GatewayDeps,
     private readonly opts: GatewayOptions,
   ) {
+    this.meter = deps.meter ?? NO_REALTIME_METER;
     this.sockets = new SocketRegistry(deps.bus, deps.log);
-    this.router = new FrameRouter(frameHandlers(deps), deps.log);
+    this.router = new FrameRouter(frameHandlers(deps), deps.log, this.meter);
     this.heartbeat = new Heartbeat(this.sockets, deps.accounts, deps.log);
   }
 
   /** Number of open sockets on this node. */
   get connectionCount(): number {
     return this.sockets.size;
+  }
+
+  /** Number of users with an open socket on this node. */
+  get userCount(): number {
+    return this.sockets.users;
   }
 
   async register(app: FastifyInstance, path: string): Promise<void> {
@@ -87,11 +97,12 @@ export class Gateway {
   }
 
   private accept(socket: WebSocket, userId: number, sessionId: string): void {
-    const conn = new Connection(socket, userId, sessionId, this.opts);
+    const conn = new Connection(socket, userId, sessionId, this.opts, this.meter);
     if (this.closed) {
       conn.close(CLOSE.GOING_AWAY, 'server shutting down');
       return;
     }
+    this.meter.opened();
     const subscribed = this.sockets.add(conn);
 
     // Once the server has closed a socket it stops listening to it, so a closing socket
@@ -133,7 +144,10 @@ export class Gateway {
         return false;
       });
     const released = new Promise<void>((resolve) => {
-      socket.once('close', () => void this.release(conn, counted).finally(resolve));
+      socket.once('close', (code: number) => {
+        this.meter.closed(code);
+        void this.release(conn, counted).finally(resolve);
+      });
     });
     this.released.add(released);
     void released.finally(() => this.released.delete(released));

@@ -63,6 +63,11 @@ export class SocketRegistry {
     return true;
   }
 
+  /** Users with a socket on this node. */
+  get users(): number {
+    return this.byUser.size;
+  }
+
   /** Every open socket on this node. */
   *all(): Iterable<Connection> {
     for (const set of this.byUser.values()) yield* set;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import { NO_REALTIME_METER, type RealtimeMeter } from '../metrics/meters.js';
 import { AppError } from '../domain/errors.js';
 import type { ClientFrame } from '../schemas/client-frames.js';
 import { frames } from '../schemas/server-frames.js';
@@ -21,12 +22,14 @@ export class FrameRouter {
   constructor(
     private readonly handlers: FrameHandlers,
     private readonly log: FastifyBaseLogger,
+    private readonly meter: RealtimeMeter = NO_REALTIME_METER,
   ) {}
 
   receive(conn: Connection, text: string): void {
     const readyAt = conn.admit();
     if (readyAt === null) return;
     const parsed = parseFrame(text);
+    this.meter.frameIn(parsed.ok ? parsed.frame.type : 'invalid');
     if (!parsed.ok) {
       conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field }));
       conn.settle();

@@ -73,6 +73,8 @@ export class AttachmentsService {
    * core and tens of MB; beyond the cores, more at once only queue inside libvips while
    * holding their memory.
    */
+  /** Attachments stored and their bytes (thumbnails not counted), for metrics. */
+  readonly stats = { uploads: 0, bytes: 0 };
   private readonly inspecting = pLimit(Math.max(2, availableParallelism()));
 
   /** Only members upload into a conversation (not_found otherwise). */
@@ -176,6 +178,8 @@ export class AttachmentsService {
         throw err;
       }
       done = true;
+      this.stats.uploads++;
+      this.stats.bytes += media.size;
       return this.toWire(row);
     } finally {
       if (!done && opts.keepStagedOnFailure) leftovers.delete(staged);

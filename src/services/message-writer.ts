@@ -22,6 +22,8 @@ export interface WriterOptions {
   concurrency: number;
   /** Written in each batch's transaction for its new messages (the push outbox). */
   outbox?: CommitOutbox;
+  /** Told of each committed batch: its size, its new messages, its transaction's seconds (metrics). */
+  onBatch?: (size: number, created: number, seconds: number) => void;
 }
 
 export type Written =
@@ -121,6 +123,13 @@ export class MessageWriter {
     });
   }
 
+  /** Messages and jobs waiting in the lanes, not counting batches committing. */
+  get queued(): number {
+    let n = 0;
+    for (const lane of this.lanes) n += lane.queue.length;
+    return n;
+  }
+
   private laneOf(conversationId: number): Lane {
     return this.lanes[conversationId % this.lanes.length]!;
   }
@@ -169,9 +178,15 @@ export class MessageWriter {
    */
   private async settle(batch: Pending[]): Promise<void> {
     try {
+      const started = performance.now();
       const found = await this.commit(batch.map((p) => p.message));
       this.stats.batches++;
       this.stats.messages += batch.length;
+      if (this.opts.onBatch) {
+        let created = 0;
+        for (const f of found) if (f.created) created++;
+        this.opts.onBatch(batch.length, created, (performance.now() - started) / 1000);
+      }
       // Looked up before anything of the batch resolves, so that a repeat's answer leaves
       // in its place among the batch's new messages, not after them.
       const results = await this.withParticipants(found);

@@ -14,6 +14,7 @@ import {
   enqueuePushes,
   liveDevices,
   lockClaimed,
+  outboxState,
   pendingSummaries,
   renewClaim,
   rescheduleClaimed,
@@ -80,6 +81,8 @@ export class PushService implements CommitOutbox {
   private timer: NodeJS.Timeout | undefined;
   /** Counters for tests and the ops issue's metrics. */
   readonly stats = { sent: 0, skipped: 0, retried: 0, gone: 0, failed: 0, givenUp: 0 };
+  /** Sends tried per provider (platform) and result: sent, gone, failed, retry, given_up. */
+  readonly results = new Map<PushPlatform, Record<'sent' | 'gone' | 'failed' | 'retry' | 'given_up', number>>();
 
   constructor(
     private readonly db: Db,
@@ -89,6 +92,16 @@ export class PushService implements CommitOutbox {
     private readonly log: Logger,
   ) {
     this.limit = pLimit(opts.concurrency);
+  }
+
+  /**
+   * The outbox across all nodes (metrics): its rows, and how long the most overdue one
+   * has been due (0 when none is; rows wait PUSH_DELAY before they are due).
+   */
+  async queueState(): Promise<{ waiting: number; oldestAgeSeconds: number }> {
+    const { waiting, earliestDue } = await outboxState(this.db);
+    const overdue = earliestDue === null ? 0 : (this.clock.now() - earliestDue.getTime()) / 1000;
+    return { waiting, oldestAgeSeconds: Math.max(0, overdue) };
   }
 
   /** The platforms with a provider: only their devices get outbox rows. */
@@ -238,6 +251,10 @@ export class PushService implements CommitOutbox {
             : { kind: 'failed', reason: `no provider for ${device.platform}` };
           // The notification told of everything up to last_seq.
           const upTo = settled(row, row.last_seq);
+          let tally = this.results.get(device.platform);
+          if (!tally) this.results.set(device.platform, (tally = { sent: 0, gone: 0, failed: 0, retry: 0, given_up: 0 }));
+          const given = result.kind === 'retry' && row.attempts >= this.opts.maxAttempts;
+          tally[given ? 'given_up' : result.kind]++;
           switch (result.kind) {
             case 'sent':
               this.stats.sent++;

@@ -44,6 +44,9 @@ export interface SyncResult {
  * a member of are ignored (not reported, not an error).
  */
 export class SyncService {
+  /** Syncs run (metrics). */
+  readonly stats = { syncs: 0 };
+
   constructor(
     private readonly db: Db,
     private readonly messages: MessagesService,
@@ -55,6 +58,7 @@ export class SyncService {
     changesSince: Record<string, number> | undefined,
     sink: SyncSink,
   ): Promise<SyncResult> {
+    this.stats.syncs++;
     const wantedSeqs = held(since, 'since');
     const wantedChanges = held(changesSince, 'changes_since');
     const result: SyncResult = { seqs: {}, modSeqs: {} };

@@ -38,6 +38,11 @@ export interface Database {
   /** True when a trivial query succeeds. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * The connection pool now (metrics): PostgreSQL's pg.Pool counts; PGlite has one
+   * connection, shared in turn, and reports its size only.
+   */
+  pool(): { size: number; total?: number; idle?: number; waiting?: number };
   /** PGlite only: the whole data dir as a tarball (backups, test templates). */
   snapshot?(): Promise<Blob>;
 }
@@ -100,6 +105,7 @@ function openPostgres(url: string, poolSize: number, preparedStatements: boolean
     db,
     kind: 'postgres',
     runScript,
+    pool: () => ({ size: poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     ping: () => ping(db),
     close: () => db.destroy(),
   };
@@ -119,6 +125,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
     db,
     kind: 'pglite',
     runScript,
+    pool: () => ({ size: 1 }),
     ping: () => ping(db),
     close: () => db.destroy(),
     snapshot: () => pglite.dumpDataDir('none'),

@@ -19,12 +19,14 @@ describe('defaults', () => {
   test('an empty environment gives a working single node', () => {
     const config = loadConfig({});
     // Every key is present; only DATABASE_URL (PGlite when unset), PUBLIC_URL (relative
-    // URLs), the S3 settings (local storage) and the push providers' (no push) have no default.
+    // URLs), the S3 settings (local storage), the push providers' (no push) and the metrics
+    // listener and token (no /metrics) have no default.
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
     const unset = [
       'databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey',
       'vapidPublicKey', 'vapidPrivateKey', 'vapidSubject',
       'fcmServiceAccountFile', 'fcmTokenUrl', 'pushWebhookUrl', 'pushWebhookSecret',
+      'metricsPort', 'metricsToken',
     ];
     for (const [name, value] of Object.entries(config)) {
       if (unset.includes(name)) expect(value, name).toBeUndefined();
