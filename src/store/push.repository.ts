@@ -28,15 +28,24 @@ export async function enqueuePushes(
   opts: { now: Date; dueAt: Date; platforms: PushPlatform[] },
 ): Promise<void> {
   if (messages.length === 0 || opts.platforms.length === 0) return;
+  // Laterals keyed by conversation and by user, fenced with `offset 0` so the planner does
+  // not fold them back into joins: a generic plan (prepared statements) then cannot pick a
+  // hash join over the whole participants or devices table.
   await sql`
     insert into push_outbox (conversation_id, device_id, user_id, first_seq, last_seq, due_at)
     select v.conversation_id, d.id, p.user_id, min(v.seq), max(v.seq), ${opts.dueAt}
       from unnest(${messages.map((m) => m.conversationId)}::bigint[], ${messages.map((m) => m.seq)}::bigint[],
                   ${messages.map((m) => m.senderId)}::bigint[]) as v(conversation_id, seq, sender_id)
-      join conversation_participants p on p.conversation_id = v.conversation_id and p.user_id <> v.sender_id
-      join push_devices d on d.user_id = p.user_id and d.platform = any(${opts.platforms}::text[])
-      join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > ${opts.now}
-     where p.muted_until is null or p.muted_until <= ${opts.now}
+     cross join lateral (
+       select p0.user_id from conversation_participants p0
+        where p0.conversation_id = v.conversation_id and p0.user_id <> v.sender_id
+          and (p0.muted_until is null or p0.muted_until <= ${opts.now})
+       offset 0) p
+     cross join lateral (
+       select d0.id from push_devices d0
+         join sessions s on s.id = d0.session_id and s.revoked_at is null and s.expires_at > ${opts.now}
+        where d0.user_id = p.user_id and d0.platform = any(${opts.platforms}::text[])
+       offset 0) d
      group by v.conversation_id, d.id, p.user_id
      -- Rows are locked in key order, as the worker's settling locks them: no deadlock.
      order by v.conversation_id, d.id
