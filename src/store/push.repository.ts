@@ -158,25 +158,18 @@ export async function pendingSummaries(
   cutoff: Date,
 ): Promise<PendingSummary[]> {
   if (items.length === 0) return [];
-  const { rows } = await sql<{
-    conversation_id: number;
-    user_id: number;
-    first_seq: number;
-    last_seq: number;
-    conversation_type: 'direct' | 'group';
-    conversation_name: string | null;
-    muted: boolean;
-    ripe_seq: number | null;
-    count: number;
-    due: boolean;
-    latest_id: number | null;
-    latest_seq: number | null;
-    latest_type: 'text' | 'image' | 'video' | 'audio' | 'file' | null;
-    latest_content: string | null;
-    latest_attachments: { kind: string }[] | null;
-    latest_sender_id: number | null;
-    latest_sender_name: string | null;
-  }>`
+  const { rows } = await sql<
+    Omit<PendingSummary, 'ripe_seq' | 'latest'> & {
+      ripe_seq: number | null;
+      latest_id: number | null;
+      latest_seq: number | null;
+      latest_type: 'text' | 'image' | 'video' | 'audio' | 'file' | null;
+      latest_content: string | null;
+      latest_attachments: { kind: string }[] | null;
+      latest_sender_id: number | null;
+      latest_sender_name: string | null;
+    }
+  >`
     select v.conversation_id, v.user_id, v.first_seq, v.last_seq, c.type as conversation_type, c.name as conversation_name,
            (p.muted_until is not null and p.muted_until > ${now}) as muted,
            r.ripe_seq, coalesce(w.count, 0) as count, coalesce(w.due, false) as due,
