@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { envConfig, registerUser, startApp, testConfig, type TestApp } from '../harness/app.js';
 import { testDatabaseUrl } from '../harness/postgres.js';
 import { FcmServer, makeServiceAccount } from '../harness/push-peers.js';
+import { claimDue } from '../../src/store/push.repository.js';
 import { group, restSend } from '../realtime/fixtures.js';
 
 /**
@@ -49,9 +51,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test.skipIf(!pgUrl)('workers on two nodes claiming at once send each device its push exactly once', async () => {
+/** A group of `count` members with an FCM device each; resolves with the owner, the conversation and token → user id. */
+async function groupWithDevices(count: number) {
   const owner = await registerUser(t);
-  const members = await Promise.all(Array.from({ length: MEMBERS }, () => registerUser(t)));
+  const members = await Promise.all(Array.from({ length: count }, () => registerUser(t)));
   const tokens = new Map<string, number>();
   await Promise.all(
     members.map(async (m) => {
@@ -61,7 +64,11 @@ test.skipIf(!pgUrl)('workers on two nodes claiming at once send each device its 
       expect(res.status).toBe(201);
     }),
   );
-  const conv = await group(t, owner, members, 'Everyone');
+  return { owner, conv: await group(t, owner, members, 'Everyone'), tokens };
+}
+
+test.skipIf(!pgUrl)('workers on two nodes claiming at once send each device its push exactly once', async () => {
+  const { owner, conv, tokens } = await groupWithDevices(MEMBERS);
   await restSend(t, owner, conv, 'all hands at 10');
   await new Promise((r) => setTimeout(r, 300));
 
@@ -118,3 +125,30 @@ test.skipIf(!pgUrl)('a round slower than its lease keeps its rows: another node 
     await a.close();
   }
 }, 120_000);
+
+test.skipIf(!pgUrl)('a claim takes at most its batch, even under a generic plan made from an empty outbox', async () => {
+  const db = t.app.database.db;
+  // The statistics of a server whose outbox was empty when last analyzed, before its first big group send.
+  await sql`analyze push_outbox`.execute(db);
+  const { owner, conv } = await groupWithDevices(12);
+  await restSend(t, owner, conv, 'twelve at once');
+  const now = Date.now() + 1000;
+  const rolledBack = new Error('roll back the claim');
+  let claimed: unknown[] = [];
+  await db
+    .transaction()
+    .execute(async (trx) => {
+      // The plan PostgreSQL may keep for a named statement after five executions.
+      await sql`set local plan_cache_mode = force_generic_plan`.execute(trx);
+      claimed = await claimDue(trx, { now: new Date(now), leaseUntil: new Date(now + 60_000), limit: 3, claim: randomUUID() });
+      throw rolledBack;
+    })
+    .catch((err: unknown) => {
+      if (err !== rolledBack) throw err;
+    });
+  expect(claimed).toHaveLength(3);
+  // Drain the outbox the usual way.
+  await new Promise((r) => setTimeout(r, 300));
+  while ((await t.app.push.runOnce()) > 0);
+  expect(await db.selectFrom('push_outbox').selectAll().execute()).toEqual([]);
+}, 60_000);
