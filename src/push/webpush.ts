@@ -66,7 +66,7 @@ export class WebPushProvider implements PushProvider {
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(details.headers)) {
-      // fetch computes Content-Length itself and refuses a mismatch; web-push sets numbers.
+      // The HTTP client computes Content-Length itself and refuses a mismatch; web-push sets numbers.
       if (name.toLowerCase() !== 'content-length' && value !== undefined) headers[name] = String(value);
     }
     const reply = await this.requests.post(details.endpoint, headers, details.body ?? new Uint8Array());
