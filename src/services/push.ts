@@ -73,11 +73,18 @@ export interface CommitOutbox {
  * - Retries (429, 5xx, timeouts) back off exponentially with jitter, honouring
  *   Retry-After, up to maxAttempts; a device its provider says is gone is deleted.
  */
+/**
+ * Rounds a node's worker runs at once. A round's database work (claim, decide, settle)
+ * leaves its sends idle; with two, one round's database work overlaps the other's sends.
+ * Their sends share one PUSH_CONCURRENCY.
+ */
+const ROUNDS_IN_FLIGHT = 2;
+
 export class PushService implements CommitOutbox {
   private readonly limit: ReturnType<typeof pLimit>;
   private running: Promise<void> | undefined;
   private closed = false;
-  private wake: (() => void) | undefined;
+  private readonly wakers = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   /** Counters for tests and the ops issue's metrics. */
   readonly stats = { sent: 0, skipped: 0, retried: 0, gone: 0, failed: 0, givenUp: 0 };
@@ -125,17 +132,23 @@ export class PushService implements CommitOutbox {
     if (this.closed || this.timer || !this.running) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.wake?.();
+      this.wakeAll();
     }, this.opts.delayMs + 5);
   }
 
   /** Starts this node's worker. */
   start(): void {
     if (this.running || this.platforms.length === 0 || !this.opts.worker) return;
-    this.running = this.loop();
+    // The second loop starts half a poll later, so idle polls alternate between them.
+    this.running = Promise.all(Array.from({ length: ROUNDS_IN_FLIGHT }, (_, i) => this.loop((i * this.opts.pollMs) / ROUNDS_IN_FLIGHT))).then(() => undefined);
   }
 
-  private async loop(): Promise<void> {
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  private async loop(startAfterMs: number): Promise<void> {
+    if (startAfterMs > 0) await this.sleep(startAfterMs);
     while (!this.closed) {
       let claimed = 0;
       try {
@@ -145,15 +158,22 @@ export class PushService implements CommitOutbox {
         this.log.warn({ err }, 'push worker round failed; trying again');
       }
       if (claimed >= this.opts.batchSize || this.closed) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.pollMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.sleep(this.opts.pollMs);
     }
+  }
+
+  /** Waits ms, or until woken (a commit's rows fell due, or close). */
+  private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
   }
 
   /**
@@ -346,7 +366,7 @@ export class PushService implements CommitOutbox {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
-    this.wake?.();
+    this.wakeAll();
     await this.running;
     for (const p of this.providers.values()) await p.close();
   }
