@@ -54,7 +54,7 @@ push:      (--spawn) --parts fanout,send  --push-concurrency N (PUSH_CONCURRENCY
                    --fanout-timeout 120  --settle-seconds 3  --seed-rest (recipients over REST even on PostgreSQL)
                    --skip-analyze (PostgreSQL: no ANALYZE after the group is built: planner statistics as stale as they come)
            send:   the direct ladder at fixed rates, push off then on: --push-users 1000  --push-rates 500,1000
-                   --send-push-delay 200ms  --step-seconds  --drain-seconds
+                   --send-push-delay 200ms  --send-acks delivered|none  --step-seconds  --drain-seconds
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
 compare:   natter (spawned), the bare servers and, with --target URL, a seed-compatible server, one
            after another on the same workload: max rate at p99 < --p99-limit (50 here) and CPU per
@@ -72,7 +72,7 @@ const STRING_OPTIONS = [
   'scenarios', 'small-users', 'group-rates',
   'uploads', 'size', 'big', 'upload-dir', 'rounds',
   'conversations', 'vocabulary', 'queries',
-  'recipients', 'push-delay', 'push-concurrency', 'fanout-timeout', 'settle-seconds', 'push-users', 'push-rates', 'send-push-delay',
+  'recipients', 'push-delay', 'push-concurrency', 'fanout-timeout', 'settle-seconds', 'push-users', 'push-rates', 'send-push-delay', 'send-acks',
 ];
 
 function defaultWorkers(): number {

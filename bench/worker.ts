@@ -12,7 +12,7 @@ const fleet = new Fleet();
 
 const handlers: Record<string, (args: never) => Promise<unknown>> = {
   ping: async () => ({ pid: process.pid }),
-  connect: (a: { url: string; sockets: SocketSpec[]; concurrency: number }) => fleet.connect(a.url, a.sockets, a.concurrency),
+  connect: (a: { url: string; sockets: SocketSpec[]; concurrency: number; ack?: boolean }) => fleet.connect(a.url, a.sockets, a.concurrency, a.ack),
   status: async () => ({ sockets: fleet.socks.length, connected: fleet.connectedFrames, closed: fleet.closed }),
   send: (a: StepArgs) => fleet.send(a),
   collect: (a: { convTotals: Record<string, number>; sent: Record<string, number>; deadline: number }) =>

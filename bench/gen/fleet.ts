@@ -80,9 +80,12 @@ export class Fleet {
   private errorSamples: string[] = [];
   private lastEchoAt = 0;
   private lastDelivAt = 0;
+  /** Answer every message from someone else with a `delivered` receipt, as an app with its socket open does. */
+  private ack = false;
 
-  async connect(url: string, specs: SocketSpec[], concurrency: number): Promise<{ opened: number; failed: number; errors: string[]; ms: number }> {
+  async connect(url: string, specs: SocketSpec[], concurrency: number, ack = false): Promise<{ opened: number; failed: number; errors: string[]; ms: number }> {
     const t0 = clock();
+    this.ack = ack;
     let next = 0;
     let failed = 0;
     const errors: string[] = [];
@@ -122,7 +125,7 @@ export class Fleet {
     if (tagged >= 0 && data.indexOf(NEW_MESSAGE) >= 0) {
       const start = tagged + CONTENT_TAG.length - BENCH_TAG.length;
       const end = data.indexOf(QUOTE, start);
-      if (end > start) this.onBenchMessage(sock, data.toString('latin1', start, end));
+      if (end > start && this.onBenchMessage(sock, data.toString('latin1', start, end)) && this.ack) this.sendDelivered(sock, data);
       return;
     }
     let frame: { type?: string; message?: { content?: unknown; conversation_id?: number }; error?: string; code?: string };
@@ -144,23 +147,32 @@ export class Fleet {
       default:
         return;
     }
-    this.onBenchMessage(sock, frame.message?.content);
+    if (this.onBenchMessage(sock, frame.message?.content) && this.ack) this.sendDelivered(sock, data);
   }
 
-  private onBenchMessage(sock: Sock, content: unknown): void {
+  /** A `delivered` receipt for a message from someone else (parsed only when acking: it costs the generator). */
+  private sendDelivered(sock: Sock, data: Buffer): void {
+    const m = (JSON.parse(data.toString()) as { message?: { conversation_id?: number; seq?: number } }).message;
+    if (typeof m?.conversation_id === 'number' && typeof m.seq === 'number' && sock.ws.readyState === 1) {
+      sock.ws.send(JSON.stringify({ type: 'delivered', conversation_id: m.conversation_id, seq: m.seq }));
+    }
+  }
+
+  /** Records a bench message; true when it is someone else's message, counted for the first time. */
+  private onBenchMessage(sock: Sock, content: unknown): boolean {
     const tag = parseBenchContent(content);
-    if (!tag || tag.run !== this.run) return;
+    if (!tag || tag.run !== this.run) return false;
     const now = clock();
     if (tag.step !== this.step) {
       this.late++;
-      return;
+      return false;
     }
     const key = `${tag.sender}|${tag.n}`;
     const own = tag.sender === sock.spec.userId;
     if (sock.seen.has(key)) {
       if (own) this.echoDup++;
       else this.delivDup++;
-      return;
+      return false;
     }
     sock.seen.add(key);
     if (own) {
@@ -172,6 +184,7 @@ export class Fleet {
       this.deliver.record(now - tag.sentAt);
       this.lastDelivAt = now;
     }
+    return !own;
   }
 
   /** Sends this process's share of one step on schedule; resolves when the last is sent. */

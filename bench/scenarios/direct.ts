@@ -13,6 +13,8 @@ export interface DirectHooks {
   afterSetup?: (users: BenchUser[]) => Promise<void>;
   /** Run every rate even past the limits (a fixed-rate comparison, not a search for the knee). */
   keepGoing?: boolean;
+  /** Every socket answers messages from others with `delivered` (the push scenario's fair send path). */
+  ackDelivered?: boolean;
 }
 
 export async function directLadder(ctx: Context, hooks: DirectHooks = {}) {
@@ -30,6 +32,7 @@ export async function directLadder(ctx: Context, hooks: DirectHooks = {}) {
   const opened = await ctx.pool.all<{ opened: number; failed: number; errors: string[] }>('connect', (w) => ({
     url: ctx.target,
     concurrency: 100,
+    ack: hooks.ackDelivered === true,
     sockets: perWorker[w]!.flatMap(({ p, conv }) => p.map((u) => ({ userId: u.id, token: u.token, convs: [conv] }))),
   }));
   const failed = opened.reduce((n, o) => n + o.failed, 0);

@@ -7,9 +7,11 @@
  *    its own process), with PUSH_DELAY (`--push-delay`) included and subtracted.
  * 2. send path: the `direct` ladder at fixed rates (`--push-rates`) on a server without a
  *    push provider, then on one with FCM configured, every user with a device and a short
- *    PUSH_DELAY (`--send-push-delay`), so pushes go out during the measurement (the
- *    generator's sockets send no `delivered` receipts, so every message is pushed); the
- *    on/off ratios of p50, p99 and throughput.
+ *    PUSH_DELAY (`--send-push-delay`); the on/off ratios of p50, p99 and throughput.
+ *    `--send-acks delivered` (default): every socket answers others' messages with a
+ *    `delivered` receipt, as an app with its socket open does, so the outbox is written
+ *    and checked but little is pushed; `--send-acks none`: nobody acks, every message is
+ *    pushed (the worst case).
  */
 import { createGroup, mapLimit, registerMany, request, type BenchUser } from '../lib/api.js';
 import { num, startNatter, type Context } from '../lib/context.js';
@@ -227,6 +229,12 @@ function perSecond(timeline: [number, number][]): string[] {
   return [...secs].sort((a, b) => a[0] - b[0]).map(([s, k]) => `${s}s:${k}`);
 }
 
+function sendAcks(ctx: Context): boolean {
+  const raw = (ctx.opts['send-acks'] as string | undefined) ?? 'delivered';
+  if (raw !== 'delivered' && raw !== 'none') throw new Error(`--send-acks: delivered or none, got "${raw}"`);
+  return raw === 'delivered';
+}
+
 async function sendPathSide(ctx: Context, side: 'off' | 'on', receiver: FcmReceiver) {
   const delay = (ctx.opts['send-push-delay'] as string | undefined) ?? '200ms';
   console.log(`\n== push send path: push ${side} ==`);
@@ -239,6 +247,7 @@ async function sendPathSide(ctx: Context, side: 'off' | 'on', receiver: FcmRecei
       { ...ctx, opts, target: server.url, server, serverPid: server.pid },
       {
         keepGoing: true,
+        ackDelivered: sendAcks(ctx),
         // The same workload on both sides: every user registers a device (the "off" server keeps it, has nothing to push it with).
         afterSetup: async (users) => {
           await mapLimit(users, 16, (u) => registerDevice(server.url, u, `bench-${ctx.run}-${side}-${u.id}`));
@@ -317,6 +326,7 @@ export async function push(ctx: Context) {
     push_delay: (ctx.opts['push-delay'] as string | undefined) ?? '1s',
     push_concurrency: ctx.opts['push-concurrency'] ?? process.env.PUSH_CONCURRENCY ?? 'server default (64)',
     send_push_delay: (ctx.opts['send-push-delay'] as string | undefined) ?? '200ms',
+    send_acks: sendAcks(ctx) ? 'delivered' : 'none',
     push_users: num(ctx.opts, 'push-users', 1000),
     push_rates: (ctx.opts['push-rates'] as string | undefined) ?? '500,1000',
     step_seconds: num(ctx.opts, 'step-seconds', 10),
