@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { Bus } from './bus/bus.js';
+import type { Bus, DeliveryLagObserver } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
 import { RedisBus } from './bus/redis.js';
@@ -103,7 +103,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     }));
   const owned: { close(): Promise<void> }[] = [database];
   try {
-    const bus = await createBus(config, log);
+    const bus = await createBus(config, log, metrics.busLag);
     owned.unshift(bus);
     const presenceStore = createPresenceStore(config, log);
     owned.unshift(presenceStore);
@@ -231,7 +231,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
       logger: log,
       readiness,
-      metrics: { observe: metrics.http, scrape: () => metrics.scrape(), token: config.metricsToken },
+      metrics: { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
       realtime: async (api) => {
         gateway = new Gateway(
           { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics.realtime },
@@ -305,21 +305,21 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 }
 
 /** BUS=memory (one node), redis or nats. A remote bus gets a bounded wait to connect. */
-async function createBus(config: Config, log: Logger): Promise<Bus> {
+async function createBus(config: Config, log: Logger, observeLag: DeliveryLagObserver): Promise<Bus> {
   const busLog = log.child({ part: 'bus' });
   switch (config.bus) {
     case 'memory':
       return new MemoryBus();
     case 'redis': {
       const bus = new RedisBus(
-        { url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded, fanoutMin: config.busFanoutMin },
+        { url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded, fanoutMin: config.busFanoutMin, observeLag },
         busLog,
       );
       if (!(await bus.ready(10_000))) busLog.warn('redis is not reachable yet; serving local sockets and retrying');
       return bus;
     }
     case 'nats':
-      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix, fanoutMin: config.busFanoutMin }, busLog);
+      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix, fanoutMin: config.busFanoutMin, observeLag }, busLog);
   }
 }
 

@@ -99,7 +99,7 @@ describe('metrics after a scripted session', () => {
     // No label of natter's own carries an id or a raw URL (the defaults' labels are
     // versions, heap spaces and GC kinds).
     const ids = [a.user.id, b.user.id, conversationId].map(String);
-    const ownLabels = new Set(['route', 'method', 'status', 'code', 'type', 'provider', 'result']);
+    const ownLabels = new Set(['route', 'method', 'status', 'code', 'type', 'provider', 'result', 'limit']);
     for (const s of after) {
       expect(s.name.startsWith('natter_'), s.name).toBe(true);
       for (const [label, v] of Object.entries(s.labels)) {
