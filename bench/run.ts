@@ -38,6 +38,8 @@ server:    --spawn (start natter: scratch database from DATABASE_URL/--database-
 load:      --workers N (generator processes, default ${defaultWorkers()})
 direct:    --users 1000  --rates 500,1000,…  | --start 250 --factor 2 --max-steps 8
            --step-seconds 10  --drain-seconds 10  --p99-limit 100
+           --metrics off|on|both (with --spawn): natter with METRICS=false, or metrics on and /metrics scraped
+           every 5 s; both: each in turn, every rate on both, on/off ratios of throughput and p99
 group:     --members 500  --senders 1  (+ the rate options; default --start 5)
 idle:      --connections 10000  --idle-users 500  --steps 4  --hold-seconds 5 (per step)
 history:   --messages 100000  --concurrency 32  --seconds 10  --limit 50  --seed-rest
@@ -72,6 +74,7 @@ const STRING_OPTIONS = [
   'scenarios', 'small-users', 'group-rates',
   'uploads', 'size', 'big', 'upload-dir', 'rounds',
   'conversations', 'vocabulary', 'queries',
+  'metrics',
   'recipients', 'push-delay', 'push-concurrency', 'fanout-timeout', 'settle-seconds', 'push-users', 'push-rates', 'send-push-delay', 'send-acks',
 ];
 
@@ -115,7 +118,9 @@ async function main(): Promise<number> {
   // The baseline and the comparison bring their own servers; --spawn does not apply to them.
   // upload starts its own too: natter with upload settings (--spawn), and its bare servers.
   // push starts its own too: one natter per part and side, each with its own push settings.
-  const own = scenario === 'baseline' || scenario === 'compare' || scenario === 'upload' || scenario === 'push';
+  // direct --metrics starts its own too: one natter per side (METRICS=false, metrics on).
+  const own =
+    scenario === 'baseline' || scenario === 'compare' || scenario === 'upload' || scenario === 'push' || (scenario === 'direct' && opts.metrics !== undefined);
   const started = new Date().toISOString();
   const ctx = own ? await poolContext(scenario, opts) : await createContext(opts, num(opts, 'workers', defaultWorkers()));
   const result = await fn(ctx);
@@ -139,6 +144,7 @@ async function poolContext(scenario: string, opts: Options): Promise<Context> {
   const dbUrl = adminDatabaseUrl(opts);
   if (scenario === 'upload') return uploadContext(opts, pool, workers, dbUrl);
   if (scenario === 'push') return pushContext(opts, pool, workers, dbUrl);
+  if (scenario === 'direct') return metricsContext(opts, pool, workers, dbUrl);
   const comparing = scenario === 'compare';
   const target = comparing
     ? ['natter (spawned)', 'bare ws and bare history servers (spawned)', ...(typeof opts.target === 'string' ? [opts.target] : [])].join(', ')
@@ -201,6 +207,29 @@ async function pushContext(opts: Options, pool: Context['pool'], workers: number
         bus: busOf(opts),
         server: {},
         target: 'natter (spawned, one per part and side; settings in each part\'s server_config), FCM receiver (spawned)',
+        spawned: true,
+        generators: workers,
+      }),
+  };
+}
+
+/** direct --metrics: the generators and the options; it spawns natter itself, once per side, so --spawn is required. */
+async function metricsContext(opts: Options, pool: Context['pool'], workers: number, dbUrl: string | undefined): Promise<Context> {
+  if (!opts.spawn) throw new Error('direct --metrics needs --spawn: it starts natter with METRICS=false and with metrics on');
+  const { randomTag } = await import('./lib/api.js');
+  const { describeEnvironment } = await import('./lib/env.js');
+  return {
+    opts,
+    target: '',
+    pool,
+    run: randomTag(),
+    environment: () =>
+      describeEnvironment({
+        databaseKind: dbUrl ? 'postgresql' : 'pglite',
+        databaseUrl: dbUrl,
+        bus: busOf(opts),
+        server: {},
+        target: "natter (spawned, one per side; settings in each side's server_config), /metrics scraper (in the coordinator)",
         spawned: true,
         generators: workers,
       }),

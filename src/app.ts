@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { Bus } from './bus/bus.js';
+import type { Bus, DeliveryLagObserver } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
 import { RedisBus } from './bus/redis.js';
@@ -62,8 +62,8 @@ export interface App {
   readonly attachments: AttachmentsService;
   /** The push worker of this node (its counters, and a round by hand for tests). */
   readonly push: PushService;
-  /** This node's metrics (GET /metrics). */
-  readonly metrics: Metrics;
+  /** This node's metrics (GET /metrics); undefined with METRICS=false. */
+  readonly metrics: Metrics | undefined;
   /** Where the METRICS_PORT listener serves /metrics, once listening (undefined: none). */
   readonly metricsUrl: string | undefined;
   /** Starts listening; resolves to the bound address (e.g. http://127.0.0.1:8080). */
@@ -92,7 +92,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const log = createLogger(config.logLevel, resolveLogFormat(config.logFormat, config.env));
   const clock = opts.clock ?? systemClock;
   // One registry per app (tests run several apps in one process); every part reports to it.
-  const metrics = new Metrics(new Registry());
+  // METRICS=false: none at all, and every part gets a no-op (or nothing) to report to.
+  const metrics = config.metrics ? new Metrics(new Registry()) : undefined;
   const database =
     opts.database ??
     (await openDatabase({
@@ -103,7 +104,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     }));
   const owned: { close(): Promise<void> }[] = [database];
   try {
-    const bus = await createBus(config, log);
+    const bus = await createBus(config, log, metrics?.busLag);
     owned.unshift(bus);
     const presenceStore = createPresenceStore(config, log);
     owned.unshift(presenceStore);
@@ -177,7 +178,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       delayMs: config.writeBatchDelay * 1000,
       concurrency: database.kind === 'pglite' ? 1 : config.writeConcurrency,
       ...(push.platforms.length > 0 ? { outbox: push } : {}),
-      onBatch: metrics.batch,
+      ...(metrics ? { onBatch: metrics.batch } : {}),
     });
     const messages = new MessagesService(db, access, cache, writer, fanout, attachments, links, config.messageMaxBytes, blocks);
     const changes = new MessageChangesService(
@@ -231,10 +232,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
       logger: log,
       readiness,
-      metrics: { observe: metrics.http, scrape: () => metrics.scrape(), token: config.metricsToken },
+      metrics: metrics && { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics.realtime },
+          { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics?.realtime },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,
@@ -246,7 +247,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
     });
 
-    metrics.readFrom({
+    metrics?.readFrom({
       socketsOpen: () => gateway.connectionCount,
       onlineUsers: () => gateway.userCount,
       writerQueued: () => writer.queued,
@@ -260,7 +261,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       pushQueue: () => push.queueState(),
       ready: async () => (await readiness()).length === 0,
     });
-    const metricsListener = config.metricsPort === undefined ? undefined : new MetricsListener(() => metrics.scrape());
+    const metricsListener = metrics && config.metricsPort !== undefined ? new MetricsListener(() => metrics.scrape()) : undefined;
     let metricsUrl: string | undefined;
 
     push.start();
@@ -280,7 +281,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
       listen: async () => {
         if (metricsListener) {
-          metricsUrl = await metricsListener.listen(config.host, config.metricsPort!);
+          metricsUrl = await metricsListener.listen(config.metricsHost ?? config.host, config.metricsPort!);
           log.info({ url: `${metricsUrl}/metrics` }, 'metrics listening');
         }
         return server.listen({ host: config.host, port: config.port });
@@ -305,21 +306,21 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 }
 
 /** BUS=memory (one node), redis or nats. A remote bus gets a bounded wait to connect. */
-async function createBus(config: Config, log: Logger): Promise<Bus> {
+async function createBus(config: Config, log: Logger, observeLag: DeliveryLagObserver | undefined): Promise<Bus> {
   const busLog = log.child({ part: 'bus' });
   switch (config.bus) {
     case 'memory':
       return new MemoryBus();
     case 'redis': {
       const bus = new RedisBus(
-        { url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded, fanoutMin: config.busFanoutMin },
+        { url: config.redisUrl, prefix: `${config.busPrefix}:`, sharded: config.redisSharded, fanoutMin: config.busFanoutMin, observeLag },
         busLog,
       );
       if (!(await bus.ready(10_000))) busLog.warn('redis is not reachable yet; serving local sockets and retrying');
       return bus;
     }
     case 'nats':
-      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix, fanoutMin: config.busFanoutMin }, busLog);
+      return NatsBus.connect({ url: config.natsUrl, prefix: config.busPrefix, fanoutMin: config.busFanoutMin, observeLag }, busLog);
   }
 }
 

@@ -114,7 +114,10 @@ export async function spawnNatter(opts: NatterSpawnOptions): Promise<ServerHandl
       .map((name) => [name, process.env[name]!]),
   );
   const { DATABASE_URL: _hidden, ...own } = env;
-  const shown = { ...inherited, ...own };
+  // A token the run set (METRICS_TOKEN) is recorded as set, not spelled out.
+  const shown = Object.fromEntries(
+    Object.entries({ ...inherited, ...own }).map(([k, v]) => [k, /_TOKEN$|SECRET|PASSWORD/.test(k) && v !== '' ? '(set)' : v]),
+  );
   return {
     url: `http://127.0.0.1:${port}`,
     pid: proc.child.pid!,

@@ -1,10 +1,18 @@
 /**
  * direct: N users in pairs, one direct conversation per pair, every user connected and
  * sending to its partner at a fixed, stepped-up rate (open loop).
+ *
+ * `--metrics off|on|both` (with --spawn) starts natter itself: with METRICS=false, or
+ * with metrics on and a scraper reading /metrics every 5 s as Prometheus would
+ * (METRICS_TOKEN set for the run); `both` runs the ladder on each, every rate on both
+ * sides, and gives the on/off ratios per rate.
  */
+import { randomBytes } from 'node:crypto';
 import { createDirect, mapLimit, type BenchUser } from '../lib/api.js';
-import { benchUsers, num, type Context } from '../lib/context.js';
+import { benchUsers, num, startNatter, type Context } from '../lib/context.js';
 import { runLadder } from '../lib/ladder.js';
+import { compareOnOff } from '../lib/on-off.js';
+import { startScraper } from '../lib/scraper.js';
 import { waitConnected } from '../lib/steps.js';
 import { split } from '../lib/workers.js';
 
@@ -45,6 +53,41 @@ export async function directLadder(ctx: Context, hooks: DirectHooks = {}) {
   return { users, conversations: pairs.length, senders: users, ...ladder };
 }
 
+export const METRICS_MODES = ['off', 'on', 'both'] as const;
+/** How often the scraper reads /metrics: Prometheus's common scrape interval is 15 s; 5 s is a busy one. */
+const SCRAPE_INTERVAL_MS = 5000;
+
+/** One side of `--metrics`: a fresh natter with metrics off, or on and scraped, and the ladder on it. */
+async function metricsSide(ctx: Context, side: 'off' | 'on', keepGoing: boolean) {
+  console.log(`\n== direct, metrics ${side} ==`);
+  const token = randomBytes(24).toString('base64url');
+  // Nothing inherited: off is off on both ports; on is scraped on the main port with the token.
+  const env = side === 'off' ? { METRICS: 'false', METRICS_PORT: '', METRICS_TOKEN: '' } : { METRICS: 'true', METRICS_PORT: '', METRICS_TOKEN: token };
+  const server = await startNatter(ctx.opts, env);
+  const scraper = side === 'on' ? startScraper(server.url, token, SCRAPE_INTERVAL_MS) : undefined;
+  try {
+    const ladder = await directLadder({ ...ctx, target: server.url, server, serverPid: server.pid }, { keepGoing });
+    const scrapes = await scraper?.stop();
+    if (scrapes) {
+      if (scrapes.scrapes === 0) throw new Error(`the scraper never read /metrics (${scrapes.failures} failures)`);
+      console.log(`scraper: ${scrapes.scrapes} scrapes of /metrics (${scrapes.failures} failed), p99 ${scrapes.duration.p99_ms} ms, ${scrapes.last_bytes} bytes`);
+    }
+    return { server_config: server.config, ladder, ...(scrapes ? { scraper: scrapes } : {}) };
+  } finally {
+    await scraper?.stop();
+    await server.stop();
+  }
+}
+
 export async function direct(ctx: Context) {
-  return { parameters: { users: num(ctx.opts, 'users', 1000), step_seconds: num(ctx.opts, 'step-seconds', 10) }, ...(await directLadder(ctx)) };
+  const parameters = { users: num(ctx.opts, 'users', 1000), step_seconds: num(ctx.opts, 'step-seconds', 10) };
+  const mode = ctx.opts.metrics;
+  if (mode === undefined) return { parameters, ...(await directLadder(ctx)) };
+  if (mode === 'off' || mode === 'on') return { parameters: { ...parameters, metrics: mode }, [`metrics_${mode}`]: await metricsSide(ctx, mode, false) };
+  if (mode !== 'both') throw new Error(`--metrics must be one of ${METRICS_MODES.join(', ')}, got "${String(mode)}"`);
+  // Every rate on both sides, so each has its pair.
+  const off = await metricsSide(ctx, 'off', true);
+  const on = await metricsSide(ctx, 'on', true);
+  const per_rate = compareOnOff(off.ladder, on.ladder);
+  return { parameters: { ...parameters, metrics: mode, scrape_interval_ms: SCRAPE_INTERVAL_MS }, metrics_off: off, metrics_on: on, per_rate };
 }

@@ -18,7 +18,8 @@ import { num, startNatter, type Context } from '../lib/context.js';
 import { startFcmReceiver, type FcmReceiver, type ReceiverStats } from '../lib/fcm.js';
 import { sampleActivity, type ActivityProfile } from '../lib/pg-activity.js';
 import { CpuMeter } from '../lib/proc.js';
-import { table, type Row } from '../lib/report.js';
+import { compareOnOff } from '../lib/on-off.js';
+import { table } from '../lib/report.js';
 import { withPg, type ServerHandle } from '../lib/spawn.js';
 import { directLadder } from './direct.js';
 
@@ -280,37 +281,7 @@ async function sendPathSide(ctx: Context, side: 'off' | 'on', receiver: FcmRecei
 async function sendPath(ctx: Context, receiver: FcmReceiver) {
   const off = await sendPathSide(ctx, 'off', receiver);
   const on = await sendPathSide(ctx, 'on', receiver);
-  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? Math.round((a / b) * 100) / 100 : null);
-  const rows: Row[] = [];
-  const per_rate = off.ladder.steps.map((o) => {
-    const p = on.ladder.steps.find((s) => s.offered_msgs_s === o.offered_msgs_s);
-    const r = {
-      offered_msgs_s: o.offered_msgs_s,
-      off: { delivered_msgs_s: o.delivered_msgs_s, p50_ms: o.deliver.p50_ms, p99_ms: o.deliver.p99_ms, cpu_s_per_1k: o.server_cpu_s_per_1k_msgs },
-      on: p ? { delivered_msgs_s: p.delivered_msgs_s, p50_ms: p.deliver.p50_ms, p99_ms: p.deliver.p99_ms, cpu_s_per_1k: p.server_cpu_s_per_1k_msgs } : null,
-      on_over_off: {
-        p50: ratio(p?.deliver.p50_ms, o.deliver.p50_ms),
-        p99: ratio(p?.deliver.p99_ms, o.deliver.p99_ms),
-        delivered_msgs_s: ratio(p?.delivered_msgs_s, o.delivered_msgs_s),
-        cpu_per_msg: ratio(p?.server_cpu_s_per_1k_msgs, o.server_cpu_s_per_1k_msgs),
-      },
-    };
-    rows.push({
-      offered: r.offered_msgs_s,
-      'off deliv/s': r.off.delivered_msgs_s,
-      'on deliv/s': r.on?.delivered_msgs_s,
-      'off p50': r.off.p50_ms,
-      'on p50': r.on?.p50_ms,
-      'off p99': r.off.p99_ms,
-      'on p99': r.on?.p99_ms,
-      'p50 on/off': r.on_over_off.p50,
-      'p99 on/off': r.on_over_off.p99,
-      'deliv/s on/off': r.on_over_off.delivered_msgs_s,
-      'cpu/msg on/off': r.on_over_off.cpu_per_msg,
-    });
-    return r;
-  });
-  console.log(`\n${table(rows)}`);
+  const per_rate = compareOnOff(off.ladder, on.ladder);
   console.log(`pushes the receiver got while push was on: ${on.pushes_received} (${on.push_tokens_reached} devices); with push off: ${off.pushes_received}`);
   return { off, on, per_rate };
 }

@@ -43,6 +43,12 @@ export type BusEvent =
   /** On the cache channel: a conversation's members changed; drop cached copies. */
   | { kind: 'conversation_changed'; conversationId: number };
 
+/**
+ * Told the seconds from an event's publish (on any node, by that node's clock) to its
+ * arrival here through a remote bus, for the events that carry their publish time.
+ */
+export type DeliveryLagObserver = (seconds: number) => void;
+
 export const userChannel = (userId: number) => `user:${userId}`;
 /**
  * Every node listens here for changes that invalidate its per-node cache (see NodeCache).

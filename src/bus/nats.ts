@@ -1,4 +1,5 @@
 import { connect, Events, type NatsConnection, type Subscription } from 'nats';
+import type { DeliveryLagObserver } from './bus.js';
 import { RemoteBus, type BusLogger } from './remote.js';
 
 export interface NatsBusOptions {
@@ -7,6 +8,8 @@ export interface NatsBusOptions {
   prefix: string;
   /** See RemoteBus: fanouts to this many channels or more go once per node; 0 turns it off. */
   fanoutMin?: number;
+  /** See RemoteBus: the delivery lag of each timed event that arrives (metrics). */
+  observeLag?: DeliveryLagObserver;
 }
 
 const encoder = new TextEncoder();
@@ -28,7 +31,7 @@ export class NatsBus extends RemoteBus {
     private readonly opts: NatsBusOptions,
     log: BusLogger,
   ) {
-    super(log, opts.fanoutMin);
+    super(log, opts.fanoutMin, opts.observeLag);
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === Events.Disconnect) this.reconnecting = true;

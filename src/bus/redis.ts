@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { DeliveryLagObserver } from './bus.js';
 import { RemoteBus, type BusLogger } from './remote.js';
 
 export interface RedisBusOptions {
@@ -9,6 +10,8 @@ export interface RedisBusOptions {
   sharded: boolean;
   /** See RemoteBus: fanouts to this many channels or more go once per node; 0 turns it off. */
   fanoutMin?: number;
+  /** See RemoteBus: the delivery lag of each timed event that arrives (metrics). */
+  observeLag?: DeliveryLagObserver;
 }
 
 /**
@@ -27,7 +30,7 @@ export class RedisBus extends RemoteBus {
     private readonly opts: RedisBusOptions,
     log: BusLogger,
   ) {
-    super(log, opts.fanoutMin);
+    super(log, opts.fanoutMin, opts.observeLag);
     const common = {
       lazyConnect: false,
       maxRetriesPerRequest: 1,

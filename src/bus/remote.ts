@@ -1,46 +1,68 @@
-import type { Bus, BusEvent } from './bus.js';
+import type { Bus, BusEvent, DeliveryLagObserver } from './bus.js';
 
 /**
  * Bus events on the wire: one marker character, then the frame text (`f`), or the
- * message position and the frame (`m<conversation>,<seq>;<frame>`), or a change position and
- * the frame (`x<conversation>,<mod_seq>;<frame>`), or a session id (`r`),
- * or the id of a changed user (`u`) or conversation (`c`).
+ * message position and the frame (`m<conversation>,<seq>,<sent at>;<frame>`), or a change
+ * position and the frame (`x<conversation>,<mod_seq>,<sent at>;<frame>`), or a session id
+ * (`r`), or the id of a changed user (`u`) or conversation (`c`).
+ *
+ * `<sent at>` is the publishing node's clock (ms since the epoch) when it published, for
+ * the delivery-lag metric. It rides in the position list because nodes of earlier
+ * versions read the first two numbers of that list and ignore the rest, so both
+ * versions understand each other's events during a rolling upgrade; an event from an
+ * earlier node has no third number and is delivered all the same, just not timed.
+ * Other kinds carry no time (no field an earlier node would skip), so only messages and
+ * message changes are timed.
  */
-export function encodeEvent(event: BusEvent): string {
+export function encodeEvent(event: BusEvent, sentAt?: number): string {
   if (event.kind === 'session_revoked') return `r${event.sessionId}`;
   if (event.kind === 'user_changed') return `u${event.userId}`;
   if (event.kind === 'conversation_changed') return `c${event.conversationId}`;
+  const at = sentAt === undefined ? '' : `,${sentAt}`;
   const p = event.position;
-  if (p) return `m${p.conversation_id},${p.seq};${event.frame}`;
+  if (p) return `m${p.conversation_id},${p.seq}${at};${event.frame}`;
   const c = event.change;
-  return c ? `x${c.conversation_id},${c.mod_seq};${event.frame}` : `f${event.frame}`;
+  return c ? `x${c.conversation_id},${c.mod_seq}${at};${event.frame}` : `f${event.frame}`;
 }
 
-export function decodeEvent(payload: string): BusEvent | undefined {
+/** An event off the wire, and when it was published (ms, the publisher's clock) if it says. */
+export interface Envelope {
+  event: BusEvent;
+  sentAt?: number;
+}
+
+export function decodeEnvelope(payload: string): Envelope | undefined {
   switch (payload[0]) {
     case 'f':
-      return { kind: 'frame', frame: payload.slice(1) };
+      return { event: { kind: 'frame', frame: payload.slice(1) } };
     case 'm':
     case 'x': {
       const end = payload.indexOf(';');
-      const [conversation, n] = payload.slice(1, end).split(',').map(Number);
+      const [conversation, n, sentAt] = payload.slice(1, end).split(',').map(Number);
       if (end < 0 || !Number.isSafeInteger(conversation) || !Number.isSafeInteger(n)) return undefined;
       const frame = payload.slice(end + 1);
-      return payload[0] === 'm'
-        ? { kind: 'frame', frame, position: { conversation_id: conversation!, seq: n! } }
-        : { kind: 'frame', frame, change: { conversation_id: conversation!, mod_seq: n! } };
+      const event: BusEvent =
+        payload[0] === 'm'
+          ? { kind: 'frame', frame, position: { conversation_id: conversation!, seq: n! } }
+          : { kind: 'frame', frame, change: { conversation_id: conversation!, mod_seq: n! } };
+      // A time that is not a positive integer (a later version's field?) is no time.
+      return Number.isSafeInteger(sentAt) && sentAt! > 0 ? { event, sentAt: sentAt! } : { event };
     }
     case 'r':
-      return { kind: 'session_revoked', sessionId: payload.slice(1) };
+      return { event: { kind: 'session_revoked', sessionId: payload.slice(1) } };
     case 'u':
     case 'c': {
       const id = Number(payload.slice(1));
       if (!Number.isSafeInteger(id) || id <= 0) return undefined;
-      return payload[0] === 'u' ? { kind: 'user_changed', userId: id } : { kind: 'conversation_changed', conversationId: id };
+      return { event: payload[0] === 'u' ? { kind: 'user_changed', userId: id } : { kind: 'conversation_changed', conversationId: id } };
     }
     default:
       return undefined;
   }
+}
+
+export function decodeEvent(payload: string): BusEvent | undefined {
+  return decodeEnvelope(payload)?.event;
 }
 
 /**
@@ -57,15 +79,15 @@ export const FANOUT_MIN = 16;
 export const FANOUT_CHUNK = 1000;
 
 /** `F<channel>,<channel>,…\n<event>`; channel names hold neither ',' nor a newline. */
-export function encodeFanout(channels: string[], event: BusEvent): string {
-  return `F${channels.join(',')}\n${encodeEvent(event)}`;
+export function encodeFanout(channels: string[], event: BusEvent, sentAt?: number): string {
+  return `F${channels.join(',')}\n${encodeEvent(event, sentAt)}`;
 }
 
-export function decodeFanout(payload: string): { channels: string[]; event: BusEvent } | undefined {
+export function decodeFanout(payload: string): ({ channels: string[] } & Envelope) | undefined {
   const end = payload.indexOf('\n');
   if (payload[0] !== 'F' || end < 0) return undefined;
-  const event = decodeEvent(payload.slice(end + 1));
-  return event && { channels: payload.slice(1, end).split(','), event };
+  const envelope = decodeEnvelope(payload.slice(end + 1));
+  return envelope && { channels: payload.slice(1, end).split(','), ...envelope };
 }
 
 export interface BusLogger {
@@ -89,10 +111,16 @@ export abstract class RemoteBus implements Bus {
   /** Events handed to the remote bus, one per channel (a fanout counts its channels). */
   published = 0;
 
-  /** `fanoutMin` 0: every event goes to its channels one by one (e.g. while old nodes run). */
+  /**
+   * `fanoutMin` 0: every event goes to its channels one by one (e.g. while old nodes run).
+   * `observeLag` is told, for each timed event that arrives (see encodeEvent), the
+   * seconds since it was published: by this node's clock against the publisher's, so
+   * across nodes it includes their clock skew; a negative difference counts as 0.
+   */
   constructor(
     protected readonly log: BusLogger,
     private readonly fanoutMin = FANOUT_MIN,
+    private readonly observeLag?: DeliveryLagObserver,
   ) {}
 
   abstract isReady(): boolean;
@@ -108,7 +136,7 @@ export abstract class RemoteBus implements Bus {
   async publish(channel: string, event: BusEvent): Promise<void> {
     if (this.closed) return;
     try {
-      await this.remotePublish(channel, encodeEvent(event));
+      await this.remotePublish(channel, encodeEvent(event, Date.now()));
       this.published++;
     } catch (err) {
       this.dropped++;
@@ -119,13 +147,14 @@ export abstract class RemoteBus implements Bus {
   async publishMany(channels: string[], event: BusEvent): Promise<void> {
     if (this.closed || channels.length === 0) return;
     try {
+      const sentAt = Date.now();
       if (this.fanoutMin > 0 && channels.length >= this.fanoutMin) {
         const chunks = [];
         for (let i = 0; i < channels.length; i += FANOUT_CHUNK) {
-          chunks.push(encodeFanout(channels.slice(i, i + FANOUT_CHUNK), event));
+          chunks.push(encodeFanout(channels.slice(i, i + FANOUT_CHUNK), event, sentAt));
         }
         await Promise.all(chunks.map((payload) => this.remotePublish(FANOUT_CHANNEL, payload)));
-      } else await this.remotePublishMany(channels, encodeEvent(event));
+      } else await this.remotePublishMany(channels, encodeEvent(event, sentAt));
       this.published += channels.length;
     } catch (err) {
       this.dropped += channels.length;
@@ -172,6 +201,7 @@ export abstract class RemoteBus implements Bus {
     if (channel === FANOUT_CHANNEL) {
       const fanout = decodeFanout(payload);
       if (!fanout) return;
+      this.timed(fanout.sentAt);
       for (const target of fanout.channels) {
         const set = target === FANOUT_CHANNEL ? undefined : this.handlers.get(target);
         if (set) for (const handler of [...set]) handler(fanout.event);
@@ -180,9 +210,14 @@ export abstract class RemoteBus implements Bus {
     }
     const set = this.handlers.get(channel);
     if (!set) return;
-    const event = decodeEvent(payload);
-    if (!event) return;
-    for (const handler of [...set]) handler(event);
+    const envelope = decodeEnvelope(payload);
+    if (!envelope) return;
+    this.timed(envelope.sentAt);
+    for (const handler of [...set]) handler(envelope.event);
+  }
+
+  private timed(sentAt: number | undefined): void {
+    if (sentAt !== undefined && this.observeLag) this.observeLag(Math.max(0, Date.now() - sentAt) / 1000);
   }
 
   private chain(channel: string, op: () => Promise<void>): Promise<void> {

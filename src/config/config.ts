@@ -187,8 +187,12 @@ export const CONFIG_SCHEMA = {
     'Run mode; `production` refuses the default JWT secret.'),
   host: key('HOST', '0.0.0.0', str, 'Address the HTTP server binds to.'),
   port: key('PORT', '8080', int(0, 65535), 'HTTP port (0 picks a free one).'),
+  metrics: key('METRICS', 'true', bool,
+    'Collect metrics. false: nothing is measured and /metrics is served nowhere (METRICS_PORT, METRICS_TOKEN and METRICS_HOST must be unset).'),
   metricsPort: key('METRICS_PORT', undefined, (raw) => (raw === '' ? undefined : int(0, 65535)(raw)),
-    'Port of a second listener serving only GET /metrics, on HOST (unset: none; 0 picks a free one).'),
+    'Port of a second listener serving only GET /metrics, on METRICS_HOST (unset: none; 0 picks a free one).'),
+  metricsHost: key('METRICS_HOST', undefined, (raw) => (raw === '' ? undefined : raw),
+    'Address the METRICS_PORT listener binds to (unset: HOST), e.g. a private interface while the API is public.'),
   metricsToken: key('METRICS_TOKEN', undefined, (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : bad('must be at least 16 characters')),
     'Bearer token for GET /metrics on the main port (unset: /metrics is not on the main port).'),
   databaseUrl: key('DATABASE_URL', undefined, (raw) => (raw === '' ? undefined : postgresUrl(raw)),
@@ -347,6 +351,12 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
   }
   if (given('pushWebhookUrl', 'PUSH_WEBHOOK_URL') !== given('pushWebhookSecret', 'PUSH_WEBHOOK_SECRET')) {
     problems.push('PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET must be set together (or neither)');
+  }
+  if (out.metrics === false) {
+    const set = ['METRICS_PORT', 'METRICS_TOKEN', 'METRICS_HOST'].filter((name, i) => given(['metricsPort', 'metricsToken', 'metricsHost'][i]!, name));
+    if (set.length > 0) problems.push(`METRICS=false turns metrics off, so ${set.join(' and ')} would do nothing: unset ${set.length > 1 ? 'them' : 'it'} (or set METRICS=true)`);
+  } else if (given('metricsHost', 'METRICS_HOST') && !given('metricsPort', 'METRICS_PORT')) {
+    problems.push('METRICS_HOST is the address of the METRICS_PORT listener: set METRICS_PORT with it (or unset METRICS_HOST)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

@@ -2,13 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.js';
-import type { HttpObserver } from '../metrics/meters.js';
+import type { HttpObserver, RateLimitObserver } from '../metrics/meters.js';
 import { bearerToken } from './auth.js';
 import type { AppServer } from './server.js';
 
 /** What the HTTP side needs of metrics: where replies are reported, and the text to serve. */
 export interface MetricsEndpoint {
   observe: HttpObserver;
+  /** Each 429 a REST limit gives. */
+  rateLimited: RateLimitObserver;
   scrape(): Promise<{ contentType: string; body: string }>;
   /** METRICS_TOKEN: with it, GET /metrics on the main port answers to this bearer token. */
   token: string | undefined;

@@ -62,6 +62,8 @@ export interface RestLimits {
   perIp: number;
   /** The user a bearer token was signed for (signature and expiry only, no database), or null. */
   tokenUser: (token: string) => Promise<number | null>;
+  /** Told of every refusal, with the budget that ran out (metrics). */
+  refused: (limit: 'user' | 'ip') => void;
 }
 
 /**
@@ -89,6 +91,7 @@ export function installRestLimits(api: AppServer, limits: RestLimits): void {
     keyGenerator: keyOf,
     max: (_request, key) => maxOf(key),
     allowList: (_request, key) => maxOf(key) === 0,
+    onExceeded: (_request, key) => limits.refused(key.startsWith('user:') ? 'user' : 'ip'),
   }) as onRequestAsyncHookHandler;
   api.addHook('onRoute', (route) => {
     if ((route as { websocket?: boolean }).websocket) return;

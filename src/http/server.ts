@@ -94,7 +94,7 @@ export interface RouteContext {
   services: Services;
   requireAuth: preHandlerAsyncHookHandler;
   /** Per-route rate limit for the credential endpoints (false = off). */
-  authRateLimit: { max: number; timeWindow: string } | false;
+  authRateLimit: { max: number; timeWindow: string; onExceeded: () => void } | false;
   readiness: () => Promise<string[]>;
 }
 
@@ -156,6 +156,7 @@ export async function buildServer(opts: {
   metrics?: MetricsEndpoint;
 }): Promise<AppServer> {
   const { config } = opts;
+  const rateLimited = opts.metrics?.rateLimited ?? (() => {});
   const app: AppServer = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
@@ -228,7 +229,8 @@ export async function buildServer(opts: {
     config,
     services: opts.services,
     requireAuth: requireAuth(opts.services.accounts),
-    authRateLimit: config.authRateLimit > 0 ? { max: config.authRateLimit, timeWindow: RATE_WINDOW } : false,
+    authRateLimit:
+      config.authRateLimit > 0 ? { max: config.authRateLimit, timeWindow: RATE_WINDOW, onExceeded: () => rateLimited('auth') } : false,
     readiness: opts.readiness,
   };
 
@@ -239,6 +241,7 @@ export async function buildServer(opts: {
         perUser: config.rateLimitUser,
         perIp: config.rateLimitIp,
         tokenUser: (token) => opts.services.accounts.tokenUser(token),
+        refused: rateLimited,
       });
       authRoutes(api, ctx);
       userRoutes(api, ctx);

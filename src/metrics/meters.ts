@@ -21,6 +21,12 @@ export interface RealtimeMeter {
 /** An HTTP reply: the route's template (never the raw URL), method, status, seconds. */
 export type HttpObserver = (route: string, method: string, status: number, seconds: number) => void;
 
+/** The REST limits: per user (RATE_LIMIT_USER), per address (RATE_LIMIT_IP), the credential routes' (AUTH_RATE_LIMIT). */
+export const RATE_LIMITS = ['user', 'ip', 'auth'] as const;
+export type RateLimitName = (typeof RATE_LIMITS)[number];
+/** A request was refused (429) by this limit. */
+export type RateLimitObserver = (limit: RateLimitName) => void;
+
 export const NO_REALTIME_METER: RealtimeMeter = {
   opened: () => {},
   closed: () => {},

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CLIENT_FRAME_SCHEMAS } from '../schemas/client-frames.js';
 import { SERVER_FRAME_SCHEMAS } from '../schemas/server-frames.js';
-import type { HttpObserver, RealtimeMeter } from './meters.js';
+import { RATE_LIMITS, type HttpObserver, type RateLimitObserver, type RealtimeMeter } from './meters.js';
 
 /**
  * natter's metrics, all named `natter_*`, on one prom-client Registry made by the
@@ -41,7 +41,10 @@ export const METRIC_PREFIX = 'natter_';
 
 export class Metrics {
   readonly http: HttpObserver;
+  readonly rateLimited: RateLimitObserver;
   readonly realtime: RealtimeMeter;
+  /** Seconds from a timed bus event's publish to its arrival here (RemoteBus's observeLag). */
+  readonly busLag: (seconds: number) => void;
   private readonly committed: Counter;
   private readonly batchSize: Histogram;
   private readonly commitSeconds: Histogram;
@@ -58,6 +61,14 @@ export class Metrics {
       registers,
     });
     this.http = (route, method, status, seconds) => httpDuration.observe({ route, method, status }, seconds);
+    const limited = new Counter({
+      name: 'natter_http_rate_limited_total',
+      help: 'REST requests refused with 429 rate_limited, by limit: user (RATE_LIMIT_USER), ip (RATE_LIMIT_IP), auth (AUTH_RATE_LIMIT)',
+      labelNames: ['limit'],
+      registers,
+    });
+    const limitedBy = new Map(RATE_LIMITS.map((limit) => [limit, limited.labels(limit)]));
+    this.rateLimited = (limit) => limitedBy.get(limit)!.inc();
 
     const opened = new Counter({ name: 'natter_ws_sockets_opened_total', help: 'WebSocket sockets accepted', registers });
     const closed = new Counter({
@@ -82,7 +93,7 @@ export class Metrics {
     const outOther = framesOut.labels('other');
     const bytesOut = new Counter({ name: 'natter_ws_bytes_out_total', help: 'Bytes of server frames sent (payload, UTF-8)', registers });
     // Every known series exists from the start (at 0), so rate() and dashboards see them.
-    for (const child of [...inBy.values(), ...outBy.values(), ...closedBy.values()]) child.inc(0);
+    for (const child of [...inBy.values(), ...outBy.values(), ...closedBy.values(), ...limitedBy.values()]) child.inc(0);
     this.realtime = {
       opened: () => opened.inc(),
       closed: (code) => (closedBy.get(code) ?? closedOther).inc(),
@@ -93,6 +104,17 @@ export class Metrics {
         bytesOut.inc(typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length);
       },
     };
+
+    const busLag = new Histogram({
+      name: 'natter_bus_delivery_lag_seconds',
+      help:
+        'Time from publish on a node to arrival on this one through Redis/NATS, for new messages and message changes ' +
+        "(this node's own events included). Approximate: the publisher's clock against this node's, in ms, so it " +
+        'includes clock skew between nodes; a negative difference counts as 0. No samples with BUS=memory.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.busLag = (seconds) => busLag.observe(seconds);
 
     this.committed = new Counter({ name: 'natter_messages_committed_total', help: 'New messages committed', registers });
     this.batchSize = new Histogram({

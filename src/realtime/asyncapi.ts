@@ -16,18 +16,59 @@ import { CLOSE } from './protocol.js';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-/** Why a client sees each close code, and what it should do (docs/protocol.md §5 says more). */
-const CLOSE_MEANINGS: { [K in keyof typeof CLOSE]: string } = {
-  GOING_AWAY: 'The server is shutting down: reconnect (another node answers), then `sync`.',
-  UNSUPPORTED_DATA: 'A binary frame was sent; natter speaks JSON text frames only. Fix the client.',
-  TOO_BIG: 'A frame larger than `WS_MAX_PAYLOAD` (256 KiB by default). Fix the client.',
-  TRY_AGAIN: 'Setting the socket up failed on the server (database or bus away): reconnect with backoff, then `sync`.',
-  SESSION_ENDED: 'The session ended (logout, refresh token reuse, expiry): log in again; do not reconnect with this token.',
-  SLOW_CONSUMER: 'The client did not read fast enough and its send buffer passed `WS_SEND_BUFFER`: reconnect, then `sync`.',
-  RATE_LIMITED:
-    'Abuse bound: far more frames waiting than a client that honours TCP can send. Reconnect, `sync`, resend ' +
-    'unacknowledged messages with their `client_id`.',
+interface CloseMeaning {
+  meaning: string;
+  /** What the client should do. */
+  action: string;
+}
+
+/**
+ * Why a client sees each close code the server sends, and what it should do.
+ * docs/protocol.md §5's table says the same, word for word: test/docs/close-codes.test.ts
+ * compares it with this document's.
+ */
+const CLOSE_MEANINGS: { [K in keyof typeof CLOSE]: CloseMeaning } = {
+  GOING_AWAY: { meaning: 'The server is shutting down.', action: 'Reconnect (another node will answer), then `sync`.' },
+  UNSUPPORTED_DATA: { meaning: 'A binary frame was sent; natter speaks JSON text only.', action: 'Fix the client.' },
+  TOO_BIG: {
+    meaning: 'A frame larger than `WS_MAX_PAYLOAD` (256 KiB by default).',
+    action: 'Fix the client; message text is limited to `MESSAGE_MAX_BYTES` anyway.',
+  },
+  TRY_AGAIN: {
+    meaning: 'Setting the socket up failed on the server (its database or bus was away).',
+    action: 'Reconnect with backoff, then `sync`.',
+  },
+  SESSION_ENDED: {
+    meaning:
+      "The session ended (logout, its refresh token was reused, or it expired). Every node also checks its sockets' " +
+      "sessions once per `WS_PING_INTERVAL`, so this arrives even if the logout's live event was lost.",
+    action: 'Do not reconnect with this token; log in again.',
+  },
+  SLOW_CONSUMER: {
+    meaning:
+      "Slow consumer: the socket's unsent data passed `WS_SEND_BUFFER`, so the server stopped buffering for it. The " +
+      'close frame waits behind what was already queued; a client that never reads it is cut off by the heartbeat (1006).',
+    action: 'Reconnect, then `sync`.',
+  },
+  RATE_LIMITED: {
+    meaning:
+      'Abuse bound: more than 4,352 frames were waiting on this socket. The server stops reading at 256 (§5a), so a ' +
+      'client cannot get here by sending fast; it bounds memory should it ever.',
+    action: 'Reconnect, then `sync`; resend unacknowledged messages with their `client_id`.',
+  },
 };
+
+/** Codes a client sees that the server does not choose: a normal close, and a connection lost. */
+const OTHER_CLOSES: ({ code: number } & CloseMeaning)[] = [
+  { code: 1000, meaning: 'Normal close.', action: '–' },
+  {
+    code: 1006,
+    meaning:
+      '(Seen by the client, never sent.) The connection dropped, or the server got no pong for a whole ' +
+      '`WS_PING_INTERVAL` and cut it.',
+    action: 'Reconnect with backoff, then `sync`.',
+  },
+];
 
 /**
  * A TypeBox schema as AsyncAPI's schema format (a superset of JSON Schema draft-07) takes
@@ -62,14 +103,14 @@ export function packageVersion(): string {
 export const clientMessageKey = (type: string) => `client.${type}`;
 export const serverMessageKey = (type: string) => `server.${type}`;
 
+/** Every close code a client may see, as a Markdown table in code order (docs/protocol.md §5 has the same). */
 function closeCodesText(): string {
-  const rows = Object.entries(CLOSE).map(([name, code]) => `| ${code} | \`${name}\` | ${CLOSE_MEANINGS[name as keyof typeof CLOSE]} |`);
+  const named = Object.entries(CLOSE).map(([name, code]) => ({ code, ...CLOSE_MEANINGS[name as keyof typeof CLOSE] }));
+  const rows = [...OTHER_CLOSES, ...named].sort((a, b) => a.code - b.code);
   return [
-    '| code | name | meaning |',
+    '| code | meaning | what the client should do |',
     '| --- | --- | --- |',
-    '| 1000 | – | Normal close. |',
-    '| 1006 | – | Seen by the client, never sent: the connection dropped or missed a heartbeat. Reconnect with backoff, then `sync`. |',
-    ...rows,
+    ...rows.map((r) => `| ${r.code} | ${r.meaning} | ${r.action} |`),
   ].join('\n');
 }
 
@@ -142,11 +183,7 @@ export function buildAsyncApiDocument(opts: { address: string; version: string }
             bindingVersion: '0.1.0',
           },
         },
-        'x-close-codes': Object.entries(CLOSE).map(([name, code]) => ({
-          code,
-          name,
-          meaning: CLOSE_MEANINGS[name as keyof typeof CLOSE],
-        })),
+        'x-close-codes': Object.entries(CLOSE).map(([name, code]) => ({ code, name, ...CLOSE_MEANINGS[name as keyof typeof CLOSE] })),
       },
     },
     operations: {

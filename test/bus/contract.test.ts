@@ -16,20 +16,23 @@ const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const quiet = { warn: () => {}, info: () => {} };
 const prefix = () => `natter-test-${randomBytes(4).toString('hex')}`;
 
-/** Each factory makes one node's bus; nodes given the same prefix form one deployment. */
-const factories: Record<string, ((p: string) => Promise<Bus>) | undefined> = {
+/**
+ * Each factory makes one node's bus; nodes given the same prefix form one deployment.
+ * `observeLag` is the node's delivery-lag meter.
+ */
+const factories: Record<string, ((p: string, observeLag?: (seconds: number) => void) => Promise<Bus>) | undefined> = {
   memory: undefined,
-  'redis pub/sub': async (p) => {
-    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false }, quiet);
+  'redis pub/sub': async (p, observeLag) => {
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false, observeLag }, quiet);
     expect(await bus.ready(5000)).toBe(true);
     return bus;
   },
-  'redis sharded pub/sub': async (p) => {
-    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: true }, quiet);
+  'redis sharded pub/sub': async (p, observeLag) => {
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: true, observeLag }, quiet);
     expect(await bus.ready(5000)).toBe(true);
     return bus;
   },
-  nats: (p) => NatsBus.connect({ url: NATS_URL, prefix: p }, quiet),
+  nats: (p, observeLag) => NatsBus.connect({ url: NATS_URL, prefix: p, observeLag }, quiet),
 };
 
 const frame = (n: number): BusEvent => ({ kind: 'frame', frame: JSON.stringify({ type: 'new_message', n }) });
@@ -55,8 +58,8 @@ afterEach(async () => {
 for (const [name, node] of Object.entries(factories)) {
   describe(`Bus contract: ${name}`, () => {
     let deployment = prefix();
-    const make2 = async (p = (deployment = prefix())) => {
-      const bus = node ? await node(p) : new MemoryBus();
+    const make2 = async (p = (deployment = prefix()), observeLag?: (seconds: number) => void) => {
+      const bus = node ? await node(p, observeLag) : new MemoryBus();
       open.push(bus);
       return bus;
     };
@@ -154,6 +157,32 @@ for (const [name, node] of Object.entries(factories)) {
       expect(elsewhere.events).toEqual([]);
     });
 
+    if (node) test('messages and changes carry their publish time: the receiving node times each, other kinds are not timed', async () => {
+      const lags: number[] = [];
+      const nodeA = await make2();
+      const nodeB = await make2(deployment, (seconds) => lags.push(seconds));
+      const onB = collector();
+      await nodeB.subscribe('user:8', onB.handler);
+      const positioned: BusEvent = { kind: 'frame', frame: '{"type":"new_message"}', position: { conversation_id: 42, seq: 7 } };
+      const change: BusEvent = { kind: 'frame', frame: '{"type":"reaction"}', change: { conversation_id: 42, mod_seq: 9 } };
+      const published = Date.now();
+      await nodeA.publish('user:8', positioned);
+      await nodeA.publish('user:8', change);
+      await nodeA.publish('user:8', frame(1));
+      await nodeA.publish('user:8', { kind: 'session_revoked', sessionId: 's-1' });
+      // A fanout (16 channels or more) goes once through the fanout channel, timed once.
+      await nodeA.publishMany(Array.from({ length: 20 }, (_, i) => `user:${i}`), positioned);
+      await onB.until(5);
+      const received = Date.now();
+      // The events themselves are as published: the time is the envelope's, not theirs.
+      expect(onB.events).toEqual([positioned, change, frame(1), { kind: 'session_revoked', sessionId: 's-1' }, positioned]);
+      expect(lags).toHaveLength(3);
+      for (const lag of lags) {
+        expect(lag).toBeGreaterThanOrEqual(0);
+        expect(lag).toBeLessThanOrEqual((received - published) / 1000 + 0.001);
+      }
+    });
+
     if (node) test('a fanout to thousands of channels is split into bounded messages and still reaches everyone once', async () => {
       const nodeA = await make2();
       const nodeB = await make2(deployment);
@@ -212,6 +241,53 @@ describe('BUS_FANOUT_MIN=0 (while nodes of an older version run)', () => {
     try {
       await bus.publishMany(Array.from({ length: 40 }, (_, i) => `user:${20 + i}`), frame(7));
       await expect.poll(() => heard, { timeout: 3000 }).toEqual([encodeEvent(frame(7))]);
+    } finally {
+      older.disconnect();
+    }
+  });
+});
+
+describe('events between nodes of this version and of an earlier one (no publish time)', () => {
+  test('an earlier node\'s events arrive as they always did, untimed', async () => {
+    const p = prefix();
+    const lags: number[] = [];
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false, observeLag: (s) => lags.push(s) }, quiet);
+    open.push(bus);
+    expect(await bus.ready(5000)).toBe(true);
+    const c = collector();
+    await bus.subscribe('user:8', c.handler);
+    const older = new Redis(REDIS_URL);
+    try {
+      await older.publish(`${p}:user:8`, 'm42,7;{"type":"new_message"}');
+      await older.publish(`${p}:fanout`, 'Fuser:8,user:9\nx42,9;{"type":"reaction"}');
+      await c.until(2);
+      expect(c.events).toEqual([
+        { kind: 'frame', frame: '{"type":"new_message"}', position: { conversation_id: 42, seq: 7 } },
+        { kind: 'frame', frame: '{"type":"reaction"}', change: { conversation_id: 42, mod_seq: 9 } },
+      ]);
+      expect(lags).toEqual([]);
+    } finally {
+      older.disconnect();
+    }
+  });
+
+  test('a timed event reads, the way an earlier node reads it, as the same position and frame', async () => {
+    const p = prefix();
+    const bus = new RedisBus({ url: REDIS_URL, prefix: `${p}:`, sharded: false }, quiet);
+    open.push(bus);
+    expect(await bus.ready(5000)).toBe(true);
+    const older = new Redis(REDIS_URL);
+    const heard: string[] = [];
+    older.on('message', (_channel: string, message: string) => heard.push(message));
+    await older.subscribe(`${p}:user:8`);
+    try {
+      await bus.publish('user:8', { kind: 'frame', frame: '{"type":"new_message","x":";,"}', position: { conversation_id: 42, seq: 7 } });
+      await expect.poll(() => heard.length, { timeout: 3000 }).toBe(1);
+      const payload = heard[0]!;
+      // An earlier node: the marker, the first two numbers before ';', the frame after it.
+      const end = payload.indexOf(';');
+      const [conversation, seq] = payload.slice(1, end).split(',').map(Number);
+      expect([payload[0], conversation, seq, payload.slice(end + 1)]).toEqual(['m', 42, 7, '{"type":"new_message","x":";,"}']);
     } finally {
       older.disconnect();
     }

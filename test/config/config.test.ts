@@ -20,13 +20,13 @@ describe('defaults', () => {
     const config = loadConfig({});
     // Every key is present; only DATABASE_URL (PGlite when unset), PUBLIC_URL (relative
     // URLs), the S3 settings (local storage), the push providers' (no push) and the metrics
-    // listener and token (no /metrics) have no default.
+    // listener, its address and the token (no /metrics) have no default.
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
     const unset = [
       'databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey',
       'vapidPublicKey', 'vapidPrivateKey', 'vapidSubject',
       'fcmServiceAccountFile', 'fcmTokenUrl', 'pushWebhookUrl', 'pushWebhookSecret',
-      'metricsPort', 'metricsToken',
+      'metricsPort', 'metricsToken', 'metricsHost',
     ];
     for (const [name, value] of Object.entries(config)) {
       if (unset.includes(name)) expect(value, name).toBeUndefined();
@@ -209,6 +209,22 @@ describe('values', () => {
     expect(problemsOf({ DATABASE_URL: 'mysql://db/natter' })).toEqual([expect.stringMatching(/^DATABASE_URL must use the postgres:\/\/ scheme/)]);
     expect(problemsOf({ DATABASE_URL: 'db:5432' })).toEqual([expect.stringMatching(/^DATABASE_URL /)]);
     expect(problemsOf({ DATABASE_URL: 'not a url' })).toEqual([expect.stringMatching(/^DATABASE_URL must be a URL/)]);
+  });
+
+  test('metrics: on by default; METRICS=false refuses the settings it would silently ignore', () => {
+    expect(loadConfig({}).metrics).toBe(true);
+    expect(loadConfig({ METRICS: 'false' }).metrics).toBe(false);
+    expect(loadConfig({ METRICS: 'false', METRICS_PORT: '', METRICS_TOKEN: '' })).toMatchObject({ metrics: false, metricsPort: undefined });
+    expect(problemsOf({ METRICS: 'false', METRICS_PORT: '9464' })).toEqual([
+      'METRICS=false turns metrics off, so METRICS_PORT would do nothing: unset it (or set METRICS=true)',
+    ]);
+    expect(problemsOf({ METRICS: 'off', METRICS_TOKEN: 'a-token-of-sixteen-or-more', METRICS_PORT: '9464' })).toEqual([
+      'METRICS=false turns metrics off, so METRICS_PORT and METRICS_TOKEN would do nothing: unset them (or set METRICS=true)',
+    ]);
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.11' })).toMatchObject({ metricsPort: 9464, metricsHost: '10.0.0.11' });
+    expect(problemsOf({ METRICS_HOST: '10.0.0.11' })).toEqual([
+      'METRICS_HOST is the address of the METRICS_PORT listener: set METRICS_PORT with it (or unset METRICS_HOST)',
+    ]);
   });
 
   test('integers, booleans and enumerations', () => {

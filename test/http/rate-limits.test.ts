@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/config.js';
 import { registerUser, startApp, testConfig, testDatabase, type Reply, type TestApp } from '../harness/app.js';
 import { expectError } from '../harness/expect.js';
 import { connect } from '../harness/ws.js';
+import { parseProm, value } from '../metrics/prom-text.js';
 
 /** A 429 from the REST limit: the one error body, and when to come back. */
 function expectLimited(res: Reply): void {
@@ -78,6 +79,54 @@ describe('per-IP REST limit', () => {
 
     expect((await t.request('GET', '/api/v1/users/me', { token: dave.token })).status).toBe(200);
     expect((await t.request('GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('refusals in metrics', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ rateLimitUser: 3, rateLimitIp: 2, authRateLimit: 2, metricsPort: 0 });
+  });
+  afterAll(() => t?.close());
+
+  test('natter_http_rate_limited_total counts every 429, by the limit that gave it', async () => {
+    const scrape = async () => parseProm(await (await fetch(`${t.app.metricsUrl!}/metrics`)).text());
+    const name = 'natter_http_rate_limited_total';
+    const before = await scrape();
+    // Every limit's series is there from the start, at 0, so rate() sees it before the first refusal.
+    expect(before.filter((s) => s.name === name).map((s) => [s.labels.limit, s.value])).toEqual([['user', 0], ['ip', 0], ['auth', 0]]);
+
+    const frank = await registerUser(t); // one of the register route's two
+    const refused = { user: 0, ip: 0, auth: 0 };
+    for (let i = 0; i < 5; i++) {
+      const res = await t.request('GET', '/api/v1/users/me', { token: frank.token });
+      if (i < 3) {
+        expect(res.status).toBe(200);
+      } else {
+        expectLimited(res);
+        refused.user++;
+      }
+    }
+    for (let i = 0; i < 5; i++) {
+      const res = await t.request('GET', '/api/v1/conversations');
+      if (i < 2) {
+        expectError(res, 401, 'unauthorized');
+      } else {
+        expectLimited(res);
+        refused.ip++;
+      }
+    }
+    const login = () => t.request('POST', '/api/v1/auth/login', { body: { email: frank.user.email, password: 'wrong-password' } });
+    expectError(await login(), 401, 'invalid_credentials');
+    expectError(await login(), 401, 'invalid_credentials');
+    expectLimited(await login());
+    refused.auth++;
+
+    const after = await scrape();
+    for (const limit of ['user', 'ip', 'auth'] as const) {
+      expect(value(after, name, { limit }) - value(before, name, { limit }), limit).toBe(refused[limit]);
+    }
+    expect(refused).toEqual({ user: 2, ip: 3, auth: 1 });
   });
 });
 

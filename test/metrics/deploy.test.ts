@@ -63,6 +63,7 @@ describe('deploy/: the dashboard and the alert rules use metrics a node has', ()
       'natter_bus_publish_errors_total',
       'natter_push_oldest_job_age_seconds',
       'natter_ready',
+      'natter_http_rate_limited_total',
       'up{job="natter"} == 0',
     ]) {
       expect(all).toContain(needed);

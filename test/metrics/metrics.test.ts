@@ -99,7 +99,7 @@ describe('metrics after a scripted session', () => {
     // No label of natter's own carries an id or a raw URL (the defaults' labels are
     // versions, heap spaces and GC kinds).
     const ids = [a.user.id, b.user.id, conversationId].map(String);
-    const ownLabels = new Set(['route', 'method', 'status', 'code', 'type', 'provider', 'result']);
+    const ownLabels = new Set(['route', 'method', 'status', 'code', 'type', 'provider', 'result', 'limit']);
     for (const s of after) {
       expect(s.name.startsWith('natter_'), s.name).toBe(true);
       for (const [label, v] of Object.entries(s.labels)) {
@@ -154,6 +154,51 @@ describe('who may read /metrics', () => {
       expect((await own.request('GET', '/metrics')).status).toBe(404);
     } finally {
       await own.close();
+    }
+  });
+
+  it('binds METRICS_PORT to METRICS_HOST, apart from the API', async () => {
+    const own = await startApp(envConfig({ METRICS_PORT: '0', METRICS_HOST: '127.0.0.2' }));
+    try {
+      const url = own.app.metricsUrl!;
+      const m = /^http:\/\/127\.0\.0\.2:(\d+)$/.exec(url);
+      expect(m, url).not.toBeNull();
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      // The API stays on HOST (127.0.0.1); nothing listens on the metrics port there.
+      expect(own.url).toMatch(/^http:\/\/127\.0\.0\.1:/);
+      await expect(fetch(`http://127.0.0.1:${m![1]}/metrics`)).rejects.toThrow();
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('METRICS=false', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(envConfig({ METRICS: 'false' }));
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('measures nothing and serves /metrics nowhere, while the node works as ever', async () => {
+    expect(t.app.metrics).toBeUndefined();
+    expect(t.app.metricsUrl).toBeUndefined();
+    const res = await t.request('GET', '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(404);
+    const a = await registerUser(t);
+    const b = await registerUser(t);
+    const conversationId = await direct(t, a, b);
+    const sockets = new Sockets();
+    try {
+      const wa = await sockets.connect(t, a);
+      const wb = await sockets.connect(t, b);
+      wa.send({ type: 'message', conversation_id: conversationId, content: 'unmeasured', client_id: 'c1' });
+      await wa.next(newMessageIn(conversationId, 'unmeasured'));
+      await wb.next(newMessageIn(conversationId, 'unmeasured'));
+    } finally {
+      await sockets.closeAll();
     }
   });
 });
