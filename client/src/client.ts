@@ -107,7 +107,8 @@ export class NatterClient {
   private modSeqs: Record<string, number> = {};
   private syncing = false;
   private resync = false;
-  private firstSyncDone = false;
+  /** The sync a `connected` started is running: its `synced` refreshes the unread counts. */
+  private connectSync = false;
 
   // outbox
   private entries: OutboxEntry[] = [];
@@ -243,7 +244,7 @@ export class NatterClient {
     this.held.clear();
     this.seen.clear();
     this.modSeqs = {};
-    this.firstSyncDone = false;
+    this.connectSync = false;
     this.pendingReceipts.clear();
     this.sentReceipts.clear();
     this.unreadState.clear();
@@ -346,7 +347,10 @@ export class NatterClient {
     if (!this.wanted || this.ws) return;
     if (!token) return this.signedOut();
     const Impl = this.WebSocketImpl;
-    if (!Impl) throw new Error('NatterClient: no WebSocket here; pass one (in Node: `ws`) as the WebSocket option');
+    if (!Impl) {
+      this.disconnect(new Error('NatterClient: no WebSocket here; pass one (in Node: `ws`) as the WebSocket option'));
+      return;
+    }
     const ws = new Impl(this.wsUrl(token));
     this.ws = ws;
     let opened = false;
@@ -477,6 +481,7 @@ export class NatterClient {
         this.setState('online');
         this.startPing(ws);
         this.sendSync();
+        this.connectSync = true;
         this.flushReceipts();
         void this.flushOutbox(ws);
         for (const w of this.waiters.splice(0)) w.resolve();
@@ -547,8 +552,9 @@ export class NatterClient {
       this.resync = false;
       this.sendSync();
     }
-    if (!this.firstSyncDone) {
-      this.firstSyncDone = true;
+    // After every (re)connect: reads on other devices while away sent no frames here.
+    if (this.connectSync) {
+      this.connectSync = false;
       void this.refreshUnread();
     }
   }
@@ -782,7 +788,7 @@ export class NatterClient {
 
   // ---------------------------------------------------------------- unread
 
-  /** Conversation id → unread messages, from `GET /users/me/unread` after connecting, then kept current from frames. */
+  /** Conversation id → unread messages, from `GET /users/me/unread` after each (re)connect's sync, then kept current from frames. */
   get unread(): ReadonlyMap<number, number> {
     return this.unreadMap;
   }
