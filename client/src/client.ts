@@ -55,6 +55,15 @@ export interface SendInput {
   attachment_ids?: number[];
 }
 
+type JsonBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+/** What /auth/register takes (generated), and the `display_name` apps may send. */
+export type RegisterBody = JsonBody<'/api/v1/auth/register', 'post'> & { display_name?: string };
+export type LoginBody = JsonBody<'/api/v1/auth/login', 'post'>;
+
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<T> = (value: T) => void;
 
@@ -181,11 +190,13 @@ export class NatterClient {
     return this.listen(this.userListeners, fn);
   }
 
-  async register(body: { username: string; email: string; password: string; display_name?: string }): Promise<Me> {
+  /** Creates an account and signs in. (natter has no display name yet: `display_name` is accepted and ignored by the server.) */
+  async register(body: RegisterBody): Promise<Me> {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/register', { body })));
   }
 
-  async login(body: { email: string; password: string }): Promise<Me> {
+  /** Signs in; `email` may also be a username. */
+  async login(body: LoginBody): Promise<Me> {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/login', { body })));
   }
 
