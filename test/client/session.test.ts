@@ -135,6 +135,23 @@ describe('token refresh', () => {
     expect(calls).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
   });
 
+  test('a reconnect whose upgrade is refused (the server thinks the token expired) refreshes and gets back online', async () => {
+    const { calls, fetchFn } = recordingFetch();
+    const a = clients.make(t.url, { fetch: fetchFn });
+    await a.register(credentials());
+    await a.connect();
+    clock.advance(60_000);
+    calls.length = 0;
+    const states: string[] = [];
+    a.onState((s) => states.push(s));
+    const conns = [...(t.app.gateway as any).sockets.all()].filter((conn: any) => conn.userId === a.user!.id);
+    conns[0].socket.terminate();
+    await eventually(() => expect(states.at(-1)).toBe('online'));
+    // The first attempt went with the old token and was refused; the check over REST refreshed it.
+    expect(states.filter((s) => s === 'connecting')).toHaveLength(2);
+    expect(calls).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
+  });
+
   test('a session ended elsewhere: one refresh attempt, then signed out; connect is refused', async () => {
     const { calls, fetchFn } = recordingFetch();
     const store = memoryTokenStore();
