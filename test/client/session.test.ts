@@ -135,6 +135,26 @@ describe('token refresh', () => {
     expect(calls).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
   });
 
+  test('two clients over one token store (two tabs): the second takes the pair the first refreshed instead of reusing its refresh token', async () => {
+    const store = memoryTokenStore();
+    const first = recordingFetch();
+    const second = recordingFetch();
+    const tab1 = clients.make(t.url, { tokenStore: store, fetch: first.fetchFn });
+    await tab1.register(credentials());
+    const tab2 = clients.make(t.url, { tokenStore: store, fetch: second.fetchFn });
+    await tab2.restore();
+    clock.advance(60_000);
+    expect((await tab1.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(first.calls).toContain('POST /api/v1/auth/refresh 200');
+    second.calls.length = 0;
+    // tab2 still holds the old pair; its 401 finds the new one in the store.
+    expect((await tab2.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(second.calls).toEqual(['GET /api/v1/users/me 401', 'GET /api/v1/users/me 200']);
+    // Had it spent the old refresh token, natter would have ended the session for both.
+    expect((await tab1.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(tab1.user).not.toBeNull();
+  });
+
   test('a reconnect whose upgrade is refused (the server thinks the token expired) refreshes and gets back online', async () => {
     const { calls, fetchFn } = recordingFetch();
     const a = clients.make(t.url, { fetch: fetchFn });
