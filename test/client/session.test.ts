@@ -153,6 +153,17 @@ describe('token refresh', () => {
     // Had it spent the old refresh token, natter would have ended the session for both.
     expect((await tab1.api.GET('/api/v1/users/me')).response.status).toBe(200);
     expect(tab1.user).not.toBeNull();
+
+    // Both at once: one refresh between them.
+    clock.advance(60_000);
+    first.calls.length = 0;
+    second.calls.length = 0;
+    const replies = await Promise.all([tab1.api.GET('/api/v1/users/me'), tab2.api.GET('/api/v1/users/me')]);
+    expect(replies.map((r) => r.response.status)).toEqual([200, 200]);
+    expect([...first.calls, ...second.calls].filter((c) => c.startsWith('POST /api/v1/auth/refresh'))).toEqual([
+      'POST /api/v1/auth/refresh 200',
+    ]);
+    expect([tab1.user, tab2.user].every((u) => u !== null)).toBe(true);
   });
 
   test('a reconnect whose upgrade is refused (the server thinks the token expired) refreshes and gets back online', async () => {
@@ -169,7 +180,7 @@ describe('token refresh', () => {
     await eventually(() => expect(states.at(-1)).toBe('online'));
     // The first attempt went with the old token and was refused; the check over REST refreshed it.
     expect(states.filter((s) => s === 'connecting')).toHaveLength(2);
-    expect(calls).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
+    expect(calls.slice(0, 3)).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
   });
 
   test('a session ended elsewhere: one refresh attempt, then signed out; connect is refused', async () => {
