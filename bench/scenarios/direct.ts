@@ -62,7 +62,7 @@ async function metricsSide(ctx: Context, side: 'off' | 'on', keepGoing: boolean)
   console.log(`\n== direct, metrics ${side} ==`);
   const token = randomBytes(24).toString('base64url');
   // Nothing inherited: off is off on both ports; on is scraped on the main port with the token.
-  const env = side === 'off' ? { METRICS: 'false', METRICS_PORT: '', METRICS_TOKEN: '' } : { METRICS: 'true', METRICS_PORT: '', METRICS_TOKEN: token };
+  const env = side === 'off' ? { METRICS: 'false', METRICS_PORT: '', METRICS_HOST: '', METRICS_TOKEN: '' } : { METRICS: 'true', METRICS_PORT: '', METRICS_HOST: '', METRICS_TOKEN: token };
   const server = await startNatter(ctx.opts, env);
   const scraper = side === 'on' ? startScraper(server.url, token, SCRAPE_INTERVAL_MS) : undefined;
   try {

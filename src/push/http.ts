@@ -25,7 +25,10 @@ const REASON_BODY_CHARS = 300;
  * signals were most of a push's CPU (bench/README.md, "Where the fan-out's time goes").
  */
 export class Requests {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+  // undici's keep-alive defaults (4 s idle, or the peer's Keep-Alive hint): a peer or proxy
+  // that drops idle sockets sooner than we would keep them makes the next POST fail on a
+  // dead socket, and a POST is not resent by itself.
+  private readonly agent = new Agent();
   private readonly inFlight = new Map<Promise<unknown>, AbortController>();
   private closing = false;
 

@@ -74,9 +74,10 @@ export interface CommitOutbox {
  *   Retry-After, up to maxAttempts; a device its provider says is gone is deleted.
  */
 /**
- * Rounds a node's worker runs at once. A round's database work (claim, decide, settle)
- * leaves its sends idle; with two, one round's database work overlaps the other's sends.
- * Their sends share one PUSH_CONCURRENCY.
+ * Rounds a node's worker runs at once while there is work. A round's database work
+ * (claim, decide, settle) leaves its sends idle; with a second round, one's database work
+ * overlaps the other's sends. Their sends share one PUSH_CONCURRENCY. Only the first
+ * polls; the others run when woken (a commit's rows fell due, or the first found work).
  */
 const ROUNDS_IN_FLIGHT = 2;
 
@@ -139,16 +140,14 @@ export class PushService implements CommitOutbox {
   /** Starts this node's worker. */
   start(): void {
     if (this.running || this.platforms.length === 0 || !this.opts.worker) return;
-    // The second loop starts half a poll later, so idle polls alternate between them.
-    this.running = Promise.all(Array.from({ length: ROUNDS_IN_FLIGHT }, (_, i) => this.loop((i * this.opts.pollMs) / ROUNDS_IN_FLIGHT))).then(() => undefined);
+    this.running = Promise.all(Array.from({ length: ROUNDS_IN_FLIGHT }, (_, i) => this.loop(i === 0))).then(() => undefined);
   }
 
   private wakeAll(): void {
     for (const wake of [...this.wakers]) wake();
   }
 
-  private async loop(startAfterMs: number): Promise<void> {
-    if (startAfterMs > 0) await this.sleep(startAfterMs);
+  private async loop(polls: boolean): Promise<void> {
     while (!this.closed) {
       let claimed = 0;
       try {
@@ -157,13 +156,20 @@ export class PushService implements CommitOutbox {
         if (this.closed) break;
         this.log.warn({ err }, 'push worker round failed; trying again');
       }
-      if (claimed >= this.opts.batchSize || this.closed) continue;
-      await this.sleep(this.opts.pollMs);
+      if (this.closed) break;
+      if (claimed > 0) {
+        // Work: the other rounds join in. Claim again at once even after a short batch: a
+        // row that a commit changed while the claim ran is locked and skipped by it, not
+        // claimed (it stays due for the next claim).
+        this.wakeAll();
+        continue;
+      }
+      await this.sleep(polls ? this.opts.pollMs : undefined);
     }
   }
 
-  /** Waits ms, or until woken (a commit's rows fell due, or close). */
-  private sleep(ms: number): Promise<void> {
+  /** Waits ms (undefined: no limit), or until woken (a commit's rows fell due, work was found, close). */
+  private sleep(ms: number | undefined): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = () => {
@@ -171,7 +177,7 @@ export class PushService implements CommitOutbox {
         this.wakers.delete(wake);
         resolve();
       };
-      const t = setTimeout(wake, ms);
+      const t = ms === undefined ? undefined : setTimeout(wake, ms);
       this.wakers.add(wake);
     });
   }
@@ -311,7 +317,7 @@ export class PushService implements CommitOutbox {
     await this.settle(claim, done, retry, [...gone]);
   }
 
-  /** One transaction, rows locked in key order (as commits lock them); retried after a deadlock. */
+  /** One transaction, rows locked in key order (as commits lock them), gone devices deleted in it; retried after a deadlock. */
   private async settle(
     claim: string,
     done: Settled[],
@@ -321,16 +327,17 @@ export class PushService implements CommitOutbox {
     for (let attempt = 1; ; attempt++) {
       try {
         await inTransaction(this.db, async (trx) => {
-          await lockClaimed(trx, claim, [...done, ...retry]);
+          await lockClaimed(trx, claim, [...done, ...retry], gone);
           await completeClaimed(trx, claim, done, new Date(this.clock.now() + this.opts.delayMs));
           await rescheduleClaimed(trx, claim, retry);
+          // In the same transaction: its cascade finds the devices' rows already locked, in key order.
+          await deleteDevices(trx, gone);
         });
         break;
       } catch (err) {
         if ((err as { code?: string }).code !== '40P01' || attempt >= 3) throw err;
       }
     }
-    await deleteDevices(this.db, gone);
   }
 
   private notification(s: Ripe, badge: number): PushNotification {

@@ -275,17 +275,23 @@ export interface Settled {
 }
 
 /**
- * Locks the rows of batch `claim` among `keys` in key order — the order the writer's
- * enqueue locks them in — so settling never deadlocks with a commit. Run first in the
- * settling transaction.
+ * Locks the rows of batch `claim` among `keys`, and every row of the devices in `gone`
+ * (about to be deleted, which cascades to them), together in key order — the order the
+ * writer's enqueue locks them in — so settling never deadlocks with a commit or with
+ * another round's settle. Run first in the settling transaction.
  */
-export async function lockClaimed(trx: Trx, claim: string, keys: { conversationId: number; deviceId: number }[]): Promise<void> {
-  if (keys.length === 0) return;
+export async function lockClaimed(
+  trx: Trx,
+  claim: string,
+  keys: { conversationId: number; deviceId: number }[],
+  gone: number[] = [],
+): Promise<void> {
+  if (keys.length === 0 && gone.length === 0) return;
   await sql`
     select 1 from push_outbox o
-      join unnest(${keys.map((k) => k.conversationId)}::bigint[], ${keys.map((k) => k.deviceId)}::bigint[]) as v(conversation_id, device_id)
-        on o.conversation_id = v.conversation_id and o.device_id = v.device_id
-     where o.claim = ${claim}
+      left join unnest(${keys.map((k) => k.conversationId)}::bigint[], ${keys.map((k) => k.deviceId)}::bigint[]) as v(conversation_id, device_id)
+        on o.conversation_id = v.conversation_id and o.device_id = v.device_id and o.claim = ${claim}
+     where v.device_id is not null or o.device_id = any(${gone}::bigint[])
      order by o.conversation_id, o.device_id
        for update of o`.execute(trx);
 }
