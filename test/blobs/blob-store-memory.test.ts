@@ -8,20 +8,21 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type BlobStoreFixture, blobStoreFactories, readAll, stage } from '../harness/blob-stores.js';
 
 /**
- * Streams, never buffers: putting a 200 MB file keeps the process within 64 MB of where it
+ * Streams, never buffers: putting a 200 MB file keeps the process within 96 MB of where it
  * began. A file of its own, so the baseline is a fresh process (s3rver runs in another one).
  *
  * V8 frees a dropped Buffer only at its next collection, which external memory triggers
  * every ~64 MB; lib-storage drops one copy of each 8 MiB part. Uncollected, the peak swung
  * from 38 to 70 MB between runs of the same code. So garbage is collected while sampling:
  * the check is what the upload holds (S3: 4 parts in flight and one filling, ~40 MB), not
- * how late V8 frees it. A buffered 200 MB body measures ~200 MB either way.
+ * how late V8 frees it. A buffered 200 MB body measures ~200 MB either way. The bound
+ * leaves room over those ~40 MB: on a loaded 2-core machine S3 measured 67 MB once.
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const SIZE = 200 * 1024 * 1024;
-const LIMIT_MB = 64;
+const LIMIT_MB = 96;
 
 describe.each(Object.entries(blobStoreFactories))('BlobStore memory: %s', (_name, factory) => {
   let f: BlobStoreFixture;
