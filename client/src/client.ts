@@ -2,7 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import { must, NatterError } from './errors.js';
 import type { paths } from './generated/openapi.js';
 import { memoryOutboxStore, outboxOrder, type OutboxEntry, type OutboxStore } from './outbox.js';
-import { memoryTokenStore, Session, toTokens, unref, type AuthReply, type TokenStore } from './session.js';
+import { memoryTokenStore, Session, tokenSubject, toTokens, unref, type AuthReply, type TokenStore } from './session.js';
 import type { Attachment, ClientFrame, Me, Message, ServerFrame, ServerFrameOf, ServerFrameType } from './types.js';
 import { uploadOnce, type UploadOptions } from './upload.js';
 
@@ -46,6 +46,11 @@ export interface NatterClientOptions {
   typing?: { throttleMs?: number; idleMs?: number };
   /** `markDelivered` / `markRead` calls within this spell (250 ms) go out as one frame per conversation. */
   receiptDelayMs?: number;
+  /**
+   * The largest frame natter takes (its `WS_MAX_PAYLOAD`, 256 KiB by default): a message
+   * whose frame is larger fails at once (`message_too_large`) instead of closing the socket.
+   */
+  maxFrameBytes?: number;
 }
 
 export interface SendInput {
@@ -90,7 +95,7 @@ export class NatterClient {
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly session: Session<Me>;
   private readonly outboxStore: OutboxStore;
-  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs'>> & {
+  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs' | 'maxFrameBytes'>> & {
     initialDelayMs: number;
     maxDelayMs: number;
     throttleMs: number;
@@ -124,6 +129,8 @@ export class NatterClient {
   private readonly outboxLoaded: Promise<void>;
   private outboxLive = false;
   private lastCreated = 0;
+  /** Entries sent on the current socket and not echoed yet: the largest is at fault when natter closes it for a frame's size. */
+  private sentOnSocket = new Set<string>();
   private persistChain: Promise<void> = Promise.resolve();
 
   // receipts, typing, unread, presence
@@ -155,6 +162,7 @@ export class NatterClient {
     this.opts = {
       pingIntervalMs: opts.pingIntervalMs ?? 25_000,
       receiptDelayMs: opts.receiptDelayMs ?? 250,
+      maxFrameBytes: opts.maxFrameBytes ?? 256 * 1024,
       initialDelayMs: opts.reconnect?.initialDelayMs ?? 500,
       maxDelayMs: opts.reconnect?.maxDelayMs ?? 30_000,
       throttleMs: opts.typing?.throttleMs ?? 2500,
@@ -200,16 +208,30 @@ export class NatterClient {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/login', { body })));
   }
 
-  /** Signs in from the token store (refreshing first if the access token is about to expire); null when signed out. */
+  /**
+   * Signs in from the token store (refreshing first if the access token is about to
+   * expire); null when signed out. Offline (natter unreachable) it signs in with the user
+   * the store keeps beside the tokens, so the outbox works before the network does.
+   */
   async restore(): Promise<Me | null> {
-    if (!(await this.session.load())) return null;
-    const res = await this.api.GET('/api/v1/users/me');
+    const tokens = await this.session.load();
+    if (!tokens) return null;
+    let res;
+    try {
+      res = await this.api.GET('/api/v1/users/me');
+    } catch (err) {
+      const user = tokens.user as Me | undefined;
+      if (!user || this.session.tokens !== tokens || String(user.id) !== tokenSubject(tokens.access_token)) throw err;
+      this.setUser(user);
+      return user;
+    }
     if (res.response.status === 401) {
       await this.session.end();
       return null;
     }
     const { user } = must(res);
     this.setUser(user);
+    await this.session.setUser(user);
     return user;
   }
 
@@ -391,7 +413,10 @@ export class NatterClient {
   }
 
   private detach(ws: WebSocketLike): void {
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Kept, not nulled: `ws` emits 'error' after closing a socket still connecting, and an
+    // 'error' with no listener is an uncaught exception in Node.
+    ws.onerror = (() => {}) as never;
     if (this.ws === ws) this.ws = null;
   }
 
@@ -399,12 +424,18 @@ export class NatterClient {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
     this.outboxLive = false;
+    this.sentOnSocket = new Set();
     this.syncing = false;
     this.resync = false;
   }
 
   private closed(code: number, opened: boolean): void {
+    const culprit = this.largestUnacked();
     this.socketGone();
+    if ((code === 1009 || code === 1003) && culprit) {
+      // natter refused the frame itself: resending it would close every socket after this one.
+      this.failEntry(culprit, 'message_too_large', `the message's frame was refused (close ${code})`);
+    }
     if (!this.wanted) return this.setState('idle');
     this.setState('offline');
     if (code === 4001) {
@@ -513,6 +544,7 @@ export class NatterClient {
         break;
       case 'error':
         if (frame.client_id) this.onSendRefused(frame.client_id, frame.code, frame.error);
+        else if (frame.field && /^(since|changes_since)(\.|$)/.test(frame.field)) this.onSyncRefused(frame.field, frame);
         break;
       default:
         break;
@@ -570,6 +602,28 @@ export class NatterClient {
     }
   }
 
+  /**
+   * natter refused the sync (it has no client_id; `field` is `since.<id>`, `changes_since.<id>`
+   * or the whole object): the sync is over. What it named is dropped and the sync sent again
+   * without it; a refusal of the whole object is only reported (nothing sent again).
+   */
+  private onSyncRefused(field: string, frame: ServerFrameOf<'error'>): void {
+    this.syncing = false;
+    this.report(new NatterError(0, frame.code, frame.error, field));
+    const [, part, key] = /^(since|changes_since)\.(.+)$/.exec(field) ?? [];
+    if (!key) {
+      this.resync = false;
+      return;
+    }
+    if (part === 'since') {
+      this.held.delete(Number(key));
+      this.seen.delete(Number(key));
+    }
+    delete this.modSeqs[key];
+    this.resync = false;
+    this.sendSync();
+  }
+
   // ---------------------------------------------------------------- outbox
 
   /**
@@ -593,7 +647,8 @@ export class NatterClient {
     this.entries.push(entry);
     this.persist(entry);
     this.stopTyping(conversationId);
-    if (this.outboxLive) this.sendEntry(entry);
+    if (this.tooLarge(entry)) this.failEntry(entry.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+    else if (this.outboxLive) this.sendEntry(entry);
     this.emitOutbox();
     return { ...entry };
   }
@@ -614,7 +669,8 @@ export class NatterClient {
         e.status = 'pending';
         delete e.error;
         this.persist(e);
-        if (this.outboxLive) this.sendEntry(e);
+        if (this.tooLarge(e)) this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+        else if (this.outboxLive) this.sendEntry(e);
         this.emitOutbox();
       },
       discard: (clientId) => this.removeEntry(clientId),
@@ -640,8 +696,8 @@ export class NatterClient {
     this.outboxLive = true;
   }
 
-  private sendEntry(e: OutboxEntry): void {
-    this.sendFrame({
+  private frameOf(e: OutboxEntry): ClientFrame {
+    return {
       type: 'message',
       conversation_id: e.conversation_id,
       content: e.content,
@@ -649,7 +705,29 @@ export class NatterClient {
       ...(e.message_type === 'auto' ? {} : { message_type: e.message_type }),
       ...(e.reply_to_id == null ? {} : { reply_to_id: e.reply_to_id }),
       ...(e.attachment_ids?.length ? { attachment_ids: e.attachment_ids } : {}),
-    });
+    } as ClientFrame;
+  }
+
+  private tooLarge(e: OutboxEntry): boolean {
+    return new TextEncoder().encode(JSON.stringify(this.frameOf(e))).length > this.opts.maxFrameBytes;
+  }
+
+  private sendEntry(e: OutboxEntry): void {
+    if (this.tooLarge(e)) {
+      this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+      return;
+    }
+    if (this.sendFrame(this.frameOf(e))) this.sentOnSocket.add(e.client_id);
+  }
+
+  private largestUnacked(): string | null {
+    let best: { id: string; size: number } | null = null;
+    for (const e of this.entries) {
+      if (!this.sentOnSocket.has(e.client_id) || e.status !== 'pending') continue;
+      const size = new TextEncoder().encode(JSON.stringify(this.frameOf(e))).length;
+      if (!best || size > best.size) best = { id: e.client_id, size };
+    }
+    return best?.id ?? null;
   }
 
   private ackEntry(clientId: string): void {
@@ -678,6 +756,13 @@ export class NatterClient {
       unref(setTimeout(() => this.ws === ws && this.entries.includes(e) && this.sendEntry(e), 1000));
       return;
     }
+    this.failEntry(clientId, code, error);
+  }
+
+  /** The entry is refused for good (until `retry`): `failed` with natter's code, and reported. */
+  private failEntry(clientId: string, code: string, error: string): void {
+    const e = this.entries.find((x) => x.client_id === clientId);
+    if (!e || e.status === 'failed') return;
     e.status = 'failed';
     e.error = code;
     this.persist(e);

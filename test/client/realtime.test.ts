@@ -1,5 +1,6 @@
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { ServerFrame } from '../../client/src/index.js';
+import type { NatterClient, ServerFrame, WebSocketConstructor } from '../../client/src/index.js';
 import { startApp, type TestApp } from '../harness/app.js';
 import { Clients, directBetween, eventually, recordingWebSocket, sleep } from './fixtures.js';
 
@@ -123,6 +124,46 @@ describe('connect and sync', () => {
   });
 });
 
+describe('closing', () => {
+  test('disconnect() while the socket is still connecting: rejects connect, no uncaught error in Node', async () => {
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', record);
+    try {
+      const made: { client?: NatterClient } = {};
+      class ClosedAtOnce extends WebSocket {
+        constructor(url: string) {
+          super(url);
+          queueMicrotask(() => made.client?.disconnect()); // the socket is the client's now, not open yet
+        }
+      }
+      const a = (made.client = await clients.signedUp(t.url, { WebSocket: ClosedAtOnce as unknown as WebSocketConstructor }));
+      await expect(a.connect()).rejects.toThrow('disconnected');
+      await sleep(300);
+      expect(uncaught).toEqual([]);
+      expect(a.state).toBe('idle');
+    } finally {
+      process.off('uncaughtException', record);
+    }
+  });
+});
+
+describe('refusals', () => {
+  test('a refused sync (a bad id given to hold) is reported and the sync sent again without it', async () => {
+    const { a, b, c, aSent } = await pair();
+    await b.connect();
+    await sendAndAck(b, c, 'one');
+    await sendAndAck(b, c, 'two');
+    const errors: unknown[] = [];
+    a.onError((e) => errors.push(e));
+    a.hold(0, 5);
+    await a.connect();
+    await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    expect(errors).toEqual([expect.objectContaining({ code: 'validation_failed', field: 'since.0' })]);
+    expect(aSent.filter((f) => f.type === 'sync').map((f) => f.since)).toEqual([{ 0: 5 }, {}]);
+  });
+});
+
 describe('helpers', () => {
   test('typing: one start frame however often it is called within the throttle; a stop after the quiet spell', async () => {
     const { a, b, c, aSent } = await pair({ typing: { throttleMs: 1000, idleMs: 300 } });
@@ -199,8 +240,9 @@ describe('helpers', () => {
     expect(read.data?.unread_count).toBe(1);
     await a.connect();
     await eventually(() => expect(a.unread.get(c)).toBe(1));
-    // b's own messages are never unread for b.
-    expect(b.unread.get(c) ?? 0).toBe(0);
+    // b's own messages are never unread for b; a's are.
+    await sendAndAck(a, c, 'from a');
+    await eventually(() => expect(b.unread.get(c)).toBe(1));
   });
 
   test('presence: status_change frames keep the map of who is online', async () => {
