@@ -141,6 +141,8 @@ export class NatterClient {
   private readonly unreadState = new Map<number, UnreadState>();
   private readonly unreadMap = new Map<number, number>();
   private readonly presenceMap = new Map<number, Presence>();
+  /** Users a status_change told about on this socket: newer than a participants list read meanwhile. */
+  private readonly presenceFromFrames = new Set<number>();
 
   // listeners
   private readonly frameListeners = new Map<string, Set<Listener<never>>>();
@@ -358,6 +360,21 @@ export class NatterClient {
     if (seq > (this.held.get(conversationId) ?? 0)) this.held.set(conversationId, seq);
   }
 
+  /**
+   * Tells the client the app holds `conversationId`'s changes up to `modSeq` (a `mod_seqs`
+   * value of `synced` or a message's `mod_seq`, kept in the app's cache): the next sync asks
+   * for the edits, deletes and reactions after it. With `hold`, what a reload needs.
+   */
+  holdModSeq(conversationId: number, modSeq: number): void {
+    const key = String(conversationId);
+    if (modSeq > (this.modSeqs[key] ?? 0)) this.modSeqs[key] = modSeq;
+  }
+
+  /** The change counter up to which the client has asked for a conversation's changes (undefined: none yet). */
+  heldModSeq(conversationId: number): number | undefined {
+    return this.modSeqs[String(conversationId)];
+  }
+
   /** The highest seq held of a conversation with nothing missing below it (undefined: unknown). */
   heldSeq(conversationId: number): number | undefined {
     return this.held.get(conversationId);
@@ -425,6 +442,13 @@ export class NatterClient {
     this.pingTimer = null;
     this.outboxLive = false;
     this.sentOnSocket = new Set();
+    // Who is online is unknown while away (status_change frames are missed): cleared, and
+    // filled in again after the next connect's sync.
+    this.presenceFromFrames.clear();
+    if (this.presenceMap.size) {
+      this.presenceMap.clear();
+      this.emit(this.presenceListeners, this.presenceMap);
+    }
     this.syncing = false;
     this.resync = false;
   }
@@ -538,7 +562,11 @@ export class NatterClient {
       case 'receipt':
         this.onReceipt(frame);
         break;
+      case 'message_updated':
+        this.uncountDeleted(frame.message);
+        break;
       case 'status_change':
+        this.presenceFromFrames.add(frame.user_id);
         this.presenceMap.set(frame.user_id, { online: frame.status === 'online', last_seen: frame.last_seen });
         this.emit(this.presenceListeners, this.presenceMap);
         break;
@@ -599,6 +627,7 @@ export class NatterClient {
     if (this.connectSync) {
       this.connectSync = false;
       void this.refreshUnread();
+      void this.refreshPresence();
     }
   }
 
@@ -928,6 +957,15 @@ export class NatterClient {
     this.emitUnread();
   }
 
+  /** A message deleted (for everyone, or hidden for this user) is no longer unread. */
+  private uncountDeleted(m: ServerFrameOf<'message_updated'>['message']): void {
+    if (!m.deleted_for) return;
+    const st = this.unreadState.get(m.conversation_id);
+    if (!st) return;
+    if (st.live.delete(m.seq)) this.emitUnread();
+    else if (m.seq <= st.baseSeq && st.base > 0) void this.refreshConversationUnread(m.conversation_id);
+  }
+
   private onReceipt(r: ServerFrameOf<'receipt'>): void {
     if (!this.me || r.user_id !== this.me.id || r.status !== 'read') return;
     const st = this.unreadState.get(r.conversation_id);
@@ -952,6 +990,22 @@ export class NatterClient {
 
   onPresence(fn: Listener<ReadonlyMap<number, Presence>>): () => void {
     return this.listen(this.presenceListeners, fn);
+  }
+
+  /** After a (re)connect's sync: the participants of the latest 100 conversations, as natter sees them now. */
+  private async refreshPresence(): Promise<void> {
+    try {
+      const { conversations } = must(await this.api.GET('/api/v1/conversations', { params: { query: { limit: 100 } } }));
+      for (const conv of conversations) {
+        for (const p of conv.participants) {
+          if (p.id === this.me?.id || this.presenceFromFrames.has(p.id)) continue;
+          this.presenceMap.set(p.id, { online: p.status === 'online', last_seen: p.last_seen });
+        }
+      }
+      this.emit(this.presenceListeners, this.presenceMap);
+    } catch (err) {
+      this.report(err);
+    }
   }
 
   // ---------------------------------------------------------------- attachments

@@ -258,6 +258,66 @@ describe('helpers', () => {
     expect(changes.length).toBeGreaterThanOrEqual(2);
   });
 
+  test('presence after a reconnect: unknown while away, then filled in from the participants, not left stale', async () => {
+    const { a, b, c } = await pair();
+    await a.connect();
+    await b.connect();
+    await eventually(() => expect(a.presence.get(b.user!.id)).toMatchObject({ online: true }));
+    a.disconnect();
+    expect(a.presence.get(b.user!.id)).toBeUndefined();
+    b.disconnect(); // while a is away: a gets no status_change for it
+    await eventually(async () => {
+      const { data } = await a.api.GET('/api/v1/conversations/{id}', { params: { path: { id: c } } });
+      expect(data?.conversation.participants.find((p) => p.id === b.user!.id)?.status).toBe('offline');
+    });
+    await a.connect();
+    await eventually(() => expect(a.presence.get(b.user!.id)).toMatchObject({ online: false, last_seen: expect.any(String) }));
+  });
+
+  test('unread counts drop a message deleted for everyone or hidden for the reader', async () => {
+    const { a, b, c } = await pair();
+    await Promise.all([a.connect(), b.connect()]);
+    const first = await sendAndAck(b, c, 'first');
+    const second = await sendAndAck(b, c, 'second');
+    await eventually(() => expect(a.unread.get(c)).toBe(2));
+    await b.delete(c, first.id, true);
+    await eventually(() => expect(a.unread.get(c)).toBe(1));
+    await a.delete(c, second.id);
+    await eventually(() => expect(a.unread.get(c)).toBe(0));
+  });
+
+  test('after a reload, hold and holdModSeq bring the edits and deletes made while the app was closed', async () => {
+    const { a, b, c } = await pair();
+    await Promise.all([a.connect(), b.connect()]);
+    const kept = await sendAndAck(b, c, 'as first written');
+    const gone = await sendAndAck(b, c, 'to be deleted');
+    await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    // What the app keeps in its cache: the seq it holds and the mod_seq of its copies.
+    const cache = { seq: a.heldSeq(c)!, modSeq: Math.max(kept.mod_seq, gone.mod_seq) };
+    const email = a.user!.email;
+    a.close();
+    await b.edit(c, kept.id, 'edited while a was away');
+    await b.delete(c, gone.id, true);
+
+    const reloaded = clients.make(t.url);
+    await reloaded.login({ email, password: 'password123' });
+    reloaded.hold(c, cache.seq);
+    reloaded.holdModSeq(c, cache.modSeq);
+    expect(reloaded.heldModSeq(c)).toBe(cache.modSeq);
+    const updates: any[] = [];
+    reloaded.on('message_updated', (f) => updates.push(f.message));
+    const fresh: number[] = [];
+    reloaded.on('new_message', (f) => fresh.push(f.message.seq));
+    await reloaded.connect();
+    await eventually(() =>
+      expect(updates.map((m) => [m.id, m.content, m.deleted_for])).toEqual([
+        [kept.id, 'edited while a was away', null],
+        [gone.id, '', 'everyone'],
+      ]),
+    );
+    expect(fresh).toEqual([]);
+  });
+
   test('edit, react and delete: REST calls whose changes reach every member as frames', async () => {
     const { a, b, c } = await pair();
     await Promise.all([a.connect(), b.connect()]);
