@@ -51,6 +51,12 @@ export interface NatterClientOptions {
    * whose frame is larger fails at once (`message_too_large`) instead of closing the socket.
    */
   maxFrameBytes?: number;
+  /**
+   * A message sent but not echoed within this long (10 s) is sent again with its
+   * `client_id` (natter answers a repeat with the original's echo): an echo lost between
+   * nodes does not leave it pending until the next reconnect.
+   */
+  echoTimeoutMs?: number;
 }
 
 export interface SendInput {
@@ -95,7 +101,7 @@ export class NatterClient {
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly session: Session<Me>;
   private readonly outboxStore: OutboxStore;
-  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs' | 'maxFrameBytes'>> & {
+  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs' | 'maxFrameBytes' | 'echoTimeoutMs'>> & {
     initialDelayMs: number;
     maxDelayMs: number;
     throttleMs: number;
@@ -130,7 +136,8 @@ export class NatterClient {
   private outboxLive = false;
   private lastCreated = 0;
   /** Entries sent on the current socket and not echoed yet: the largest is at fault when natter closes it for a frame's size. */
-  private sentOnSocket = new Set<string>();
+  private sentOnSocket = new Map<string, number>();
+  private echoTimer: Timer | null = null;
   private persistChain: Promise<void> = Promise.resolve();
 
   // receipts, typing, unread, presence
@@ -165,6 +172,7 @@ export class NatterClient {
       pingIntervalMs: opts.pingIntervalMs ?? 25_000,
       receiptDelayMs: opts.receiptDelayMs ?? 250,
       maxFrameBytes: opts.maxFrameBytes ?? 256 * 1024,
+      echoTimeoutMs: opts.echoTimeoutMs ?? 10_000,
       initialDelayMs: opts.reconnect?.initialDelayMs ?? 500,
       maxDelayMs: opts.reconnect?.maxDelayMs ?? 30_000,
       throttleMs: opts.typing?.throttleMs ?? 2500,
@@ -441,7 +449,9 @@ export class NatterClient {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
     this.outboxLive = false;
-    this.sentOnSocket = new Set();
+    this.sentOnSocket = new Map();
+    if (this.echoTimer) clearTimeout(this.echoTimer);
+    this.echoTimer = null;
     // Who is online is unknown while away (status_change frames are missed): cleared, and
     // filled in again after the next connect's sync.
     this.presenceFromFrames.clear();
@@ -746,7 +756,24 @@ export class NatterClient {
       this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
       return;
     }
-    if (this.sendFrame(this.frameOf(e))) this.sentOnSocket.add(e.client_id);
+    if (!this.sendFrame(this.frameOf(e))) return;
+    this.sentOnSocket.set(e.client_id, Date.now());
+    this.echoTimer ??= unref(setTimeout(() => this.checkEchoes(), this.opts.echoTimeoutMs));
+  }
+
+  /** Sends again, in outbox order, what has waited longer than `echoTimeoutMs` for its echo on this socket. */
+  private checkEchoes(): void {
+    this.echoTimer = null;
+    if (this.state_ !== 'online') return;
+    const due = Date.now() - this.opts.echoTimeoutMs;
+    let waiting = false;
+    for (const e of this.entries) {
+      const sentAt = this.sentOnSocket.get(e.client_id);
+      if (sentAt === undefined || e.status !== 'pending') continue;
+      if (sentAt <= due) this.sendEntry(e);
+      waiting = true;
+    }
+    if (waiting) this.echoTimer ??= unref(setTimeout(() => this.checkEchoes(), this.opts.echoTimeoutMs / 2));
   }
 
   private largestUnacked(): string | null {
@@ -767,6 +794,7 @@ export class NatterClient {
     const i = this.entries.findIndex((e) => e.client_id === clientId);
     if (i < 0) return;
     this.entries.splice(i, 1);
+    this.sentOnSocket.delete(clientId);
     this.persistChain = this.persistChain.then(() => this.outboxStore.delete(clientId)).catch((err: unknown) => this.report(err));
     this.emitOutbox();
   }

@@ -164,6 +164,34 @@ describe('refusals', () => {
   });
 });
 
+describe('lost frames', () => {
+  test('an echo lost on the way: the message is sent again with its client_id after echoTimeoutMs, stored once', async () => {
+    const { a, b, c } = await pair({ echoTimeoutMs: 500 });
+    await Promise.all([a.connect(), b.connect()]);
+    const bus = t.app.bus;
+    const publishMany = bus.publishMany.bind(bus);
+    let dropped = false;
+    bus.publishMany = async (channels, event) => {
+      if (!dropped && event.kind === 'frame' && event.position?.conversation_id === c) {
+        dropped = true;
+        return publishMany(channels.filter((ch) => ch !== `user:${a.user!.id}`), event);
+      }
+      return publishMany(channels, event);
+    };
+    try {
+      const entry = a.send(c, { content: 'echo lost' });
+      await eventually(() => expect(dropped).toBe(true));
+      await sleep(200);
+      expect(a.outbox.entries().map((e) => e.client_id)).toEqual([entry.client_id]);
+      await eventually(() => expect(a.outbox.entries()).toEqual([]), 3000);
+    } finally {
+      bus.publishMany = publishMany;
+    }
+    expect(a.state).toBe('online');
+    expect((await b.history(c)).map((m) => m.content)).toEqual(['echo lost']);
+  });
+});
+
 describe('helpers', () => {
   test('typing: one start frame however often it is called within the throttle; a stop after the quiet spell', async () => {
     const { a, b, c, aSent } = await pair({ typing: { throttleMs: 1000, idleMs: 300 } });
