@@ -86,6 +86,8 @@ interface UnreadState {
 }
 
 const OPEN = 1;
+/** How often a message natter answers `internal` is sent again before it is marked failed. */
+const INTERNAL_RETRIES = 5;
 
 /**
  * natter's client: typed REST (`api`), the session, and the real-time connection with
@@ -138,6 +140,8 @@ export class NatterClient {
   /** Entries sent on the current socket and not echoed yet: the largest is at fault when natter closes it for a frame's size. */
   private sentOnSocket = new Map<string, number>();
   private echoTimer: Timer | null = null;
+  /** Per entry: how often natter answered it `internal` in a row. */
+  private readonly internalRetries = new Map<string, number>();
   private persistChain: Promise<void> = Promise.resolve();
 
   // receipts, typing, unread, presence
@@ -707,6 +711,7 @@ export class NatterClient {
         if (!e || e.status !== 'failed') return;
         e.status = 'pending';
         delete e.error;
+        this.internalRetries.delete(clientId);
         this.persist(e);
         if (this.tooLarge(e)) this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
         else if (this.outboxLive) this.sendEntry(e);
@@ -795,6 +800,7 @@ export class NatterClient {
     if (i < 0) return;
     this.entries.splice(i, 1);
     this.sentOnSocket.delete(clientId);
+    this.internalRetries.delete(clientId);
     this.persistChain = this.persistChain.then(() => this.outboxStore.delete(clientId)).catch((err: unknown) => this.report(err));
     this.emitOutbox();
   }
@@ -808,10 +814,17 @@ export class NatterClient {
     const e = this.entries.find((x) => x.client_id === clientId);
     if (!e) return;
     if (code === 'internal') {
-      // A fault on the server: the same client_id again is safe; try once more shortly.
-      const ws = this.ws;
-      unref(setTimeout(() => this.ws === ws && this.entries.includes(e) && this.sendEntry(e), 1000));
-      return;
+      // A fault on the server: the same client_id again is safe. Tried again with the
+      // reconnect's growing delays, at most INTERNAL_RETRIES times; then it fails (retry() starts over).
+      const n = (this.internalRetries.get(clientId) ?? 0) + 1;
+      if (n <= INTERNAL_RETRIES) {
+        this.internalRetries.set(clientId, n);
+        const ws = this.ws;
+        const delay = Math.min(this.opts.maxDelayMs, this.opts.initialDelayMs * 2 ** (n - 1));
+        unref(setTimeout(() => this.ws === ws && this.entries.includes(e) && e.status === 'pending' && this.sendEntry(e), delay));
+        return;
+      }
+      this.internalRetries.delete(clientId);
     }
     this.failEntry(clientId, code, error);
   }

@@ -146,6 +146,37 @@ describe('starting offline', () => {
 });
 
 describe('refusals', () => {
+  test('a message natter keeps failing on (internal) is sent again with growing waits, then failed; the others go on', async () => {
+    const { a, b, c } = await pair();
+    await a.connect();
+    const handlers = (srv.app!.gateway as any).router.handlers;
+    const message = handlers.message;
+    const tries: number[] = [];
+    let doomed = '';
+    handlers.message = async (conn: unknown, frame: { client_id?: string }) => {
+      if (frame.client_id === doomed) {
+        tries.push(Date.now());
+        throw new Error('the store is away'); // not an AppError: natter answers `internal`
+      }
+      return message(conn, frame);
+    };
+    try {
+      const entry = a.send(c, { content: 'never stored' });
+      doomed = entry.client_id;
+      a.send(c, { content: 'stored' });
+      await eventually(
+        () => expect(a.outbox.entries()).toEqual([expect.objectContaining({ client_id: entry.client_id, status: 'failed', error: 'internal' })]),
+        5000,
+      );
+    } finally {
+      handlers.message = message;
+    }
+    expect(tries).toHaveLength(6);
+    const gaps = tries.slice(1).map((at, i) => at - tries[i]!);
+    expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]! * 2);
+    expect((await b.history(c)).map((m) => m.content)).toEqual(['stored']);
+  });
+
   test('a message larger than a frame natter takes fails; one natter closes the socket for (1009) fails too; the next goes', async () => {
     const { a, b, c } = await pair({ maxFrameBytes: 1024 * 1024 });
     const big = 'x'.repeat(300 * 1024);
