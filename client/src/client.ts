@@ -75,6 +75,12 @@ type JsonBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] ext
 export type RegisterBody = JsonBody<'/api/v1/auth/register', 'post'> & { display_name?: string };
 export type LoginBody = JsonBody<'/api/v1/auth/login', 'post'>;
 
+/** What `GET /conversations/{id}/messages` takes (generated): `before_seq`, `after_seq`, `limit`. */
+export type HistoryQuery = NonNullable<paths['/api/v1/conversations/{id}/messages']['get']['parameters']['query']>;
+/** A page of history (generated): the messages, oldest first, and whether more lie beyond it in that direction. */
+export type HistoryPage = paths['/api/v1/conversations/{id}/messages']['get']['responses'][200]['content']['application/json'];
+type UploadAnswer = paths['/api/v1/conversations/{id}/attachments']['post']['responses'][201]['content']['application/json'];
+
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<T> = (value: T) => void;
 
@@ -872,12 +878,17 @@ export class NatterClient {
     return must(res).message;
   }
 
-  /** A page of a conversation's messages, oldest first (`before_seq` pages back). */
-  async history(conversationId: number, opts: { before_seq?: number; after_seq?: number; limit?: number } = {}): Promise<Message[]> {
+  /** A page of a conversation's messages, oldest first (`before_seq` pages back). `historyPage` also tells whether to page on. */
+  async history(conversationId: number, opts: HistoryQuery = {}): Promise<Message[]> {
+    return (await this.historyPage(conversationId, opts)).messages;
+  }
+
+  /** A page of a conversation's messages, oldest first, with `has_more`: whether more lie beyond it in that direction. */
+  async historyPage(conversationId: number, opts: HistoryQuery = {}): Promise<HistoryPage> {
     const res = await this.api.GET('/api/v1/conversations/{id}/messages', {
       params: { path: { id: conversationId }, query: opts },
     });
-    return must(res).messages;
+    return must(res);
   }
 
   // ---------------------------------------------------------------- receipts
@@ -1072,7 +1083,8 @@ export class NatterClient {
     const url = `${this.baseUrl}/api/v1/conversations/${conversationId}/attachments`;
     const reply = await this.session.withToken((token) => uploadOnce(this.fetchFn, url, token, file, opts));
     if (reply.status !== 201) throw NatterError.from(reply.status, reply.body);
-    return (reply.body as { attachment: Attachment }).attachment;
+    // uploadOnce reads the body as JSON of any shape; a 201 is this route's documented answer.
+    return (reply.body as UploadAnswer).attachment;
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -368,6 +368,12 @@ describe('helpers', () => {
     await eventually(() => expect(updates.at(-1)).toMatchObject({ id: sent.id, deleted_for: 'everyone', content: '' }));
     const history = await b.history(c);
     expect(history.map((m) => [m.seq, m.deleted_for])).toEqual([[1, 'everyone']]);
+    // historyPage says when to stop paging back.
+    await sendAndAck(a, c, 'second');
+    const latest = await b.historyPage(c, { limit: 1 });
+    expect([latest.messages.map((m) => m.seq), latest.has_more]).toEqual([[2], true]);
+    const older = await b.historyPage(c, { before_seq: 2, limit: 1 });
+    expect([older.messages.map((m) => m.seq), older.has_more]).toEqual([[1], false]);
     await expect(b.edit(c, sent.id, 'not mine')).rejects.toMatchObject({ status: expect.any(Number), code: expect.any(String) });
   });
 });
