@@ -2,7 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import { must, NatterError } from './errors.js';
 import type { paths } from './generated/openapi.js';
 import { memoryOutboxStore, outboxOrder, type OutboxEntry, type OutboxStore } from './outbox.js';
-import { memoryTokenStore, Session, toTokens, unref, type AuthReply, type TokenStore } from './session.js';
+import { memoryTokenStore, Session, tokenSubject, toTokens, unref, type AuthReply, type TokenStore } from './session.js';
 import type { Attachment, ClientFrame, Me, Message, ServerFrame, ServerFrameOf, ServerFrameType } from './types.js';
 import { uploadOnce, type UploadOptions } from './upload.js';
 
@@ -46,6 +46,17 @@ export interface NatterClientOptions {
   typing?: { throttleMs?: number; idleMs?: number };
   /** `markDelivered` / `markRead` calls within this spell (250 ms) go out as one frame per conversation. */
   receiptDelayMs?: number;
+  /**
+   * The largest frame natter takes (its `WS_MAX_PAYLOAD`, 256 KiB by default): a message
+   * whose frame is larger fails at once (`message_too_large`) instead of closing the socket.
+   */
+  maxFrameBytes?: number;
+  /**
+   * A message sent but not echoed within this long (10 s) is sent again with its
+   * `client_id` (natter answers a repeat with the original's echo): an echo lost between
+   * nodes does not leave it pending until the next reconnect.
+   */
+  echoTimeoutMs?: number;
 }
 
 export interface SendInput {
@@ -64,6 +75,12 @@ type JsonBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] ext
 export type RegisterBody = JsonBody<'/api/v1/auth/register', 'post'> & { display_name?: string };
 export type LoginBody = JsonBody<'/api/v1/auth/login', 'post'>;
 
+/** What `GET /conversations/{id}/messages` takes (generated): `before_seq`, `after_seq`, `limit`. */
+export type HistoryQuery = NonNullable<paths['/api/v1/conversations/{id}/messages']['get']['parameters']['query']>;
+/** A page of history (generated): the messages, oldest first, and whether more lie beyond it in that direction. */
+export type HistoryPage = paths['/api/v1/conversations/{id}/messages']['get']['responses'][200]['content']['application/json'];
+type UploadAnswer = paths['/api/v1/conversations/{id}/attachments']['post']['responses'][201]['content']['application/json'];
+
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<T> = (value: T) => void;
 
@@ -75,6 +92,8 @@ interface UnreadState {
 }
 
 const OPEN = 1;
+/** How often a message natter answers `internal` is sent again before it is marked failed. */
+const INTERNAL_RETRIES = 5;
 
 /**
  * natter's client: typed REST (`api`), the session, and the real-time connection with
@@ -90,7 +109,7 @@ export class NatterClient {
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly session: Session<Me>;
   private readonly outboxStore: OutboxStore;
-  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs'>> & {
+  private readonly opts: Required<Pick<NatterClientOptions, 'pingIntervalMs' | 'receiptDelayMs' | 'maxFrameBytes' | 'echoTimeoutMs'>> & {
     initialDelayMs: number;
     maxDelayMs: number;
     throttleMs: number;
@@ -124,6 +143,11 @@ export class NatterClient {
   private readonly outboxLoaded: Promise<void>;
   private outboxLive = false;
   private lastCreated = 0;
+  /** Entries sent on the current socket and not echoed yet: the largest is at fault when natter closes it for a frame's size. */
+  private sentOnSocket = new Map<string, number>();
+  private echoTimer: Timer | null = null;
+  /** Per entry: how often natter answered it `internal` in a row. */
+  private readonly internalRetries = new Map<string, number>();
   private persistChain: Promise<void> = Promise.resolve();
 
   // receipts, typing, unread, presence
@@ -134,6 +158,8 @@ export class NatterClient {
   private readonly unreadState = new Map<number, UnreadState>();
   private readonly unreadMap = new Map<number, number>();
   private readonly presenceMap = new Map<number, Presence>();
+  /** Users a status_change told about on this socket: newer than a participants list read meanwhile. */
+  private readonly presenceFromFrames = new Set<number>();
 
   // listeners
   private readonly frameListeners = new Map<string, Set<Listener<never>>>();
@@ -155,6 +181,8 @@ export class NatterClient {
     this.opts = {
       pingIntervalMs: opts.pingIntervalMs ?? 25_000,
       receiptDelayMs: opts.receiptDelayMs ?? 250,
+      maxFrameBytes: opts.maxFrameBytes ?? 256 * 1024,
+      echoTimeoutMs: opts.echoTimeoutMs ?? 10_000,
       initialDelayMs: opts.reconnect?.initialDelayMs ?? 500,
       maxDelayMs: opts.reconnect?.maxDelayMs ?? 30_000,
       throttleMs: opts.typing?.throttleMs ?? 2500,
@@ -200,16 +228,30 @@ export class NatterClient {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/login', { body })));
   }
 
-  /** Signs in from the token store (refreshing first if the access token is about to expire); null when signed out. */
+  /**
+   * Signs in from the token store (refreshing first if the access token is about to
+   * expire); null when signed out. Offline (natter unreachable) it signs in with the user
+   * the store keeps beside the tokens, so the outbox works before the network does.
+   */
   async restore(): Promise<Me | null> {
-    if (!(await this.session.load())) return null;
-    const res = await this.api.GET('/api/v1/users/me');
+    const tokens = await this.session.load();
+    if (!tokens) return null;
+    let res;
+    try {
+      res = await this.api.GET('/api/v1/users/me');
+    } catch (err) {
+      const user = tokens.user as Me | undefined;
+      if (!user || this.session.tokens !== tokens || String(user.id) !== tokenSubject(tokens.access_token)) throw err;
+      this.setUser(user);
+      return user;
+    }
     if (res.response.status === 401) {
       await this.session.end();
       return null;
     }
     const { user } = must(res);
     this.setUser(user);
+    await this.session.setUser(user);
     return user;
   }
 
@@ -336,6 +378,21 @@ export class NatterClient {
     if (seq > (this.held.get(conversationId) ?? 0)) this.held.set(conversationId, seq);
   }
 
+  /**
+   * Tells the client the app holds `conversationId`'s changes up to `modSeq` (a `mod_seqs`
+   * value of `synced` or a message's `mod_seq`, kept in the app's cache): the next sync asks
+   * for the edits, deletes and reactions after it. With `hold`, what a reload needs.
+   */
+  holdModSeq(conversationId: number, modSeq: number): void {
+    const key = String(conversationId);
+    if (modSeq > (this.modSeqs[key] ?? 0)) this.modSeqs[key] = modSeq;
+  }
+
+  /** The change counter up to which the client has asked for a conversation's changes (undefined: none yet). */
+  heldModSeq(conversationId: number): number | undefined {
+    return this.modSeqs[String(conversationId)];
+  }
+
   /** The highest seq held of a conversation with nothing missing below it (undefined: unknown). */
   heldSeq(conversationId: number): number | undefined {
     return this.held.get(conversationId);
@@ -391,7 +448,10 @@ export class NatterClient {
   }
 
   private detach(ws: WebSocketLike): void {
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Kept, not nulled: `ws` emits 'error' after closing a socket still connecting, and an
+    // 'error' with no listener is an uncaught exception in Node.
+    ws.onerror = (() => {}) as never;
     if (this.ws === ws) this.ws = null;
   }
 
@@ -399,12 +459,27 @@ export class NatterClient {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
     this.outboxLive = false;
+    this.sentOnSocket = new Map();
+    if (this.echoTimer) clearTimeout(this.echoTimer);
+    this.echoTimer = null;
+    // Who is online is unknown while away (status_change frames are missed): cleared, and
+    // filled in again after the next connect's sync.
+    this.presenceFromFrames.clear();
+    if (this.presenceMap.size) {
+      this.presenceMap.clear();
+      this.emit(this.presenceListeners, this.presenceMap);
+    }
     this.syncing = false;
     this.resync = false;
   }
 
   private closed(code: number, opened: boolean): void {
+    const culprit = this.largestUnacked();
     this.socketGone();
+    if ((code === 1009 || code === 1003) && culprit) {
+      // natter refused the frame itself: resending it would close every socket after this one.
+      this.failEntry(culprit, 'message_too_large', `the message's frame was refused (close ${code})`);
+    }
     if (!this.wanted) return this.setState('idle');
     this.setState('offline');
     if (code === 4001) {
@@ -507,12 +582,17 @@ export class NatterClient {
       case 'receipt':
         this.onReceipt(frame);
         break;
+      case 'message_updated':
+        this.uncountDeleted(frame.message);
+        break;
       case 'status_change':
+        this.presenceFromFrames.add(frame.user_id);
         this.presenceMap.set(frame.user_id, { online: frame.status === 'online', last_seen: frame.last_seen });
         this.emit(this.presenceListeners, this.presenceMap);
         break;
       case 'error':
         if (frame.client_id) this.onSendRefused(frame.client_id, frame.code, frame.error);
+        else if (frame.field && /^(since|changes_since)(\.|$)/.test(frame.field)) this.onSyncRefused(frame.field, frame);
         break;
       default:
         break;
@@ -567,7 +647,30 @@ export class NatterClient {
     if (this.connectSync) {
       this.connectSync = false;
       void this.refreshUnread();
+      void this.refreshPresence();
     }
+  }
+
+  /**
+   * natter refused the sync (it has no client_id; `field` is `since.<id>`, `changes_since.<id>`
+   * or the whole object): the sync is over. What it named is dropped and the sync sent again
+   * without it; a refusal of the whole object is only reported (nothing sent again).
+   */
+  private onSyncRefused(field: string, frame: ServerFrameOf<'error'>): void {
+    this.syncing = false;
+    this.report(new NatterError(0, frame.code, frame.error, field));
+    const [, part, key] = /^(since|changes_since)\.(.+)$/.exec(field) ?? [];
+    if (!key) {
+      this.resync = false;
+      return;
+    }
+    if (part === 'since') {
+      this.held.delete(Number(key));
+      this.seen.delete(Number(key));
+    }
+    delete this.modSeqs[key];
+    this.resync = false;
+    this.sendSync();
   }
 
   // ---------------------------------------------------------------- outbox
@@ -593,7 +696,8 @@ export class NatterClient {
     this.entries.push(entry);
     this.persist(entry);
     this.stopTyping(conversationId);
-    if (this.outboxLive) this.sendEntry(entry);
+    if (this.tooLarge(entry)) this.failEntry(entry.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+    else if (this.outboxLive) this.sendEntry(entry);
     this.emitOutbox();
     return { ...entry };
   }
@@ -613,8 +717,10 @@ export class NatterClient {
         if (!e || e.status !== 'failed') return;
         e.status = 'pending';
         delete e.error;
+        this.internalRetries.delete(clientId);
         this.persist(e);
-        if (this.outboxLive) this.sendEntry(e);
+        if (this.tooLarge(e)) this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+        else if (this.outboxLive) this.sendEntry(e);
         this.emitOutbox();
       },
       discard: (clientId) => this.removeEntry(clientId),
@@ -640,8 +746,8 @@ export class NatterClient {
     this.outboxLive = true;
   }
 
-  private sendEntry(e: OutboxEntry): void {
-    this.sendFrame({
+  private frameOf(e: OutboxEntry): ClientFrame {
+    return {
       type: 'message',
       conversation_id: e.conversation_id,
       content: e.content,
@@ -649,7 +755,46 @@ export class NatterClient {
       ...(e.message_type === 'auto' ? {} : { message_type: e.message_type }),
       ...(e.reply_to_id == null ? {} : { reply_to_id: e.reply_to_id }),
       ...(e.attachment_ids?.length ? { attachment_ids: e.attachment_ids } : {}),
-    });
+    } as ClientFrame;
+  }
+
+  private tooLarge(e: OutboxEntry): boolean {
+    return new TextEncoder().encode(JSON.stringify(this.frameOf(e))).length > this.opts.maxFrameBytes;
+  }
+
+  private sendEntry(e: OutboxEntry): void {
+    if (this.tooLarge(e)) {
+      this.failEntry(e.client_id, 'message_too_large', `the message's frame is larger than ${this.opts.maxFrameBytes} bytes`);
+      return;
+    }
+    if (!this.sendFrame(this.frameOf(e))) return;
+    this.sentOnSocket.set(e.client_id, Date.now());
+    this.echoTimer ??= unref(setTimeout(() => this.checkEchoes(), this.opts.echoTimeoutMs));
+  }
+
+  /** Sends again, in outbox order, what has waited longer than `echoTimeoutMs` for its echo on this socket. */
+  private checkEchoes(): void {
+    this.echoTimer = null;
+    if (this.state_ !== 'online') return;
+    const due = Date.now() - this.opts.echoTimeoutMs;
+    let waiting = false;
+    for (const e of this.entries) {
+      const sentAt = this.sentOnSocket.get(e.client_id);
+      if (sentAt === undefined || e.status !== 'pending') continue;
+      if (sentAt <= due) this.sendEntry(e);
+      waiting = true;
+    }
+    if (waiting) this.echoTimer ??= unref(setTimeout(() => this.checkEchoes(), this.opts.echoTimeoutMs / 2));
+  }
+
+  private largestUnacked(): string | null {
+    let best: { id: string; size: number } | null = null;
+    for (const e of this.entries) {
+      if (!this.sentOnSocket.has(e.client_id) || e.status !== 'pending') continue;
+      const size = new TextEncoder().encode(JSON.stringify(this.frameOf(e))).length;
+      if (!best || size > best.size) best = { id: e.client_id, size };
+    }
+    return best?.id ?? null;
   }
 
   private ackEntry(clientId: string): void {
@@ -660,6 +805,8 @@ export class NatterClient {
     const i = this.entries.findIndex((e) => e.client_id === clientId);
     if (i < 0) return;
     this.entries.splice(i, 1);
+    this.sentOnSocket.delete(clientId);
+    this.internalRetries.delete(clientId);
     this.persistChain = this.persistChain.then(() => this.outboxStore.delete(clientId)).catch((err: unknown) => this.report(err));
     this.emitOutbox();
   }
@@ -673,11 +820,25 @@ export class NatterClient {
     const e = this.entries.find((x) => x.client_id === clientId);
     if (!e) return;
     if (code === 'internal') {
-      // A fault on the server: the same client_id again is safe; try once more shortly.
-      const ws = this.ws;
-      unref(setTimeout(() => this.ws === ws && this.entries.includes(e) && this.sendEntry(e), 1000));
-      return;
+      // A fault on the server: the same client_id again is safe. Tried again with the
+      // reconnect's growing delays, at most INTERNAL_RETRIES times; then it fails (retry() starts over).
+      const n = (this.internalRetries.get(clientId) ?? 0) + 1;
+      if (n <= INTERNAL_RETRIES) {
+        this.internalRetries.set(clientId, n);
+        const ws = this.ws;
+        const delay = Math.min(this.opts.maxDelayMs, this.opts.initialDelayMs * 2 ** (n - 1));
+        unref(setTimeout(() => this.ws === ws && this.entries.includes(e) && e.status === 'pending' && this.sendEntry(e), delay));
+        return;
+      }
+      this.internalRetries.delete(clientId);
     }
+    this.failEntry(clientId, code, error);
+  }
+
+  /** The entry is refused for good (until `retry`): `failed` with natter's code, and reported. */
+  private failEntry(clientId: string, code: string, error: string): void {
+    const e = this.entries.find((x) => x.client_id === clientId);
+    if (!e || e.status === 'failed') return;
     e.status = 'failed';
     e.error = code;
     this.persist(e);
@@ -717,12 +878,17 @@ export class NatterClient {
     return must(res).message;
   }
 
-  /** A page of a conversation's messages, oldest first (`before_seq` pages back). */
-  async history(conversationId: number, opts: { before_seq?: number; after_seq?: number; limit?: number } = {}): Promise<Message[]> {
+  /** A page of a conversation's messages, oldest first (`before_seq` pages back). `historyPage` also tells whether to page on. */
+  async history(conversationId: number, opts: HistoryQuery = {}): Promise<Message[]> {
+    return (await this.historyPage(conversationId, opts)).messages;
+  }
+
+  /** A page of a conversation's messages, oldest first, with `has_more`: whether more lie beyond it in that direction. */
+  async historyPage(conversationId: number, opts: HistoryQuery = {}): Promise<HistoryPage> {
     const res = await this.api.GET('/api/v1/conversations/{id}/messages', {
       params: { path: { id: conversationId }, query: opts },
     });
-    return must(res).messages;
+    return must(res);
   }
 
   // ---------------------------------------------------------------- receipts
@@ -843,6 +1009,15 @@ export class NatterClient {
     this.emitUnread();
   }
 
+  /** A message deleted (for everyone, or hidden for this user) is no longer unread. */
+  private uncountDeleted(m: ServerFrameOf<'message_updated'>['message']): void {
+    if (!m.deleted_for) return;
+    const st = this.unreadState.get(m.conversation_id);
+    if (!st) return;
+    if (st.live.delete(m.seq)) this.emitUnread();
+    else if (m.seq <= st.baseSeq && st.base > 0) void this.refreshConversationUnread(m.conversation_id);
+  }
+
   private onReceipt(r: ServerFrameOf<'receipt'>): void {
     if (!this.me || r.user_id !== this.me.id || r.status !== 'read') return;
     const st = this.unreadState.get(r.conversation_id);
@@ -869,6 +1044,22 @@ export class NatterClient {
     return this.listen(this.presenceListeners, fn);
   }
 
+  /** After a (re)connect's sync: the participants of the latest 100 conversations, as natter sees them now. */
+  private async refreshPresence(): Promise<void> {
+    try {
+      const { conversations } = must(await this.api.GET('/api/v1/conversations', { params: { query: { limit: 100 } } }));
+      for (const conv of conversations) {
+        for (const p of conv.participants) {
+          if (p.id === this.me?.id || this.presenceFromFrames.has(p.id)) continue;
+          this.presenceMap.set(p.id, { online: p.status === 'online', last_seen: p.last_seen });
+        }
+      }
+      this.emit(this.presenceListeners, this.presenceMap);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
   // ---------------------------------------------------------------- attachments
 
   /**
@@ -892,7 +1083,8 @@ export class NatterClient {
     const url = `${this.baseUrl}/api/v1/conversations/${conversationId}/attachments`;
     const reply = await this.session.withToken((token) => uploadOnce(this.fetchFn, url, token, file, opts));
     if (reply.status !== 201) throw NatterError.from(reply.status, reply.body);
-    return (reply.body as { attachment: Attachment }).attachment;
+    // uploadOnce reads the body as JSON of any shape; a 201 is this route's documented answer.
+    return (reply.body as UploadAnswer).attachment;
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -1,6 +1,8 @@
 export { NatterClient } from './client.js';
 export type {
   ConnectionState,
+  HistoryPage,
+  HistoryQuery,
   LoginBody,
   NatterClientOptions,
   Presence,

@@ -5,6 +5,8 @@ export interface Tokens {
   access_token: string;
   refresh_token: string;
   expires_at?: number;
+  /** The signed-in user as natter last described them (`Me`), so `restore()` works offline. */
+  user?: unknown;
 }
 
 /** Where tokens live between page loads or process runs. `save(null)` means signed out. */
@@ -72,6 +74,19 @@ export function tokenTimes(jwt: string): { issuedAt?: number; expiresAt?: number
   }
 }
 
+/** A JWT's `sub` claim (natter: the user id), or undefined. */
+export function tokenSubject(jwt: string): string | undefined {
+  const part = jwt.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))) as { sub?: unknown };
+    return typeof claims.sub === 'string' ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What /auth/register, /auth/login and /auth/refresh answer. */
 export interface AuthReply<U> {
   token: string;
@@ -79,9 +94,14 @@ export interface AuthReply<U> {
   user: U;
 }
 
-export const toTokens = (reply: { token: string; refresh_token: string }): Tokens => {
+export const toTokens = (reply: { token: string; refresh_token: string; user?: unknown }): Tokens => {
   const { expiresAt } = tokenTimes(reply.token);
-  return { access_token: reply.token, refresh_token: reply.refresh_token, ...(expiresAt === undefined ? {} : { expires_at: expiresAt }) };
+  return {
+    access_token: reply.token,
+    refresh_token: reply.refresh_token,
+    ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
+    ...(reply.user === undefined ? {} : { user: reply.user }),
+  };
 };
 
 interface LockManagerLike {
@@ -118,6 +138,10 @@ export class Session<U> {
   tokens: Tokens | null = null;
   private refreshing: Promise<boolean> | null = null;
   private timer: Timer | null = null;
+  /** Bumped by every sign-in, restore and sign-out: a refresh begun before it does not apply its answer. */
+  private epoch = 0;
+  /** `close()` was called: no timer is armed again (until a new sign-in or restore). */
+  private closed = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -129,12 +153,30 @@ export class Session<U> {
 
   /** Adopts stored tokens (restore). */
   async load(): Promise<Tokens | null> {
+    this.epoch++;
+    this.closed = false;
     this.tokens = (await this.store.load()) ?? null;
     this.schedule();
     return this.tokens;
   }
 
+  /** A sign-in (or sign-out): a refresh still in flight for the previous session is dropped. */
   async set(tokens: Tokens | null): Promise<void> {
+    this.epoch++;
+    this.closed = false;
+    await this.adopt(tokens);
+  }
+
+  /** Keeps the user of the held tokens in the store too (a profile read), so a restore offline has them. */
+  async setUser(user: unknown): Promise<void> {
+    const t = this.tokens;
+    if (!t) return;
+    this.tokens = { ...t, user };
+    const stored = (await this.store.load()) ?? null;
+    if (stored?.refresh_token === t.refresh_token) await this.store.save({ ...stored, user });
+  }
+
+  private async adopt(tokens: Tokens | null): Promise<void> {
     this.tokens = tokens;
     this.schedule();
     await this.store.save(tokens);
@@ -146,7 +188,23 @@ export class Session<U> {
     this.onUser(null);
   }
 
+  /**
+   * Signed out here only: the store now belongs to someone else (another tab signed in as
+   * another user, or out), so it is left as it is.
+   */
+  private endLocal(): void {
+    this.epoch++;
+    this.tokens = null;
+    this.schedule();
+    this.onUser(null);
+  }
+
   close(): void {
+    this.closed = true;
+    this.clearTimer();
+  }
+
+  private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -163,9 +221,9 @@ export class Session<U> {
   }
 
   private schedule(): void {
-    this.close();
+    this.clearTimer();
     const t = this.tokens;
-    if (!t || t.expires_at === undefined) return;
+    if (this.closed || !t || t.expires_at === undefined) return;
     const due = Math.max(0, t.expires_at - this.margin(t) - Date.now());
     this.timer = unref(
       setTimeout(() => {
@@ -204,26 +262,42 @@ export class Session<U> {
   }
 
   private async doRefresh(): Promise<boolean> {
+    const epoch = this.epoch;
     const held = this.tokens;
     if (!held) return false;
-    // Another tab (or client) sharing the store may have refreshed already.
+    // Another tab (or client) sharing the store may have refreshed already, or signed in
+    // as someone else, or out.
     const stored = (await this.store.load()) ?? null;
-    if (stored && stored.refresh_token !== held.refresh_token && this.fresh(stored)) {
+    if (epoch !== this.epoch) return false;
+    let current = held;
+    if (stored && stored.refresh_token !== held.refresh_token) {
+      if (tokenSubject(stored.access_token) !== tokenSubject(held.access_token)) {
+        // Another account's tokens: never this client's to use.
+        this.endLocal();
+        return false;
+      }
+      // Our session, refreshed elsewhere: held's refresh token is spent, take the stored pair.
       this.tokens = stored;
       this.schedule();
-      return true;
+      if (this.fresh(stored)) return true;
+      current = stored;
     }
-    let answer = inflight.get(held.refresh_token);
+    const spent = current.refresh_token;
+    let answer = inflight.get(spent);
     if (!answer) {
-      answer = this.exchange(held.refresh_token).finally(() => inflight.delete(held.refresh_token));
-      inflight.set(held.refresh_token, answer);
+      answer = this.exchange(spent).finally(() => inflight.delete(spent));
+      inflight.set(spent, answer);
     }
     const reply = (await answer) as AuthReply<U> | null;
+    // Signed out or in as someone else meanwhile: this answer is about a session that is gone.
+    if (epoch !== this.epoch) return false;
     if (!reply) {
-      await this.end();
+      const now = (await this.store.load()) ?? null;
+      if (now && now.refresh_token !== spent) this.endLocal();
+      else await this.end();
       return false;
     }
-    await this.set(toTokens(reply));
+    await this.adopt(toTokens(reply));
     this.onUser(reply.user);
     return true;
   }

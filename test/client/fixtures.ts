@@ -50,6 +50,20 @@ export class Clients {
   }
 }
 
+/** A fetch that records what the client asked and what natter answered; `answered` runs before the client sees the answer. */
+export function recordingFetch(answered?: (call: string) => void | Promise<void>) {
+  const calls: string[] = [];
+  const fetchFn: typeof fetch = async (input, init) => {
+    const req = new Request(input, init);
+    const res = await fetch(req);
+    const call = `${req.method} ${new URL(req.url).pathname} ${res.status}`;
+    calls.push(call);
+    await answered?.(call);
+    return res;
+  };
+  return { calls, fetchFn };
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `check` stops throwing (an expect that is not true yet); rethrows its last failure at the deadline. */

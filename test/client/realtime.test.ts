@@ -1,5 +1,6 @@
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { ServerFrame } from '../../client/src/index.js';
+import type { NatterClient, ServerFrame, WebSocketConstructor } from '../../client/src/index.js';
 import { startApp, type TestApp } from '../harness/app.js';
 import { Clients, directBetween, eventually, recordingWebSocket, sleep } from './fixtures.js';
 
@@ -123,6 +124,74 @@ describe('connect and sync', () => {
   });
 });
 
+describe('closing', () => {
+  test('disconnect() while the socket is still connecting: rejects connect, no uncaught error in Node', async () => {
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', record);
+    try {
+      const made: { client?: NatterClient } = {};
+      class ClosedAtOnce extends WebSocket {
+        constructor(url: string) {
+          super(url);
+          queueMicrotask(() => made.client?.disconnect()); // the socket is the client's now, not open yet
+        }
+      }
+      const a = (made.client = await clients.signedUp(t.url, { WebSocket: ClosedAtOnce as unknown as WebSocketConstructor }));
+      await expect(a.connect()).rejects.toThrow('disconnected');
+      await sleep(300);
+      expect(uncaught).toEqual([]);
+      expect(a.state).toBe('idle');
+    } finally {
+      process.off('uncaughtException', record);
+    }
+  });
+});
+
+describe('refusals', () => {
+  test('a refused sync (a bad id given to hold) is reported and the sync sent again without it', async () => {
+    const { a, b, c, aSent } = await pair();
+    await b.connect();
+    await sendAndAck(b, c, 'one');
+    await sendAndAck(b, c, 'two');
+    const errors: unknown[] = [];
+    a.onError((e) => errors.push(e));
+    a.hold(0, 5);
+    await a.connect();
+    await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    expect(errors).toEqual([expect.objectContaining({ code: 'validation_failed', field: 'since.0' })]);
+    expect(aSent.filter((f) => f.type === 'sync').map((f) => f.since)).toEqual([{ 0: 5 }, {}]);
+  });
+});
+
+describe('lost frames', () => {
+  test('an echo lost on the way: the message is sent again with its client_id after echoTimeoutMs, stored once', async () => {
+    const { a, b, c } = await pair({ echoTimeoutMs: 500 });
+    await Promise.all([a.connect(), b.connect()]);
+    const bus = t.app.bus;
+    const publishMany = bus.publishMany.bind(bus);
+    let dropped = false;
+    bus.publishMany = async (channels, event) => {
+      if (!dropped && event.kind === 'frame' && event.position?.conversation_id === c) {
+        dropped = true;
+        return publishMany(channels.filter((ch) => ch !== `user:${a.user!.id}`), event);
+      }
+      return publishMany(channels, event);
+    };
+    try {
+      const entry = a.send(c, { content: 'echo lost' });
+      await eventually(() => expect(dropped).toBe(true));
+      await sleep(200);
+      expect(a.outbox.entries().map((e) => e.client_id)).toEqual([entry.client_id]);
+      await eventually(() => expect(a.outbox.entries()).toEqual([]), 3000);
+    } finally {
+      bus.publishMany = publishMany;
+    }
+    expect(a.state).toBe('online');
+    expect((await b.history(c)).map((m) => m.content)).toEqual(['echo lost']);
+  });
+});
+
 describe('helpers', () => {
   test('typing: one start frame however often it is called within the throttle; a stop after the quiet spell', async () => {
     const { a, b, c, aSent } = await pair({ typing: { throttleMs: 1000, idleMs: 300 } });
@@ -199,8 +268,9 @@ describe('helpers', () => {
     expect(read.data?.unread_count).toBe(1);
     await a.connect();
     await eventually(() => expect(a.unread.get(c)).toBe(1));
-    // b's own messages are never unread for b.
-    expect(b.unread.get(c) ?? 0).toBe(0);
+    // b's own messages are never unread for b; a's are.
+    await sendAndAck(a, c, 'from a');
+    await eventually(() => expect(b.unread.get(c)).toBe(1));
   });
 
   test('presence: status_change frames keep the map of who is online', async () => {
@@ -214,6 +284,66 @@ describe('helpers', () => {
     await eventually(() => expect(a.presence.get(b.user!.id)?.online).toBe(false));
     expect(a.presence.get(b.user!.id)?.last_seen).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(changes.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('presence after a reconnect: unknown while away, then filled in from the participants, not left stale', async () => {
+    const { a, b, c } = await pair();
+    await a.connect();
+    await b.connect();
+    await eventually(() => expect(a.presence.get(b.user!.id)).toMatchObject({ online: true }));
+    a.disconnect();
+    expect(a.presence.get(b.user!.id)).toBeUndefined();
+    b.disconnect(); // while a is away: a gets no status_change for it
+    await eventually(async () => {
+      const { data } = await a.api.GET('/api/v1/conversations/{id}', { params: { path: { id: c } } });
+      expect(data?.conversation.participants.find((p) => p.id === b.user!.id)?.status).toBe('offline');
+    });
+    await a.connect();
+    await eventually(() => expect(a.presence.get(b.user!.id)).toMatchObject({ online: false, last_seen: expect.any(String) }));
+  });
+
+  test('unread counts drop a message deleted for everyone or hidden for the reader', async () => {
+    const { a, b, c } = await pair();
+    await Promise.all([a.connect(), b.connect()]);
+    const first = await sendAndAck(b, c, 'first');
+    const second = await sendAndAck(b, c, 'second');
+    await eventually(() => expect(a.unread.get(c)).toBe(2));
+    await b.delete(c, first.id, true);
+    await eventually(() => expect(a.unread.get(c)).toBe(1));
+    await a.delete(c, second.id);
+    await eventually(() => expect(a.unread.get(c)).toBe(0));
+  });
+
+  test('after a reload, hold and holdModSeq bring the edits and deletes made while the app was closed', async () => {
+    const { a, b, c } = await pair();
+    await Promise.all([a.connect(), b.connect()]);
+    const kept = await sendAndAck(b, c, 'as first written');
+    const gone = await sendAndAck(b, c, 'to be deleted');
+    await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    // What the app keeps in its cache: the seq it holds and the mod_seq of its copies.
+    const cache = { seq: a.heldSeq(c)!, modSeq: Math.max(kept.mod_seq, gone.mod_seq) };
+    const email = a.user!.email;
+    a.close();
+    await b.edit(c, kept.id, 'edited while a was away');
+    await b.delete(c, gone.id, true);
+
+    const reloaded = clients.make(t.url);
+    await reloaded.login({ email, password: 'password123' });
+    reloaded.hold(c, cache.seq);
+    reloaded.holdModSeq(c, cache.modSeq);
+    expect(reloaded.heldModSeq(c)).toBe(cache.modSeq);
+    const updates: any[] = [];
+    reloaded.on('message_updated', (f) => updates.push(f.message));
+    const fresh: number[] = [];
+    reloaded.on('new_message', (f) => fresh.push(f.message.seq));
+    await reloaded.connect();
+    await eventually(() =>
+      expect(updates.map((m) => [m.id, m.content, m.deleted_for])).toEqual([
+        [kept.id, 'edited while a was away', null],
+        [gone.id, '', 'everyone'],
+      ]),
+    );
+    expect(fresh).toEqual([]);
   });
 
   test('edit, react and delete: REST calls whose changes reach every member as frames', async () => {
@@ -238,6 +368,12 @@ describe('helpers', () => {
     await eventually(() => expect(updates.at(-1)).toMatchObject({ id: sent.id, deleted_for: 'everyone', content: '' }));
     const history = await b.history(c);
     expect(history.map((m) => [m.seq, m.deleted_for])).toEqual([[1, 'everyone']]);
+    // historyPage says when to stop paging back.
+    await sendAndAck(a, c, 'second');
+    const latest = await b.historyPage(c, { limit: 1 });
+    expect([latest.messages.map((m) => m.seq), latest.has_more]).toEqual([[2], true]);
+    const older = await b.historyPage(c, { before_seq: 2, limit: 1 });
+    expect([older.messages.map((m) => m.seq), older.has_more]).toEqual([[1], false]);
     await expect(b.edit(c, sent.id, 'not mine')).rejects.toMatchObject({ status: expect.any(Number), code: expect.any(String) });
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { localStorageTokenStore, memoryTokenStore, NatterError, type StorageLike } from '../../client/src/index.js';
 import { startApp, TestClock, type TestApp } from '../harness/app.js';
-import { Clients, eventually } from './fixtures.js';
+import { Clients, eventually, recordingFetch } from './fixtures.js';
 
 /** The SDK's session against a real natter: sign-up, sign-in, restore, logout, token refresh. */
 
@@ -16,18 +16,6 @@ beforeAll(async () => {
 });
 afterEach(() => clients.closeAll());
 afterAll(() => t?.close());
-
-/** A fetch that records what the client asked and what natter answered. */
-function recordingFetch() {
-  const calls: string[] = [];
-  const fetchFn: typeof fetch = async (input, init) => {
-    const req = new Request(input, init);
-    const res = await fetch(req);
-    calls.push(`${req.method} ${new URL(req.url).pathname} ${res.status}`);
-    return res;
-  };
-  return { calls, fetchFn };
-}
 
 const credentials = () => {
   const n = `${process.pid}${randomBytes(3).toString('hex')}`;

@@ -43,6 +43,23 @@ describe('upload', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
   });
 
+  test('an upload aborted half-way rejects with an AbortError; the next upload goes through', async () => {
+    const a = await clients.signedUp(t.url);
+    const b = await clients.signedUp(t.url);
+    const c = await directBetween(a, b);
+    const controller = new AbortController();
+    const upload = a.upload(c, new Blob([randomBytes(1024 * 1024)]), {
+      filename: 'half.bin',
+      signal: controller.signal,
+      onProgress: (sent, total) => {
+        if (sent >= total / 2) controller.abort();
+      },
+    });
+    await expect(upload).rejects.toMatchObject({ name: 'AbortError' });
+    expect(controller.signal.aborted).toBe(true);
+    expect(await a.upload(c, new Blob([Buffer.from('whole')]), { filename: 'whole.txt' })).toMatchObject({ size: 5, name: 'whole.txt' });
+  });
+
   test('the contract form upload(file, { conversationId }); refusals are NatterErrors; no conversation is a TypeError', async () => {
     const a = await clients.signedUp(t.url);
     const b = await clients.signedUp(t.url);
