@@ -1,0 +1,282 @@
+/**
+ * Generated from natter's AsyncAPI document (GET /docs/asyncapi.json): `server.<type>` and `client.<type>` are the frames by `npm run client:openapi` (scripts/client-openapi.ts).
+ * Do not edit: change the server's schemas and run the script again.
+ */
+export type paths = Record<string, never>;
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** MemberSettings */
+        MemberSettings: {
+            /**
+             * Format: date-time
+             * @description Muted (no push notifications) while this lies in the future; `9999-12-31T23:59:59.999Z`: until unmuted. null, or a time that has passed: not muted.
+             */
+            muted_until: string | null;
+            archived: boolean;
+            /** @description Pinned conversations come first in the list, the latest pinned first. */
+            pinned: boolean;
+            /**
+             * Format: date-time
+             * @description When it was pinned; null: not pinned.
+             */
+            pinned_at: string | null;
+        };
+        /** Message */
+        Message: {
+            id: number;
+            conversation_id: number;
+            /** @description Position in the conversation: 1, 2, 3 … without gaps. */
+            seq: number;
+            /** @description The conversation's change counter at this message's latest change (sent, edited, deleted, reacted to). Of two copies of a message, keep the one with the higher mod_seq. */
+            mod_seq: number;
+            sender_id: number | null;
+            /** @description The sender (null if their account was deleted). */
+            sender: {
+                id: number;
+                username: string;
+                email: string;
+                phone: string | null;
+                avatar: string | null;
+                /** @enum {string} */
+                status: "online" | "offline";
+                /**
+                 * Format: date-time
+                 * @description null when the user hides it from you
+                 */
+                last_seen: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+            } | null;
+            content: string;
+            /**
+             * @description `system`: a change to the group, told by natter (see `system`).
+             * @enum {string}
+             */
+            type: "text" | "image" | "video" | "audio" | "file" | "system";
+            /**
+             * @description As seen by the requester.
+             * @enum {string}
+             */
+            status: "sent" | "delivered" | "read";
+            /** @description The media's URL: the first attachment's `url`, or a URL the client hosts elsewhere. */
+            media_url: string | null;
+            /** @description Files sent with the message, in order (may be empty). */
+            attachments: {
+                id: number;
+                conversation_id: number;
+                uploader_id: number | null;
+                /** @enum {string} */
+                kind: "image" | "video" | "audio" | "file";
+                /** @description Sniffed from the bytes; the client's Content-Type is never trusted. */
+                mime_type: string;
+                /** @description Bytes, as stored (a photo is stored without its location and camera metadata). */
+                size: number;
+                /** @description The file name the client gave. */
+                name: string;
+                width: number | null;
+                height: number | null;
+                duration_ms: number | null;
+                /** @description Signed, expiring URL of the bytes: works without an Authorization header (see ATTACHMENT_URL_TTL). */
+                url: string;
+                /** @description A small WebP preview (images; video posters with ffmpeg). */
+                thumbnail_url: string | null;
+                /** Format: date-time */
+                created_at: string;
+            }[];
+            reply_to_id: number | null;
+            client_id: string | null;
+            /** @description Reactions by emoji, in the order they first appeared. */
+            reactions: {
+                emoji: string;
+                count: number;
+                /** @description Whether the requester is among them. */
+                me: boolean;
+            }[];
+            /** @description For a `system` message, what happened (its `content` says it in words); null for every other. */
+            system: {
+                /** @enum {string} */
+                event: "member_added" | "member_removed" | "member_left" | "member_joined" | "role_changed" | "renamed" | "info_changed" | "owner_changed";
+                /** @description Who made the change (null: their account is gone). */
+                actor_id: number | null;
+                /** @description Whom it was about: added, removed, the new owner. */
+                user_ids?: number[];
+                /** @description renamed: the new name. */
+                name?: string;
+                /**
+                 * @description role_changed: the new role.
+                 * @enum {string}
+                 */
+                role?: "owner" | "admin" | "member";
+            } | null;
+            /** Format: date-time */
+            edited_at: string | null;
+            /** Format: date-time */
+            deleted_at: string | null;
+            /**
+             * @description `everyone`: the sender deleted it (a tombstone: empty content, no attachments or reactions, same seq). `me`: the requester deleted it for their own devices (shown to them the same way). null: not deleted.
+             * @enum {string|null}
+             */
+            deleted_for: "everyone" | "me" | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        "client.message": {
+            /** @constant */
+            type: "message";
+            conversation_id: number;
+            content?: string | null;
+            client_id?: string | null;
+            reply_to_id?: number | null;
+            media_url?: string | null;
+            attachment_ids?: number[] | null;
+            message_type?: string | null;
+        };
+        "client.typing": {
+            /** @constant */
+            type: "typing";
+            conversation_id: number;
+            is_typing?: boolean;
+        };
+        "client.ping": {
+            /** @constant */
+            type: "ping";
+        };
+        "client.delivered": {
+            /** @constant */
+            type: "delivered";
+            conversation_id: number;
+            seq: number;
+        };
+        "client.read": {
+            /** @constant */
+            type: "read";
+            conversation_id: number;
+            seq: number;
+        };
+        "client.edit": {
+            /** @constant */
+            type: "edit";
+            conversation_id: number;
+            message_id: number;
+            /** @description The new text (or caption). */
+            content: string;
+        };
+        "client.delete": {
+            /** @constant */
+            type: "delete";
+            conversation_id: number;
+            message_id: number;
+            /** @enum {string} */
+            for?: "everyone" | "me";
+        };
+        "client.react": {
+            /** @constant */
+            type: "react";
+            conversation_id: number;
+            message_id: number;
+            /** @description One emoji (a skin tone or ZWJ sequence is one). */
+            emoji: string;
+            on: boolean;
+        };
+        "client.sync": {
+            /** @constant */
+            type: "sync";
+            since?: {
+                [key: string]: number;
+            };
+            changes_since?: {
+                [key: string]: number;
+            };
+        };
+        "server.connected": {
+            /** @constant */
+            type: "connected";
+            user_id: number;
+        };
+        "server.new_message": {
+            /** @constant */
+            type: "new_message";
+            message: components["schemas"]["Message"];
+        };
+        "server.message_updated": {
+            /** @constant */
+            type: "message_updated";
+            message: components["schemas"]["Message"];
+        };
+        "server.reaction": {
+            /** @constant */
+            type: "reaction";
+            conversation_id: number;
+            message_id: number;
+            user_id: number;
+            emoji: string;
+            on: boolean;
+            count: number;
+            mod_seq: number;
+        };
+        "server.typing": {
+            /** @constant */
+            type: "typing";
+            conversation_id: number;
+            user_id: number;
+            is_typing: boolean;
+        };
+        "server.receipt": {
+            /** @constant */
+            type: "receipt";
+            conversation_id: number;
+            user_id: number;
+            status: "delivered" | "read";
+            seq: number;
+        };
+        "server.status_change": {
+            /** @constant */
+            type: "status_change";
+            user_id: number;
+            status: "online" | "offline";
+            /** Format: date-time */
+            last_seen: string;
+        };
+        "server.synced": {
+            /** @constant */
+            type: "synced";
+            conversations: {
+                [key: string]: number;
+            };
+            mod_seqs: {
+                [key: string]: number;
+            };
+        };
+        "server.pong": {
+            /** @constant */
+            type: "pong";
+        };
+        "server.conversation_settings": {
+            /** @constant */
+            type: "conversation_settings";
+            conversation_id: number;
+            settings: components["schemas"]["MemberSettings"];
+        };
+        "server.error": {
+            /** @constant */
+            type: "error";
+            error: string;
+            /** @enum {string} */
+            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
+            client_id?: string;
+            field?: string;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export type operations = Record<string, never>;

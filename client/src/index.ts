@@ -1,0 +1,9 @@
+export { NatterClient } from './client.js';
+export type { ConnectionState, NatterClientOptions, Presence, SendInput, WebSocketConstructor, WebSocketLike } from './client.js';
+export { NatterError } from './errors.js';
+export { indexedDbOutboxStore, memoryOutboxStore } from './outbox.js';
+export type { IdbFactoryLike, OutboxEntry, OutboxStore } from './outbox.js';
+export { localStorageTokenStore, memoryTokenStore } from './session.js';
+export type { StorageLike, TokenStore, Tokens } from './session.js';
+export type { UploadOptions } from './upload.js';
+export type * from './types.js';
