@@ -36,7 +36,8 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
 
   const composer = (p: Page) => p.getByRole('textbox', { name: 'Message' });
   const message = (p: Page, text: string | RegExp) => p.getByRole('listitem', { name: text });
-  const chatRow = (p: Page, name: string) => p.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: new RegExp(name) });
+  const chatRow = (p: Page, title: string) =>
+    p.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: p.getByText(title, { exact: true }) });
   const send = async (p: Page, text: string) => {
     await composer(p).fill(text);
     await composer(p).press('Enter');
@@ -118,6 +119,8 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     await hello.hover();
     await hello.getByRole('button', { name: 'More actions' }).click();
     await hello.getByRole('button', { name: 'Edit' }).click();
+    await sees(alice.page.getByText('Editing message'));
+    await alice.page.waitForFunction(`document.querySelector('textarea').value === 'Hello Bob'`, undefined, { timeout: 5000 });
     await composer(alice.page).fill('Hello Bob, edited');
     await composer(alice.page).press('Enter');
     const edited = message(bob.page, /Hello Bob, edited/);
@@ -161,15 +164,31 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     expect(await bob.page.getByRole('button', { name: 'Create account' }).count()).toBe(0);
   }, 30_000);
 
+  test('a reply shows the message it answers, on both sides', async () => {
+    const queued = message(bob.page, /Queued two/);
+    await queued.hover();
+    await queued.getByRole('button', { name: 'Reply' }).click();
+    await sees(bob.page.getByText(/Replying to/));
+    await send(bob.page, 'Got them all, in order. Thanks!');
+    for (const who of [alice, bob]) {
+      const reply = message(who.page, /Got them all/);
+      await sees(reply.getByRole('blockquote', { name: `Reply to ${alice.name}` }).getByText('Queued two'));
+    }
+    await sees(message(alice.page, /Got them all/));
+  }, 30_000);
+
   test('screenshots of the chat view: desktop and phone, light and dark', async () => {
     const dir = path.join(ROOT, 'docs', 'screenshots');
     mkdirSync(dir, { recursive: true });
     const page = alice.page;
+    // Nothing hovered or focused: the view as it rests.
+    await page.mouse.move(1, 1);
+    await page.evaluate('document.activeElement?.blur()');
     for (const [width, height, label] of [[1280, 800, 'desktop'], [390, 844, 'phone']] as const) {
       await page.setViewportSize({ width, height });
       for (const scheme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: scheme });
-        await sees(message(page, /Queued two/));
+        await sees(message(page, /Got them all/));
         await page.screenshot({ path: path.join(dir, `chat-${label}-${scheme}.png`) });
       }
     }

@@ -257,7 +257,8 @@ export class ChatStore {
     const held = this.histories.get(id);
     if (held) this.histories.set(id, { ...held, messages: mergeBySeq(held.messages, [msg]) });
     const conv = this.conversation(id);
-    if (!conv) {
+    // A system message says the group changed (members, roles, name): fetch it afresh.
+    if (!conv || msg.type === 'system') {
       void this.loadConversations();
     } else {
       const latest = conv.messages[0];

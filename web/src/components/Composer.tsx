@@ -1,5 +1,5 @@
 import type { Attachment, Conversation, Message } from '@natter/client';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { bytes } from '../format.js';
 import type { ChatStore } from '../store.js';
 import { Icon } from './Icon.js';
@@ -28,7 +28,8 @@ export function Composer({ store, conv, draft, onDraft }: { store: ChatStore; co
   const box = useRef<HTMLTextAreaElement>(null);
   const files = useRef<HTMLInputElement>(null);
 
-  useEffect(() => {
+  // Before the browser paints (and so before anyone types): the text to edit is in the box.
+  useLayoutEffect(() => {
     if (draft.kind === 'edit') setText(draft.message.content);
     if (draft.kind !== 'new') box.current?.focus();
   }, [draft]);

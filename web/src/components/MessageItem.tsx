@@ -26,7 +26,7 @@ export function MessageItem(props: {
   const [error, setError] = useState<string | null>(null);
   if (m.type === 'system') {
     return (
-      <li class="system">
+      <li class="system" aria-label={m.content}>
         <span>{m.content}</span>
       </li>
     );
