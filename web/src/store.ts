@@ -58,6 +58,8 @@ export class ChatStore {
 
   private changed(): void {
     this.version++;
+    const total = this.conversations.reduce((n, c) => n + (c.id === this.openConversation ? 0 : this.unread(c.id)), 0);
+    document.title = total > 0 ? `(${total}) natter` : 'natter';
     for (const fn of this.listeners) fn();
   }
 
@@ -118,11 +120,17 @@ export class ChatStore {
       this.changed();
       void this.client.connect().catch(() => undefined);
     };
+    // A chat left open in a background tab is read when the tab is looked at again.
+    const visible = () => {
+      if (document.visibilityState === 'visible' && this.openConversation !== null) this.markSeen(this.openConversation);
+    };
     window.addEventListener('offline', offline);
     window.addEventListener('online', online);
+    document.addEventListener('visibilitychange', visible);
     this.unsubscribe.push(() => {
       window.removeEventListener('offline', offline);
       window.removeEventListener('online', online);
+      document.removeEventListener('visibilitychange', visible);
     });
   }
 
@@ -240,6 +248,7 @@ export class ChatStore {
 
   /** Marks the open conversation read up to its latest message. */
   markSeen(id: number): void {
+    if (document.visibilityState !== 'visible') return;
     const conv = this.conversation(id);
     const last = Math.max(conv?.last_seq ?? 0, this.history(id).messages.at(-1)?.seq ?? 0);
     if (last > 0 && (this.unread(id) > 0 || (conv?.unread_count ?? 0) > 0)) {

@@ -123,7 +123,7 @@ export function ChatView(props: { store: ChatStore; conversationId: number; onBa
             </button>
           )}
           {!history.hasMore && history.messages.length > 0 && <p class="hint">This is the start of the conversation.</p>}
-          <ol class="message-list" aria-label="Messages">
+          <ol class="message-list" aria-label="Messages" aria-live="polite" aria-relevant="additions">
             {history.messages.map((m: Message) => (
               <MessageItem
                 key={m.seq}
