@@ -55,6 +55,15 @@ export interface SendInput {
   attachment_ids?: number[];
 }
 
+type JsonBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+/** What /auth/register takes (generated), and the `display_name` apps may send. */
+export type RegisterBody = JsonBody<'/api/v1/auth/register', 'post'> & { display_name?: string };
+export type LoginBody = JsonBody<'/api/v1/auth/login', 'post'>;
+
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<T> = (value: T) => void;
 
@@ -107,7 +116,8 @@ export class NatterClient {
   private modSeqs: Record<string, number> = {};
   private syncing = false;
   private resync = false;
-  private firstSyncDone = false;
+  /** The sync a `connected` started is running: its `synced` refreshes the unread counts. */
+  private connectSync = false;
 
   // outbox
   private entries: OutboxEntry[] = [];
@@ -180,11 +190,13 @@ export class NatterClient {
     return this.listen(this.userListeners, fn);
   }
 
-  async register(body: { username: string; email: string; password: string; display_name?: string }): Promise<Me> {
+  /** Creates an account and signs in. (natter has no display name yet: `display_name` is accepted and ignored by the server.) */
+  async register(body: RegisterBody): Promise<Me> {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/register', { body })));
   }
 
-  async login(body: { email: string; password: string }): Promise<Me> {
+  /** Signs in; `email` may also be a username. */
+  async login(body: LoginBody): Promise<Me> {
     return this.signedIn(must(await this.api.POST('/api/v1/auth/login', { body })));
   }
 
@@ -243,7 +255,7 @@ export class NatterClient {
     this.held.clear();
     this.seen.clear();
     this.modSeqs = {};
-    this.firstSyncDone = false;
+    this.connectSync = false;
     this.pendingReceipts.clear();
     this.sentReceipts.clear();
     this.unreadState.clear();
@@ -346,7 +358,10 @@ export class NatterClient {
     if (!this.wanted || this.ws) return;
     if (!token) return this.signedOut();
     const Impl = this.WebSocketImpl;
-    if (!Impl) throw new Error('NatterClient: no WebSocket here; pass one (in Node: `ws`) as the WebSocket option');
+    if (!Impl) {
+      this.disconnect(new Error('NatterClient: no WebSocket here; pass one (in Node: `ws`) as the WebSocket option'));
+      return;
+    }
     const ws = new Impl(this.wsUrl(token));
     this.ws = ws;
     let opened = false;
@@ -477,6 +492,7 @@ export class NatterClient {
         this.setState('online');
         this.startPing(ws);
         this.sendSync();
+        this.connectSync = true;
         this.flushReceipts();
         void this.flushOutbox(ws);
         for (const w of this.waiters.splice(0)) w.resolve();
@@ -547,8 +563,9 @@ export class NatterClient {
       this.resync = false;
       this.sendSync();
     }
-    if (!this.firstSyncDone) {
-      this.firstSyncDone = true;
+    // After every (re)connect: reads on other devices while away sent no frames here.
+    if (this.connectSync) {
+      this.connectSync = false;
       void this.refreshUnread();
     }
   }
@@ -782,7 +799,7 @@ export class NatterClient {
 
   // ---------------------------------------------------------------- unread
 
-  /** Conversation id → unread messages, from `GET /users/me/unread` after connecting, then kept current from frames. */
+  /** Conversation id → unread messages, from `GET /users/me/unread` after each (re)connect's sync, then kept current from frames. */
   get unread(): ReadonlyMap<number, number> {
     return this.unreadMap;
   }

@@ -1,5 +1,14 @@
 export { NatterClient } from './client.js';
-export type { ConnectionState, NatterClientOptions, Presence, SendInput, WebSocketConstructor, WebSocketLike } from './client.js';
+export type {
+  ConnectionState,
+  LoginBody,
+  NatterClientOptions,
+  Presence,
+  RegisterBody,
+  SendInput,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './client.js';
 export { NatterError } from './errors.js';
 export { indexedDbOutboxStore, memoryOutboxStore } from './outbox.js';
 export type { IdbFactoryLike, OutboxEntry, OutboxStore } from './outbox.js';

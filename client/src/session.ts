@@ -90,6 +90,14 @@ interface LockManagerLike {
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/**
+ * Refreshes in flight in this JavaScript realm, by refresh token: clients sharing a token
+ * store (tabs in one process, tests, a Node program with two clients) spend a refresh
+ * token once and share the answer (null: refused). Tabs of a browser are kept apart by
+ * the Web Lock instead.
+ */
+const inflight = new Map<string, Promise<AuthReply<unknown> | null>>();
+
 /** Lets a timer not keep a Node process alive (browsers have no such thing). */
 export const unref = (timer: Timer): Timer => {
   (timer as { unref?: () => void }).unref?.();
@@ -205,21 +213,30 @@ export class Session<U> {
       this.schedule();
       return true;
     }
-    const res = await this.fetchFn(`${this.baseUrl}/api/v1/auth/refresh`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refresh_token: held.refresh_token }),
-    });
-    if (res.ok) {
-      const reply = (await res.json()) as AuthReply<U>;
-      await this.set(toTokens(reply));
-      this.onUser(reply.user);
-      return true;
+    let answer = inflight.get(held.refresh_token);
+    if (!answer) {
+      answer = this.exchange(held.refresh_token).finally(() => inflight.delete(held.refresh_token));
+      inflight.set(held.refresh_token, answer);
     }
-    if (res.status === 400 || res.status === 401) {
+    const reply = (await answer) as AuthReply<U> | null;
+    if (!reply) {
       await this.end();
       return false;
     }
+    await this.set(toTokens(reply));
+    this.onUser(reply.user);
+    return true;
+  }
+
+  /** POST /auth/refresh: the new pair, null when refused (the session is over), a throw when unanswered. */
+  private async exchange(refreshToken: string): Promise<AuthReply<unknown> | null> {
+    const res = await this.fetchFn(`${this.baseUrl}/api/v1/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    if (res.ok) return (await res.json()) as AuthReply<unknown>;
+    if (res.status === 400 || res.status === 401) return null;
     throw NatterError.from(res.status, await res.json().catch(() => null));
   }
 

@@ -135,6 +135,54 @@ describe('token refresh', () => {
     expect(calls).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
   });
 
+  test('two clients over one token store (two tabs): the second takes the pair the first refreshed instead of reusing its refresh token', async () => {
+    const store = memoryTokenStore();
+    const first = recordingFetch();
+    const second = recordingFetch();
+    const tab1 = clients.make(t.url, { tokenStore: store, fetch: first.fetchFn });
+    await tab1.register(credentials());
+    const tab2 = clients.make(t.url, { tokenStore: store, fetch: second.fetchFn });
+    await tab2.restore();
+    clock.advance(60_000);
+    expect((await tab1.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(first.calls).toContain('POST /api/v1/auth/refresh 200');
+    second.calls.length = 0;
+    // tab2 still holds the old pair; its 401 finds the new one in the store.
+    expect((await tab2.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(second.calls).toEqual(['GET /api/v1/users/me 401', 'GET /api/v1/users/me 200']);
+    // Had it spent the old refresh token, natter would have ended the session for both.
+    expect((await tab1.api.GET('/api/v1/users/me')).response.status).toBe(200);
+    expect(tab1.user).not.toBeNull();
+
+    // Both at once: one refresh between them.
+    clock.advance(60_000);
+    first.calls.length = 0;
+    second.calls.length = 0;
+    const replies = await Promise.all([tab1.api.GET('/api/v1/users/me'), tab2.api.GET('/api/v1/users/me')]);
+    expect(replies.map((r) => r.response.status)).toEqual([200, 200]);
+    expect([...first.calls, ...second.calls].filter((c) => c.startsWith('POST /api/v1/auth/refresh'))).toEqual([
+      'POST /api/v1/auth/refresh 200',
+    ]);
+    expect([tab1.user, tab2.user].every((u) => u !== null)).toBe(true);
+  });
+
+  test('a reconnect whose upgrade is refused (the server thinks the token expired) refreshes and gets back online', async () => {
+    const { calls, fetchFn } = recordingFetch();
+    const a = clients.make(t.url, { fetch: fetchFn });
+    await a.register(credentials());
+    await a.connect();
+    clock.advance(60_000);
+    calls.length = 0;
+    const states: string[] = [];
+    a.onState((s) => states.push(s));
+    const conns = [...(t.app.gateway as any).sockets.all()].filter((conn: any) => conn.userId === a.user!.id);
+    conns[0].socket.terminate();
+    await eventually(() => expect(states.at(-1)).toBe('online'));
+    // The first attempt went with the old token and was refused; the check over REST refreshed it.
+    expect(states.filter((s) => s === 'connecting')).toHaveLength(2);
+    expect(calls.slice(0, 3)).toEqual(['GET /api/v1/users/me 401', 'POST /api/v1/auth/refresh 200', 'GET /api/v1/users/me 200']);
+  });
+
   test('a session ended elsewhere: one refresh attempt, then signed out; connect is refused', async () => {
     const { calls, fetchFn } = recordingFetch();
     const store = memoryTokenStore();
