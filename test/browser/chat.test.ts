@@ -177,6 +177,33 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     await sees(message(alice.page, /Got them all/));
   }, 30_000);
 
+  test('keyboard alone: Tab to a chat, Enter opens it, type and Enter sends', async () => {
+    const p = bob.page;
+    await p.getByRole('button', { name: 'Back to chats' }).click();
+    await p.getByRole('searchbox', { name: 'Search chats' }).focus();
+    await p.keyboard.press('Tab');
+    await p.keyboard.press('Enter');
+    await sees(p.getByRole('heading', { name: alice.name }));
+    await composer(p).focus();
+    await p.keyboard.type('Typed without a mouse');
+    await p.keyboard.press('Enter');
+    await sees(message(alice.page, /Typed without a mouse/));
+  }, 30_000);
+
+  test('at phone width the list and the chat take the screen in turn', async () => {
+    const p = bob.page;
+    await p.setViewportSize({ width: 390, height: 844 });
+    const list = p.getByRole('navigation', { name: 'Conversations' });
+    await sees(composer(p));
+    expect(await list.isVisible()).toBe(false);
+    await p.getByRole('button', { name: 'Back to chats' }).click();
+    await sees(list);
+    expect(await composer(p).count()).toBe(0);
+    await chatRow(p, alice.name).click();
+    await sees(composer(p));
+    await p.setViewportSize({ width: 1280, height: 800 });
+  }, 30_000);
+
   test('screenshots of the chat view: desktop and phone, light and dark', async () => {
     const dir = path.join(ROOT, 'docs', 'screenshots');
     mkdirSync(dir, { recursive: true });
