@@ -99,6 +99,28 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     await sees(alice.page.getByRole('img', { name: 'Preview of sky.png' }));
     await sees(alice.page.getByText('Ready'));
     await send(alice.page, 'A picture');
+
+    // A bigger file over a slowed-down upload link: its progress shows while it goes.
+    const noise = Buffer.alloc(400 * 400 * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+    const big = await sharp(noise, { raw: { width: 400, height: 400, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    const cdp = await alice.context.newCDPSession(alice.page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 200 * 1024 });
+    await alice.page.getByLabel('Attach files').setInputFiles({ name: 'noise.png', mimeType: 'image/png', buffer: big });
+    await sees(alice.page.getByRole('progressbar', { name: 'Uploading noise.png' }));
+    // It moves: part of the file is reported sent before all of it is.
+    await alice.page.waitForFunction(
+      `(() => { const p = document.querySelector('progress'); return p !== null && p.value > 0 && p.value < p.max; })()`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    await sees(alice.page.getByText('Ready'));
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    await alice.page.getByRole('button', { name: 'Remove noise.png' }).click();
+    await stopsSeeing(alice.page.getByText('noise.png'));
+
     for (const who of [alice, bob]) {
       const img = message(who.page, /A picture/).getByRole('img', { name: 'sky.png' });
       await sees(img);
