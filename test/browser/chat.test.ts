@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../support/processes.js';
-import { browserSkipReason, ensureWebBuild, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+import { browserSkipReason, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
 
 /**
  * Alice and Bob chat in two browser contexts of a real Chromium, through the web app that
@@ -23,7 +23,6 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
   const tag = Math.random().toString(36).slice(2, 7);
 
   beforeAll(async () => {
-    ensureWebBuild();
     [server, browser] = await Promise.all([NatterServer.start(), launchChromium()]);
     alice = await person(browser, server.url, `alice${tag}`);
     bob = await person(browser, server.url, `bob${tag}`);

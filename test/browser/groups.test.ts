@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { browserSkipReason, ensureWebBuild, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+import { browserSkipReason, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
 
 /**
  * The rest of the app as people use it: signing in to an account made elsewhere, a group
@@ -30,7 +30,6 @@ describe.skipIf(skip !== undefined)('groups, search, blocking and privacy in a r
   };
 
   beforeAll(async () => {
-    ensureWebBuild();
     [server, browser] = await Promise.all([NatterServer.start(), launchChromium()]);
     olga = await person(browser, server.url, `olga${tag}`);
     max = await person(browser, server.url, `max${tag}`);

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { freePort, Proc, ROOT } from '../../support/processes.js';
+import { freePort, Proc } from '../../support/processes.js';
 import { testDatabaseUrl, urlForDatabase, withAdmin } from '../harness/postgres.js';
 
 /**
@@ -27,38 +26,6 @@ export function browserSkipReason(): string | undefined {
     return how;
   }
   return undefined;
-}
-
-const WEB = path.join(ROOT, 'web');
-
-function newest(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let latest = 0;
-  for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const stat = statSync(path.join(dir, rel));
-    if (stat.isFile()) latest = Math.max(latest, stat.mtimeMs);
-  }
-  return latest;
-}
-
-/**
- * Builds the web app (Vite) when web/dist is missing or older than its sources or the
- * SDK's, so the tests always drive the code as it is; an up-to-date build is reused.
- */
-export function ensureWebBuild(): void {
-  const built = path.join(WEB, 'dist', 'index.html');
-  const sources = Math.max(
-    newest(path.join(WEB, 'src')),
-    newest(path.join(WEB, 'public')),
-    newest(path.join(ROOT, 'client', 'src')),
-    statSync(path.join(WEB, 'index.html')).mtimeMs,
-    statSync(path.join(WEB, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], {
-    cwd: WEB,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
 }
 
 /** natter as an operator runs it, on a scratch PostgreSQL database, serving web/dist. */
