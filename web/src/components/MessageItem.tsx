@@ -103,7 +103,19 @@ export function MessageItem(props: {
             <Icon name="more" size={16} />
           </button>
           {menu && (
-            <div class="menu" role="group" aria-label="Message actions">
+            <div
+              class="menu"
+              role="group"
+              aria-label="Message actions"
+              onKeyDown={(e) => {
+                if (e.key === 'Escape') setMenu(false);
+              }}
+              onFocusOut={(e) => {
+                // Closes when focus (a click or Tab) leaves the message's actions.
+                const next = e.relatedTarget as Node | null;
+                if (!next || !(e.currentTarget as HTMLElement).parentElement?.contains(next)) setMenu(false);
+              }}
+            >
               <div class="quick" role="group" aria-label="React">
                 {QUICK_REACTIONS.map((e) => (
                   <button key={e} type="button" class="icon small" aria-label={`React ${e}`} onClick={() => react(e, !m.reactions.some((r) => r.emoji === e && r.me))}>
