@@ -10,7 +10,7 @@ const layer = (files, patterns) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'data/', 'client/dist/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'data/', 'client/dist/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -41,6 +41,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
+  {
+    // The web app is its own TypeScript project (DOM, JSX); it reaches natter through the SDK only.
+    files: ['web/**/*.{ts,tsx}'],
+    languageOptions: { parserOptions: { project: './web/tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  layer(['web/src/**/*.{ts,tsx}'], [
+    { group: ['ws', 'node:*', '../../src/*', '../../../src/*'], message: 'The web app talks to natter through @natter/client alone.' },
+  ]),
   layer(['src/**/*.ts'], [
     { group: ['kysely', 'pg', '@electric-sql/pglite'], message: 'Only src/store/ talks to the database.' },
   ]),

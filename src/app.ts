@@ -82,6 +82,8 @@ export interface AppOptions {
   clock?: Clock;
   /** The push worker's batch size, poll interval and backoff (tests make rounds small and quick). */
   pushTuning?: Partial<typeof DEFAULT_PUSH_TUNING>;
+  /** Where the built web app is (default: web/dist of this checkout); tests serve their own. */
+  webAppDir?: string;
 }
 
 /**
@@ -233,6 +235,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       logger: log,
       readiness,
       metrics: metrics && { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
+      webAppDir: opts.webAppDir,
       realtime: async (api) => {
         gateway = new Gateway(
           { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics?.realtime },

@@ -299,6 +299,8 @@ export const CONFIG_SCHEMA = {
     'Where webhook devices\' notifications are POSTed (signed JSON), e.g. your own APNs bridge.'),
   pushWebhookSecret: key('PUSH_WEBHOOK_SECRET', undefined, (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : bad('must be at least 16 characters')),
     'HMAC-SHA256 key signing webhook pushes (Natter-Signature); required with PUSH_WEBHOOK_URL.'),
+  webApp: key('WEB_APP', 'true', bool,
+    'Serve the web chat app (web/dist, built by npm run build) at /; false: the API alone.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),
 } as const;
 

@@ -110,7 +110,15 @@ export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
     .send({ error: err.message, code: err.code, ...(field ? { field } : {}) });
 }
 
-export function installErrorHandlers(app: FastifyInstance): void {
+/**
+ * Installs the error and not-found handlers. A not-found request is first offered to
+ * `pages.fallback` (the web app's index.html for page requests, set once it is registered);
+ * when that passes, it gets the JSON 404.
+ */
+export function installErrorHandlers(
+  app: FastifyInstance,
+  pages: { fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined } = {},
+): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const appError = toAppError(err, request.log);
     if (appError.code === 'rate_limited' && err.statusCode === 429) {
@@ -119,7 +127,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
     }
     return sendError(reply, appError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new AppError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
+  app.setNotFoundHandler(
+    (request, reply) =>
+      pages.fallback?.(request, reply) ??
+      sendError(reply, new AppError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
   );
 }

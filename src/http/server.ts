@@ -45,6 +45,7 @@ import { receiptRoutes } from './routes/receipts.js';
 import { searchRoutes } from './routes/search.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
+import { installWebApp, WEB_DIST, type PageFallback } from './web-app.js';
 import { buildAsyncApiDocument, packageVersion } from '../realtime/asyncapi.js';
 import { ErrorBody } from '../schemas/common.js';
 import { ConversationSchema, GroupSettingsSchema, InviteSchema, ParticipantSchema } from '../schemas/conversations.js';
@@ -154,6 +155,8 @@ export async function buildServer(opts: {
   rateLimitRedis?: Redis;
   /** Times every reply; with a token, serves GET /metrics (src/http/metrics.ts). */
   metrics?: MetricsEndpoint;
+  /** The built web app served at `/` when `config.webApp` is on (default: web/dist). */
+  webAppDir?: string;
 }): Promise<AppServer> {
   const { config } = opts;
   const rateLimited = opts.metrics?.rateLimited ?? (() => {});
@@ -171,7 +174,8 @@ export async function buildServer(opts: {
     schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  installErrorHandlers(app);
+  const pages: { fallback?: PageFallback } = {};
+  installErrorHandlers(app, pages);
   refuseWhileClosing(app);
   if (opts.metrics) installMetrics(app, opts.metrics);
   app.addHook('preHandler', guardPathAndQuery);
@@ -258,5 +262,6 @@ export async function buildServer(opts: {
     },
     { prefix: API_PREFIX },
   );
+  if (config.webApp) pages.fallback = await installWebApp(app, opts.webAppDir ?? WEB_DIST);
   return app;
 }

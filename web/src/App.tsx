@@ -1,0 +1,86 @@
+import type { NatterClient } from '@natter/client';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ChatView } from './components/ChatView.js';
+import { ConversationList } from './components/ConversationList.js';
+import { Login } from './components/Login.js';
+import { NewChat } from './components/NewChat.js';
+import { Settings } from './components/Settings.js';
+import { useRoute, useStore } from './hooks.js';
+import { ChatStore } from './store.js';
+
+type Phase = 'restoring' | 'signed-out' | 'signed-in';
+
+export function App({ client }: { client: NatterClient }) {
+  const [phase, setPhase] = useState<Phase>('restoring');
+
+  useEffect(() => {
+    client.restore().then(
+      (user) => setPhase(user ? 'signed-in' : 'signed-out'),
+      () => setPhase('signed-out'),
+    );
+  }, [client]);
+
+  if (phase === 'restoring') return <p class="splash" role="status">Loading…</p>;
+  if (phase === 'signed-out') return <Login client={client} onSignedIn={() => setPhase('signed-in')} />;
+  return <Chat client={client} onSignedOut={() => setPhase('signed-out')} />;
+}
+
+function Chat({ client, onSignedOut }: { client: NatterClient; onSignedOut: () => void }) {
+  const store = useMemo(() => new ChatStore(client), [client]);
+  useStore(store);
+  const [path, go] = useRoute();
+  const [dialog, setDialog] = useState<'new' | 'settings' | null>(null);
+
+  useEffect(() => {
+    void store.start();
+    return () => store.stop();
+  }, [store]);
+
+  const match = /^\/c\/(\d+)$/.exec(path);
+  const openId = match ? Number(match[1]) : null;
+  useEffect(() => store.open(openId), [store, openId]);
+
+  const signOut = async () => {
+    store.stop();
+    await client.logout().catch(() => undefined);
+    go('/');
+    onSignedOut();
+  };
+
+  return (
+    <div class={`shell ${openId === null ? 'list-open' : 'chat-open'}`}>
+      {!store.online && (
+        <p class="offline-banner" role="status">
+          {store.browserOnline ? 'Connecting…' : 'You are offline. Messages you send will go out when you are back.'}
+        </p>
+      )}
+      <ConversationList
+        store={store}
+        openId={openId}
+        onOpen={(id) => go(`/c/${id}`)}
+        onNew={() => setDialog('new')}
+        onSettings={() => setDialog('settings')}
+      />
+      <main class="pane" aria-label="Chat">
+        {openId !== null ? (
+          <ChatView key={openId} store={store} conversationId={openId} onBack={() => go('/')} onLeft={() => go('/')} />
+        ) : (
+          <div class="empty">
+            <p>Pick a conversation, or start a new one.</p>
+          </div>
+        )}
+      </main>
+      {dialog === 'new' && (
+        <NewChat
+          store={store}
+          onClose={() => setDialog(null)}
+          onCreated={(id) => {
+            setDialog(null);
+            go(`/c/${id}`);
+          }}
+        />
+      )}
+      {dialog === 'settings' && <Settings store={store} onClose={() => setDialog(null)} onSignOut={() => void signOut()} />}
+    </div>
+  );
+}
