@@ -54,7 +54,8 @@ export class NatterServer {
       LOG_LEVEL: 'info',
       AUTH_RATE_LIMIT: '0',
       PRESENCE_GRACE: '1s',
-      TYPING_TIMEOUT: '3s',
+      // Far beyond the app's own 6 s: a typing indicator that goes away was stopped, not expired.
+      TYPING_TIMEOUT: '60s',
     };
     // The working directory is a scratch folder, so no stray .env is read.
     const proc = Proc.natter('natter-web', [], { cwd: dir, env });
