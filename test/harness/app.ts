@@ -59,6 +59,9 @@ export const testConfig = (overrides: Partial<Config> = {}): Config =>
       // Offline shows after the grace period; tests that do not study flapping want it quick.
       presenceGrace: 0.05,
       jwtSecret: 'test-secret-that-is-long-enough-for-hs256!',
+      // Off unless a test asks (webApp: true): else every test app would serve this
+      // checkout's web/dist, which the browser tests' build rewrites while they run.
+      webApp: false,
       ...overrides,
     },
   );

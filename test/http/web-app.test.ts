@@ -27,7 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('with a build', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({}, { webAppDir: dir });
+    t = await startApp({ webApp: true }, { webAppDir: dir });
   });
   afterAll(() => t.close());
 
@@ -99,9 +99,20 @@ test('WEB_APP=false serves the API alone', async () => {
   }
 });
 
+test('a test app serves no web app unless the test asks for one', async () => {
+  const t = await startApp();
+  try {
+    const res = await t.request('GET', '/', { headers: HTML });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: 'route_not_found' });
+  } finally {
+    await t.close();
+  }
+});
+
 test('without a build natter starts and serves the API', async () => {
   const empty = mkdtempSync(path.join(tmpdir(), 'natter-web-none-'));
-  const t = await startApp({}, { webAppDir: empty });
+  const t = await startApp({ webApp: true }, { webAppDir: empty });
   try {
     const res = await t.request('GET', '/', { headers: HTML });
     expect(res.status).toBe(404);
