@@ -24,7 +24,12 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
   const tag = Math.random().toString(36).slice(2, 7);
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([NatterServer.start(), launchChromium()]);
+    // Settled one by one: whichever started is kept, so afterAll stops it if the other failed.
+    const [started, launched] = await Promise.allSettled([NatterServer.start(), launchChromium()]);
+    if (started.status === 'fulfilled') server = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
     alice = await person(browser, server.url, `alice${tag}`);
     bob = await person(browser, server.url, `bob${tag}`);
   }, 120_000);
