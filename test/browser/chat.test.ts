@@ -189,6 +189,9 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     await alice.context.setOffline(false);
     await sees(message(bob.page, /Queued two/));
     await stopsSeeing(alice.page.getByLabel('Pending'));
+    // On Alice's side each shows once: the pending entry became the echoed message.
+    const mine = await alice.page.getByRole('list', { name: 'Messages' }).locator(':scope > li').allInnerTexts();
+    expect(mine.filter((t) => t.includes('Queued')).map((t) => /Queued (one|two)/.exec(t)![0])).toEqual(['Queued one', 'Queued two']);
     const texts = await bob.page.getByRole('list', { name: 'Messages' }).locator(':scope > li').allInnerTexts();
     expect(texts.filter((t) => t.includes('Queued')).map((t) => /Queued (one|two)/.exec(t)![0])).toEqual(['Queued one', 'Queued two']);
   }, 45_000);
