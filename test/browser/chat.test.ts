@@ -206,6 +206,24 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     expect(await bob.page.getByRole('button', { name: 'Create account' }).count()).toBe(0);
   }, 30_000);
 
+  test('a reload while natter answers 503 waits and retries, keeping the session', async () => {
+    const p = bob.page;
+    const url = p.url();
+    await p.route('**/api/v1/**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"restarting","code":"unavailable"}' }));
+    try {
+      await p.reload();
+      await sees(p.getByText(/Retrying…/));
+      expect(await p.getByRole('button', { name: 'Create account' }).count()).toBe(0);
+      expect(await p.getByLabel('Password').count()).toBe(0);
+    } finally {
+      await p.unroute('**/api/v1/**');
+    }
+    // natter is back: the next retry signs in with the stored session, on the same chat.
+    await sees(p.getByRole('heading', { name: alice.name }));
+    await sees(message(p, /Third while away/));
+    expect(p.url()).toBe(url);
+  }, 30_000);
+
   test('a reply shows the message it answers, on both sides', async () => {
     const queued = message(bob.page, /Queued two/);
     await queued.hover();

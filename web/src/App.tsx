@@ -8,19 +8,58 @@ import { Settings } from './components/Settings.js';
 import { useRoute, useStore } from './hooks.js';
 import { ChatStore } from './store.js';
 
-type Phase = 'restoring' | 'signed-out' | 'signed-in';
+type Phase = 'restoring' | 'unreachable' | 'signed-out' | 'signed-in';
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 export function App({ client }: { client: NatterClient }) {
   const [phase, setPhase] = useState<Phase>('restoring');
 
+  // restore() answers null only for a session natter refused (or none stored), and signs in
+  // from the stored user when natter is out of reach. What still fails (natter unreachable
+  // and no user kept yet) is not a sign-out: try again with backoff, and at once when the
+  // browser is back online.
   useEffect(() => {
-    client.restore().then(
-      (user) => setPhase(user ? 'signed-in' : 'signed-out'),
-      () => setPhase('signed-out'),
-    );
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let delay = RETRY_FIRST_MS;
+    const attempt = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      client.restore().then(
+        (user) => {
+          if (!stopped) setPhase(user ? 'signed-in' : 'signed-out');
+        },
+        () => {
+          if (stopped) return;
+          setPhase('unreachable');
+          timer = setTimeout(attempt, delay);
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+        },
+      );
+    };
+    const online = () => {
+      delay = RETRY_FIRST_MS;
+      if (timer !== undefined) attempt();
+    };
+    window.addEventListener('online', online);
+    attempt();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      window.removeEventListener('online', online);
+    };
   }, [client]);
 
   if (phase === 'restoring') return <p class="splash" role="status">Loading…</p>;
+  if (phase === 'unreachable') {
+    return (
+      <p class="splash" role="status">
+        {navigator.onLine ? 'Cannot reach the server.' : 'You are offline.'} Retrying…
+      </p>
+    );
+  }
   if (phase === 'signed-out') return <Login client={client} onSignedIn={() => setPhase('signed-in')} />;
   return <Chat client={client} onSignedOut={() => setPhase('signed-out')} />;
 }
