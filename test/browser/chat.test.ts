@@ -312,4 +312,33 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     const texts = (await items.allInnerTexts()).filter((t) => t.includes('Backlog')).map((t) => Number(/Backlog (\d+)/.exec(t)![1]));
     expect(texts).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
   }, 60_000);
+
+  test('a message sent while Bob has the app closed shows delivered once he opens it, before he reads it', async () => {
+    await bob.page.goto('about:blank');
+    await send(alice.page, 'Sent while your app was closed');
+    const mine = message(alice.page, /Sent while your app was closed/);
+    await sees(mine.getByLabel('Sent'));
+    await bob.page.goto('/');
+    await sees(chatRow(bob.page, alice.name).getByLabel('1 unread'));
+    await sees(mine.getByLabel('Delivered'));
+  }, 30_000);
+
+  test("a chat whose history failed to load shows its latest messages after the reconnect", async () => {
+    const p = bob.page;
+    const history = (url: URL) => /\/conversations\/\d+\/messages/.test(url.pathname);
+    await p.route(history, (route) => route.abort('internetdisconnected'));
+    try {
+      await chatRow(p, alice.name).click();
+      await sees(composer(p));
+      await bob.context.setOffline(true);
+      await sees(p.getByText('You are offline'));
+    } finally {
+      await p.unroute(history);
+    }
+    await bob.context.setOffline(false);
+    // The latest page, as a first open shows it, not the oldest messages from seq 1.
+    await sees(message(p, /Sent while your app was closed/));
+    expect(await message(p, /Hello Bob, edited/).count()).toBe(0);
+    expect(await p.getByText('This is the start of the conversation.').count()).toBe(0);
+  }, 30_000);
 });

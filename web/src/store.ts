@@ -150,7 +150,12 @@ export class ChatStore {
         return { ...c, messages: mine.messages, last_seq: Math.max(c.last_seq, mine.last_seq), last_message_at: mine.last_message_at };
       });
       this.conversationsLoaded = true;
-      for (const conv of this.conversations) this.seedPointers(conv);
+      for (const conv of this.conversations) {
+        this.seedPointers(conv);
+        // Messages that came while the app was closed arrive here, not as frames: their
+        // senders see them delivered now (the list is loaded again after every sync).
+        if (conv.unread_count > 0 && conv.id !== this.openConversation) this.client.markDelivered(conv.id, conv.last_seq);
+      }
       this.changed();
     } catch {
       // Offline: the list shown stays; it is loaded again after the next sync.
@@ -167,6 +172,12 @@ export class ChatStore {
       const held = h.messages.at(-1)?.seq ?? 0;
       const last = latest[String(id)] ?? this.conversation(id)?.last_seq ?? 0;
       if (last <= held) continue;
+      // Nothing held (the first load failed, offline): the latest page, as a first open
+      // loads, not the oldest messages after seq 0.
+      if (held === 0) {
+        await this.loadOlder(id);
+        continue;
+      }
       try {
         const newer = await api.after(this.client, id, held);
         this.histories.set(id, { ...this.history(id), messages: mergeBySeq(this.history(id).messages, newer) });
