@@ -8,7 +8,8 @@ import type { AppServer } from './server.js';
 /**
  * The web app (web/, built by Vite into web/dist) served at `/`.
  *
- * Each built file gets its own route (found once at start-up), so the app never shadows
+ * Each built file gets its own route (found once at start-up), and assets/ one route for
+ * files a later build adds, so the app never shadows
  * a route of the API: an unknown path reaches the not-found handler, which answers a
  * browser's page request (GET or HEAD that accepts text/html, outside the server's own
  * prefixes) with index.html so the app's own routes survive a reload, and everything else
@@ -39,7 +40,7 @@ function isServerPath(url: string): boolean {
  */
 export async function installWebApp(app: AppServer, dir: string): Promise<PageFallback | undefined> {
   if (!existsSync(path.join(dir, 'index.html'))) {
-    app.log.info({ dir }, 'web app not built, so not served at /: run `npm run build` (or `npm start`) to build it');
+    app.log.warn({ dir }, 'web app not built, so not served at /: run `npm run build` (or `npm start`) to build it');
     return undefined;
   }
   await app.register(fastifyStatic, {
@@ -51,6 +52,18 @@ export async function installWebApp(app: AppServer, dir: string): Promise<PageFa
     setHeaders: (reply, filePath) => {
       const rel = path.relative(dir, filePath).split(path.sep).join('/');
       reply.header('Cache-Control', rel.startsWith('assets/') ? IMMUTABLE : REVALIDATE);
+    },
+  });
+  // assets/ is also served as a whole: a rebuild while natter runs writes new hashed files
+  // that the fresh index.html names, and they have no route of their own yet.
+  await app.register(fastifyStatic, {
+    root: path.join(dir, 'assets'),
+    prefix: '/assets/',
+    decorateReply: false,
+    index: false,
+    cacheControl: false,
+    setHeaders: (reply) => {
+      reply.header('Cache-Control', IMMUTABLE);
     },
   });
   return (request, reply) => {

@@ -50,6 +50,14 @@ describe('with a build', () => {
     expect(icon.headers.get('cache-control')).toBe('no-cache');
   });
 
+  test('a file a rebuild adds under assets/ while natter runs is served', async () => {
+    writeFileSync(path.join(dir, 'assets', 'index-7d1e2f30.js'), 'console.log("rebuilt")');
+    const asset = await t.request('GET', '/assets/index-7d1e2f30.js');
+    expect(asset.status).toBe(200);
+    expect(asset.body).toBe('console.log("rebuilt")');
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+  });
+
   test("a page request for one of the app's own paths gets index.html, so a reload works", async () => {
     for (const url of ['/chat/12', '/settings/privacy?tab=blocked']) {
       const res = await t.request('GET', url, { headers: HTML });
