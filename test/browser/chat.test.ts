@@ -305,13 +305,13 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     for (let round = 0; round < 5 && (await first.count()) === 0; round++) {
       const before = await items.count();
       await scroller.evaluate((el: { scrollTop: number }) => (el.scrollTop = 0));
-      await bob.page.waitForFunction(`document.querySelectorAll('.message-list > li').length > ${before}`, undefined, { timeout: 10_000 });
+      await bob.page.waitForFunction(`document.querySelectorAll('.message-list > li').length > ${before}`, undefined, { timeout: 20_000 });
     }
     await sees(first);
     await sees(bob.page.getByText('This is the start of the conversation.'));
     const texts = (await items.allInnerTexts()).filter((t) => t.includes('Backlog')).map((t) => Number(/Backlog (\d+)/.exec(t)![1]));
     expect(texts).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
-  }, 60_000);
+  }, 120_000);
 
   test('a message sent while Bob has the app closed shows delivered once he opens it, before he reads it', async () => {
     await bob.page.goto('about:blank');
