@@ -35,6 +35,8 @@ export type BusEvent =
       position?: MessagePosition;
       /** For a `message_updated` or `reaction` frame: the change's place, so receivers need not parse it. */
       change?: ChangePosition;
+      /** Only the user's sockets of this device (or, `except`, all others): call signalling. */
+      device?: DeviceTarget;
     }
   /** The session ended (logout, revocation): close that session's sockets. */
   | { kind: 'session_revoked'; sessionId: string }
@@ -48,6 +50,9 @@ export type BusEvent =
  * arrival here through a remote bus, for the events that carry their publish time.
  */
 export type DeliveryLagObserver = (seconds: number) => void;
+
+/** Which of a user's devices a frame is for: `only` that one, or all `except` it. */
+export type DeviceTarget = { only: string } | { except: string };
 
 export const userChannel = (userId: number) => `user:${userId}`;
 /**

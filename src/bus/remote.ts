@@ -13,11 +13,17 @@ import type { Bus, BusEvent, DeliveryLagObserver } from './bus.js';
  * earlier node has no third number and is delivered all the same, just not timed.
  * Other kinds carry no time (no field an earlier node would skip), so only messages and
  * message changes are timed.
+ *
+ * A frame for some of a user's devices (call signalling) is `d+<device>;<frame>` (that
+ * device only) or `d-<device>;<frame>` (all but it). Nodes of earlier versions drop it
+ * as an unknown kind, which is right: they serve no calls.
  */
 export function encodeEvent(event: BusEvent, sentAt?: number): string {
   if (event.kind === 'session_revoked') return `r${event.sessionId}`;
   if (event.kind === 'user_changed') return `u${event.userId}`;
   if (event.kind === 'conversation_changed') return `c${event.conversationId}`;
+  const d = event.device;
+  if (d) return 'only' in d ? `d+${d.only};${event.frame}` : `d-${d.except};${event.frame}`;
   const at = sentAt === undefined ? '' : `,${sentAt}`;
   const p = event.position;
   if (p) return `m${p.conversation_id},${p.seq}${at};${event.frame}`;
@@ -47,6 +53,14 @@ export function decodeEnvelope(payload: string): Envelope | undefined {
           : { kind: 'frame', frame, change: { conversation_id: conversation!, mod_seq: n! } };
       // A time that is not a positive integer (a later version's field?) is no time.
       return Number.isSafeInteger(sentAt) && sentAt! > 0 ? { event, sentAt: sentAt! } : { event };
+    }
+    case 'd': {
+      const end = payload.indexOf(';');
+      const sign = payload[1];
+      if (end < 3 || (sign !== '+' && sign !== '-')) return undefined;
+      const device = payload.slice(2, end);
+      const frame = payload.slice(end + 1);
+      return { event: { kind: 'frame', frame, device: sign === '+' ? { only: device } : { except: device } } };
     }
     case 'r':
       return { event: { kind: 'session_revoked', sessionId: payload.slice(1) } };

@@ -1,6 +1,7 @@
 import type { Message, ReactionSummary } from '../schemas/messages.js';
 import { toAttachment, type AttachmentLinks, type StoredAttachment } from './attachments.js';
 import type { MessageStatus } from '../schemas/receipts.js';
+import type { CallInfo } from './calls.js';
 import type { SystemEvent } from './system-messages.js';
 import { toUser, type UserRecord } from './users.js';
 
@@ -15,8 +16,11 @@ import { toUser, type UserRecord } from './users.js';
 /** The types a client sends. */
 export const MESSAGE_TYPES = ['text', 'image', 'video', 'audio', 'file'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
-/** Every type a message has: also `system`, which only natter writes (domain/system-messages.ts). */
-export const STORED_MESSAGE_TYPES = [...MESSAGE_TYPES, 'system'] as const;
+/**
+ * Every type a message has: also `system` (domain/system-messages.ts) and `call` (a call's
+ * record, domain/calls.ts), which only natter writes.
+ */
+export const STORED_MESSAGE_TYPES = [...MESSAGE_TYPES, 'system', 'call'] as const;
 export type StoredMessageType = (typeof STORED_MESSAGE_TYPES)[number];
 
 /** A stored message, as the store reads it. */
@@ -35,6 +39,7 @@ export interface MessageRecord {
   deleted_at: Date | null;
   attachments: StoredAttachment[] | null;
   system: SystemEvent | null;
+  call: CallInfo | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -84,6 +89,7 @@ export function toMessage(
     attachments,
     reactions: gone ? [] : (view.reactions ?? []),
     system: row.system,
+    call: gone ? null : row.call,
     reply_to_id: row.reply_to_id,
     client_id: row.client_id,
     edited_at: row.edited_at?.toISOString() ?? null,

@@ -1,12 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.js';
-import type { AccountsService } from '../services/accounts.js';
-import type { AccessClaims } from '../services/tokens.js';
+import type { AccountsService, Authenticated } from '../services/accounts.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireAuth` on protected routes. */
-    auth: AccessClaims | null;
+    auth: Authenticated | null;
   }
 }
 
@@ -28,7 +27,7 @@ export function requireAuth(accounts: AccountsService) {
 }
 
 /** The caller's claims on a route behind requireAuth. */
-export function caller(request: FastifyRequest): AccessClaims {
+export function caller(request: FastifyRequest): Authenticated {
   if (!request.auth) throw new AppError('unauthorized', 'Not authenticated');
   return request.auth;
 }

@@ -64,6 +64,8 @@ export class Connection {
     readonly socket: WebSocket,
     readonly userId: number,
     readonly sessionId: string,
+    /** The session's public id as a device (what call frames name it by). */
+    readonly deviceId: string,
     private readonly limits: ConnectionLimits,
     private readonly meter: RealtimeMeter = NO_REALTIME_METER,
   ) {

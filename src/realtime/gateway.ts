@@ -81,7 +81,7 @@ export class Gateway {
       },
       (socket, request) => {
         const auth = request.auth!;
-        this.accept(socket, auth.userId, auth.sessionId);
+        this.accept(socket, auth.userId, auth.sessionId, auth.deviceId);
       },
     );
     this.heartbeat.start(this.opts.pingIntervalMs);
@@ -96,8 +96,8 @@ export class Gateway {
     await Promise.race([Promise.allSettled([...this.released]), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 
-  private accept(socket: WebSocket, userId: number, sessionId: string): void {
-    const conn = new Connection(socket, userId, sessionId, this.opts, this.meter);
+  private accept(socket: WebSocket, userId: number, sessionId: string, deviceId: string): void {
+    const conn = new Connection(socket, userId, sessionId, deviceId, this.opts, this.meter);
     if (this.closed) {
       conn.close(CLOSE.GOING_AWAY, 'server shutting down');
       return;
@@ -133,7 +133,7 @@ export class Gateway {
         }
         if (!conn.open) return false;
         await this.deps.presence.connected(userId);
-        conn.sendFrame(frames.connected(userId));
+        conn.sendFrame(frames.connected(userId, deviceId));
         return true;
       })
       .catch((err: unknown) => {

@@ -77,7 +77,11 @@ export class SocketRegistry {
     const set = this.byUser.get(userId);
     if (!set) return;
     for (const conn of set) {
-      if (event.kind === 'frame') conn.deliver(this.encoded(event.frame), event.position, event.change);
+      if (event.kind === 'frame') {
+        const d = event.device;
+        if (d && ('only' in d ? conn.deviceId !== d.only : conn.deviceId === d.except)) continue;
+        conn.deliver(this.encoded(event.frame), event.position, event.change);
+      }
       else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {
         conn.close(CLOSE.SESSION_ENDED, 'session ended');
       }

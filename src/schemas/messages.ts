@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CALL_END_REASONS, CALL_OUTCOMES, type CallEndReason } from '../domain/calls.js';
 import { STORED_MESSAGE_TYPES } from '../domain/messages.js';
 import { ROLES, SYSTEM_EVENTS } from '../domain/system-messages.js';
 import { type UserSchema, userProperties } from './users.js';
@@ -31,6 +32,29 @@ export const SystemEventSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A call's record: how it went and when (see docs/protocol.md "Calls"). */
+export const CallInfoSchema = Type.Object(
+  {
+    call_id: Type.String({ description: 'The caller\'s id of the call (a UUID).' }),
+    video: Type.Boolean(),
+    caller_id: Type.Integer(),
+    outcome: stringEnum(CALL_OUTCOMES, {
+      description: 'ringing, connecting, active while it lasts; then finished, missed, declined, cancelled, busy or failed.',
+    }),
+    reason: Type.Unsafe<CallEndReason | null>({
+      type: ['string', 'null'],
+      enum: [...CALL_END_REASONS, null],
+      description: 'Why it ended, as `call_ended` said (null while it lasts).',
+    }),
+    started_at: Timestamp(),
+    answered_at: NullableTimestamp,
+    connected_at: NullableTimestamp,
+    ended_at: NullableTimestamp,
+    duration_ms: nullable<number>(Type.Integer({ minimum: 0, description: 'From connected to ended; null unless it connected.' })),
+  },
+  { additionalProperties: false },
+);
+
 export const MessageSchema = Type.Object(
   {
     id: Type.Integer(),
@@ -51,7 +75,7 @@ export const MessageSchema = Type.Object(
       description: 'The sender (null if their account was deleted).',
     }),
     content: Type.String(),
-    type: stringEnum(STORED_MESSAGE_TYPES, { description: '`system`: a change to the group, told by natter (see `system`).' }),
+    type: stringEnum(STORED_MESSAGE_TYPES, { description: '`system`: a change to the group, told by natter (see `system`); `call`: a call\'s record (see `call`).' }),
     status: stringEnum(['sent', 'delivered', 'read'] as const, { description: 'As seen by the requester.' }),
     media_url: nullable<string>(
       Type.String({ description: 'The media\'s URL: the first attachment\'s `url`, or a URL the client hosts elsewhere.' }),
@@ -64,6 +88,11 @@ export const MessageSchema = Type.Object(
       ...SystemEventSchema,
       type: ['object', 'null'],
       description: 'For a `system` message, what happened (its `content` says it in words); null for every other.',
+    }),
+    call: Type.Unsafe<Static<typeof CallInfoSchema> | null>({
+      ...CallInfoSchema,
+      type: ['object', 'null'],
+      description: 'For a `call` message, the call\'s record (updated by `message_updated` as the call goes on); null for every other.',
     }),
     edited_at: NullableTimestamp,
     deleted_at: NullableTimestamp,

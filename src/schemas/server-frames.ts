@@ -11,7 +11,7 @@ import { MessageSchema, type Message } from './messages.js';
  * checks that it lists exactly these). Clients ignore types and fields they do not know.
  */
 export const SERVER_FRAME_SCHEMAS = {
-  connected: Type.Object({ type: Type.Literal('connected'), user_id: Type.Integer() }),
+  connected: Type.Object({ type: Type.Literal('connected'), user_id: Type.Integer(), device_id: Type.String() }),
   new_message: Type.Object({ type: Type.Literal('new_message'), message: MessageSchema }),
   message_updated: Type.Object({ type: Type.Literal('message_updated'), message: MessageSchema }),
   reaction: Type.Object({
@@ -69,7 +69,7 @@ export type ServerFrame = { [T in ServerFrameType]: ServerFrameOf<T> }[ServerFra
 
 /** The one way to build a server frame. */
 export const frames = {
-  connected: (userId: number): ServerFrameOf<'connected'> => ({ type: 'connected', user_id: userId }),
+  connected: (userId: number, deviceId: string): ServerFrameOf<'connected'> => ({ type: 'connected', user_id: userId, device_id: deviceId }),
   newMessage: (message: Message): ServerFrameOf<'new_message'> => ({ type: 'new_message', message }),
   messageUpdated: (message: Message): ServerFrameOf<'message_updated'> => ({ type: 'message_updated', message }),
   reaction: (r: Omit<ServerFrameOf<'reaction'>, 'type'>): ServerFrameOf<'reaction'> => ({ type: 'reaction', ...r }),

@@ -30,6 +30,9 @@ export type Me = Static<typeof MeSchema>;
 export const AuthResultSchema = Type.Object({
   token: Type.String({ description: 'Access token (JWT) for `Authorization: Bearer`.' }),
   refresh_token: Type.String({ description: 'Exchange at /auth/refresh for a new pair; single use.' }),
+  device_id: Type.String({
+    description: 'This session\'s public id as a device: what call frames name it by (`from_device`, `call_selected`). The same for the session\'s life.',
+  }),
   user: Type.Ref('Me'),
 });
 

@@ -9,7 +9,7 @@ import { deleteSessionDevices } from '../store/devices.repository.js';
 import {
   findSession,
   insertSession,
-  isSessionActive,
+  activeSessionDevice,
   liveSessionIds,
   revokeSession,
   rotateRefreshHash,
@@ -24,7 +24,14 @@ import { uniqueViolationToAppError } from './users.js';
 export interface AuthResult {
   token: string;
   refresh_token: string;
+  /** The session's public id as a device (calls ring devices); never the session id. */
+  device_id: string;
   user: Me;
+}
+
+/** An access token's claims, checked against a live session, and that session's public device id. */
+export interface Authenticated extends AccessClaims {
+  deviceId: string;
 }
 
 export interface Registration {
@@ -121,7 +128,7 @@ export class AccountsService {
     const secret = newRefreshSecret();
     const rotated = await rotateRefreshHash(this.db, session.id, presented, sha256(secret), this.expiry());
     if (!rotated) throw invalid();
-    return this.issue(session.user_id, session.id, secret);
+    return this.issue(session.user_id, session.id, session.device_id, secret);
   }
 
   /** Revokes the session behind an access token; its access tokens stop working at once. */
@@ -146,12 +153,11 @@ export class AccountsService {
    * Resolves an access token to its claims, checking that the session is still live.
    * Throws AppError('unauthorized').
    */
-  async authenticate(token: string): Promise<AccessClaims> {
+  async authenticate(token: string): Promise<Authenticated> {
     const claims = await this.signer.verify(token);
-    if (!(await isSessionActive(this.db, claims.sessionId, claims.userId, new Date(this.clock.now())))) {
-      throw new AppError('unauthorized', 'Session has ended; log in again');
-    }
-    return claims;
+    const deviceId = await activeSessionDevice(this.db, claims.sessionId, claims.userId, new Date(this.clock.now()));
+    if (deviceId === undefined) throw new AppError('unauthorized', 'Session has ended; log in again');
+    return { ...claims, deviceId };
   }
 
   /**
@@ -170,7 +176,7 @@ export class AccountsService {
 
   /** Whether the session is still open (for checks after the token was accepted). */
   sessionActive(claims: AccessClaims): Promise<boolean> {
-    return isSessionActive(this.db, claims.sessionId, claims.userId, new Date(this.clock.now()));
+    return activeSessionDevice(this.db, claims.sessionId, claims.userId, new Date(this.clock.now())).then((d) => d !== undefined);
   }
 
   private expiry(): Date {
@@ -179,9 +185,11 @@ export class AccountsService {
 
   private async openSession(userId: number, userAgent: string | null) {
     const sessionId = randomUUID();
+    const deviceId = randomBytes(16).toString('hex');
     const secret = newRefreshSecret();
     await insertSession(this.db, {
       id: sessionId,
+      deviceId,
       userId,
       refreshHash: sha256(secret),
       userAgent: userAgent?.slice(0, 512) ?? null,
@@ -190,15 +198,17 @@ export class AccountsService {
     return {
       token: await this.signer.sign({ userId, sessionId }),
       refresh_token: `${sessionId}.${secret}`,
+      device_id: deviceId,
     };
   }
 
-  private async issue(userId: number, sessionId: string, secret: string): Promise<AuthResult> {
+  private async issue(userId: number, sessionId: string, deviceId: string, secret: string): Promise<AuthResult> {
     const row = await findUserById(this.db, userId);
     if (!row) throw new AppError('invalid_refresh_token', 'Refresh token is invalid or expired');
     return {
       token: await this.signer.sign({ userId, sessionId }),
       refresh_token: `${sessionId}.${secret}`,
+      device_id: deviceId,
       user: toMe(row),
     };
   }

@@ -1,4 +1,4 @@
-import { userChannel, type Bus, type ChangePosition, type MessagePosition } from '../bus/bus.js';
+import { userChannel, type Bus, type ChangePosition, type DeviceTarget, type MessagePosition } from '../bus/bus.js';
 import { serializeFrame, type ServerFrame } from '../schemas/server-frames.js';
 import type { NodeCache } from './node-cache.js';
 
@@ -32,6 +32,11 @@ export class Fanout {
   async toMembers(conversationId: number, frame: ServerFrame, except?: number): Promise<void> {
     const ids = await this.cache.memberIds(conversationId);
     await this.toUsers(except === undefined ? ids : ids.filter((id) => id !== except), frame);
+  }
+
+  /** `frame` to the user's sockets of one device (`only`) or of all their devices but one (`except`). */
+  toDevices(userId: number, device: DeviceTarget, frame: ServerFrame): Promise<void> {
+    return this.bus.publish(userChannel(userId), { kind: 'frame', frame: serializeFrame(frame), device });
   }
 
   /** Every node closes the session's sockets (4001). */

@@ -346,9 +346,13 @@ function decodeCursor(cursor: string): { atMicros: number; userId: number } {
   return { atMicros, userId };
 }
 
-/** System messages (a group's changes, told) are the group's record: nobody edits, deletes or reacts to them. */
+/**
+ * System messages (a group's changes, told) and call records are the conversation's
+ * record: nobody edits, deletes for everyone or reacts to them (natter updates a call's).
+ */
 function refuseSystem(row: MessageRow): void {
   if (row.type === 'system') throw new AppError('forbidden', 'System messages cannot be changed');
+  if (row.type === 'call') throw new AppError('forbidden', 'Call records cannot be changed');
 }
 
 /** The members who see the message: those whose view of the conversation begins before it. */

@@ -118,7 +118,8 @@ export class PushService implements CommitOutbox {
   }
 
   async enqueue(trx: Trx, rows: MessageRow[]): Promise<void> {
-    const pushable = rows.filter((r) => r.type !== 'system' && r.sender_id !== null);
+    // A call rings its callee's devices with a push of its own (CallsService), at once.
+    const pushable = rows.filter((r) => r.type !== 'system' && r.type !== 'call' && r.sender_id !== null);
     if (pushable.length === 0) return;
     const now = this.clock.now();
     await enqueuePushes(

@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredAttachment } from '../domain/attachments.js';
+import type { CallInfo } from '../domain/calls.js';
 import type { SystemEvent } from '../domain/system-messages.js';
 import { AppError } from '../domain/errors.js';
 import type { Db, Trx } from './database.js';
@@ -24,6 +25,7 @@ export const messageColumns = [
   'm.deleted_at',
   'm.attachments',
   'm.system',
+  'm.call',
   'm.created_at',
   'm.updated_at',
 ] as const;
@@ -45,6 +47,8 @@ export interface NewMessage {
   attachments: StoredAttachment[];
   /** What a system message tells (type `system` only). */
   system?: SystemEvent;
+  /** A call's record (type `call` only). */
+  call?: CallInfo;
   /**
    * The roster version the sender was checked against (membership, posting rights);
    * when the committed one differs the writer checks again (see MessageWriter).
@@ -223,14 +227,15 @@ export async function insertMessages(trx: Trx, items: (NewMessage & { seq: numbe
     // Columns as arrays: the statement's text is the same for every batch size, so it is
     // prepared once per connection (a multi-row VALUES list would be planned anew).
     const { rows } = await sql<MessageRow>`
-      insert into messages (conversation_id, seq, mod_seq, sender_id, client_id, type, content, media_url, reply_to_id, attachments, system)
+      insert into messages (conversation_id, seq, mod_seq, sender_id, client_id, type, content, media_url, reply_to_id, attachments, system, call)
       select * from unnest(
         ${items.map((m) => m.conversationId)}::bigint[], ${items.map((m) => m.seq)}::bigint[], ${items.map((m) => m.modSeq)}::bigint[],
         ${items.map((m) => m.senderId)}::bigint[], ${items.map((m) => m.clientId)}::text[],
         ${items.map((m) => m.type)}::text[], ${items.map((m) => m.content)}::text[],
         ${items.map((m) => m.mediaUrl)}::text[], ${items.map((m) => m.replyToId)}::bigint[],
         ${items.map((m) => (m.attachments.length > 0 ? JSON.stringify(m.attachments) : null))}::jsonb[],
-        ${items.map((m) => (m.system ? JSON.stringify(m.system) : null))}::jsonb[])
+        ${items.map((m) => (m.system ? JSON.stringify(m.system) : null))}::jsonb[],
+        ${items.map((m) => (m.call ? JSON.stringify(m.call) : null))}::jsonb[])
       returning ${sql.join(insertColumns.map((c) => sql.ref(c)))}`.execute(trx);
     const bySeq = new Map(rows.map((r) => [`${r.conversation_id}:${r.seq}`, r]));
     const out = items.map((m) => bySeq.get(`${m.conversationId}:${m.seq}`)!);

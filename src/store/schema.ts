@@ -2,6 +2,7 @@ import type { ColumnType, Generated } from 'kysely';
 import type { AttachmentKind, StoredAttachment } from '../domain/attachments.js';
 import type { PushPlatform, WebPushSubscription } from '../domain/devices.js';
 import type { SystemEvent } from '../domain/system-messages.js';
+import type { CallInfo } from '../domain/calls.js';
 
 /** Kysely's view of the tables in migrations/. Only src/store/ imports this. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -32,6 +33,8 @@ export interface SessionsTable {
   refreshed_at: Timestamp;
   expires_at: Timestamp;
   revoked_at: Date | null;
+  /** The session as a device other users may see (calls): random, public, never the id. */
+  device_id: Generated<string>;
 }
 
 export interface ConversationsTable {
@@ -78,7 +81,7 @@ export interface MessagesTable {
   mod_seq: number;
   sender_id: number | null;
   client_id: string | null;
-  type: Generated<'text' | 'image' | 'video' | 'audio' | 'file' | 'system'>;
+  type: Generated<'text' | 'image' | 'video' | 'audio' | 'file' | 'system' | 'call'>;
   content: Generated<string>;
   media_url: string | null;
   reply_to_id: number | null;
@@ -86,6 +89,8 @@ export interface MessagesTable {
   deleted_at: Date | null;
   /** What a system message tells (null for every other type), see migrations/000005. */
   system: ColumnType<SystemEvent | null, string | null | undefined, string | null>;
+  /** A call's record (type `call` only), see migrations/000009 and domain/calls.ts. */
+  call: ColumnType<CallInfo | null, string | null | undefined, string | null>;
   /** What the message shows of its attachments (null: none), see domain/attachments.ts. */
   attachments: ColumnType<StoredAttachment[] | null, string | null | undefined, string | null>;
   created_at: Timestamp;

@@ -6,12 +6,13 @@ export type SessionRow = Selectable<SessionsTable>;
 
 export async function insertSession(
   db: Db,
-  s: { id: string; userId: number; refreshHash: string; userAgent: string | null; expiresAt: Date },
+  s: { id: string; deviceId: string; userId: number; refreshHash: string; userAgent: string | null; expiresAt: Date },
 ): Promise<void> {
   await db
     .insertInto('sessions')
     .values({
       id: s.id,
+      device_id: s.deviceId,
       user_id: s.userId,
       refresh_hash: s.refreshHash,
       user_agent: s.userAgent,
@@ -24,17 +25,17 @@ export async function findSession(db: Db, id: string): Promise<SessionRow | unde
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The session is live at `at`: exists, not revoked, not expired. */
-export async function isSessionActive(db: Db, id: string, userId: number, at: Date): Promise<boolean> {
+/** The session's device id if it is live at `at` (exists, not revoked, not expired); undefined otherwise. */
+export async function activeSessionDevice(db: Db, id: string, userId: number, at: Date): Promise<string | undefined> {
   const row = await db
     .selectFrom('sessions')
-    .select('id')
+    .select('device_id')
     .where('id', '=', id)
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', at)
     .executeTakeFirst();
-  return row !== undefined;
+  return row?.device_id;
 }
 
 /**

@@ -11,7 +11,8 @@ function expectUser(user: any): void {
 }
 
 function expectAuthResult(body: any): void {
-  expect(Object.keys(body).sort()).toEqual(['refresh_token', 'token', 'user']);
+  expect(Object.keys(body).sort()).toEqual(['device_id', 'refresh_token', 'token', 'user']);
+  expect(body.device_id).toMatch(/^[0-9a-f]{32}$/);
   expect(body.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   expect(typeof body.refresh_token).toBe('string');
   expect(body.refresh_token.length).toBeGreaterThan(20);

@@ -57,27 +57,27 @@ describe('on the real migrations', () => {
 
   test('up, down all, up again on an empty database', async () => {
     const db = database.db;
-    expect(migrator.latest).toBe(8);
+    expect(migrator.latest).toBe(9);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
-    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
-    expect(await migrator.state()).toEqual({ version: 8, dirty: false });
+    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
+    expect(await migrator.state()).toEqual({ version: 9, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
-    expect(await migrator.down()).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.down()).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await migrator.down()).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await tables(db)).toEqual(ALL_TABLES);
-    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
   });
 
   test('schema_migrations has the columns golang-migrate expects', async () => {
@@ -119,11 +119,17 @@ describe('on the real migrations', () => {
     expect(await migrator.up(1)).toEqual([7]);
     expect(await columns(db, 'push_devices')).toEqual(expect.arrayContaining(['session_id', 'platform', 'address', 'subscription']));
     expect(await tables(db)).toContain('push_tokens');
-    expect(await migrator.up(5)).toEqual([8]);
+    expect(await migrator.up(1)).toEqual([8]);
     expect(await columns(db, 'push_outbox')).toEqual(expect.arrayContaining(['device_id', 'last_seq', 'due_at', 'claim']));
     expect(await tables(db)).not.toContain('push_tokens');
+    expect(await columns(db, 'sessions')).not.toContain('device_id');
+    expect(await migrator.up(5)).toEqual([9]);
+    expect(await columns(db, 'sessions')).toContain('device_id');
+    expect(await columns(db, 'messages')).toContain('call');
     expect(await migrator.up(5)).toEqual([]);
 
+    expect(await migrator.down(1)).toEqual([9]);
+    expect(await columns(db, 'messages')).not.toContain('call');
     expect(await migrator.down(1)).toEqual([8]);
     expect(await tables(db)).not.toContain('push_outbox');
     expect(await tables(db)).toContain('push_tokens');
@@ -147,8 +153,8 @@ describe('on the real migrations', () => {
     expect(await migrator.down(1)).toEqual([]);
 
     expect(await migrator.up(0)).toEqual([]);
-    expect(await migrator.up(8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(await migrator.down(8)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.up(9)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await migrator.down(9)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await versionRows(db)).toEqual([]);
   });
 
@@ -173,19 +179,19 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await migrator.goto(8);
+    await migrator.goto(9);
     expect(await tables(db)).toEqual(ALL_TABLES);
     await migrator.goto(0);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await expect(migrator.goto(9)).rejects.toThrow(/there is no migration 9/);
+    await expect(migrator.goto(10)).rejects.toThrow(/there is no migration 10/);
     expect(await versionRows(db)).toEqual([]);
   });
 
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
-    await migrator.force(8);
-    expect(await versionRows(db)).toEqual([{ version: 8, dirty: false }]);
+    await migrator.force(9);
+    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
 
@@ -203,8 +209,8 @@ describe('on the real migrations', () => {
   test('two migrators starting together apply each file once', async () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
-    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7,8']);
-    expect(await versionRows(database.db)).toEqual([{ version: 8, dirty: false }]);
+    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7,8,9']);
+    expect(await versionRows(database.db)).toEqual([{ version: 9, dirty: false }]);
   });
 });
 

@@ -134,6 +134,8 @@ export interface paths {
                             token: string;
                             /** @description Exchange at /auth/refresh for a new pair; single use. */
                             refresh_token: string;
+                            /** @description This session's public id as a device: what call frames name it by (`from_device`, `call_selected`). The same for the session's life. */
+                            device_id: string;
                             user: components["schemas"]["Me"];
                         };
                     };
@@ -214,6 +216,8 @@ export interface paths {
                             token: string;
                             /** @description Exchange at /auth/refresh for a new pair; single use. */
                             refresh_token: string;
+                            /** @description This session's public id as a device: what call frames name it by (`from_device`, `call_selected`). The same for the session's life. */
+                            device_id: string;
                             user: components["schemas"]["Me"];
                         };
                     };
@@ -289,6 +293,8 @@ export interface paths {
                             token: string;
                             /** @description Exchange at /auth/refresh for a new pair; single use. */
                             refresh_token: string;
+                            /** @description This session's public id as a device: what call frames name it by (`from_device`, `call_selected`). The same for the session's life. */
+                            device_id: string;
                             user: components["schemas"]["Me"];
                         };
                     };
@@ -3717,10 +3723,10 @@ export interface components {
             } | null;
             content: string;
             /**
-             * @description `system`: a change to the group, told by natter (see `system`).
+             * @description `system`: a change to the group, told by natter (see `system`); `call`: a call's record (see `call`).
              * @enum {string}
              */
-            type: "text" | "image" | "video" | "audio" | "file" | "system";
+            type: "text" | "image" | "video" | "audio" | "file" | "system" | "call";
             /**
              * @description As seen by the requester.
              * @enum {string}
@@ -3775,6 +3781,33 @@ export interface components {
                  * @enum {string}
                  */
                 role?: "owner" | "admin" | "member";
+            } | null;
+            /** @description For a `call` message, the call's record (updated by `message_updated` as the call goes on); null for every other. */
+            call: {
+                /** @description The caller's id of the call (a UUID). */
+                call_id: string;
+                video: boolean;
+                caller_id: number;
+                /**
+                 * @description ringing, connecting, active while it lasts; then finished, missed, declined, cancelled, busy or failed.
+                 * @enum {string}
+                 */
+                outcome: "ringing" | "connecting" | "active" | "finished" | "missed" | "declined" | "cancelled" | "busy" | "failed";
+                /**
+                 * @description Why it ended, as `call_ended` said (null while it lasts).
+                 * @enum {string|null}
+                 */
+                reason: "answered_elsewhere" | "declined" | "missed" | "cancelled" | "busy" | "hangup" | "connect_timeout" | "failed" | null;
+                /** Format: date-time */
+                started_at: string;
+                /** Format: date-time */
+                answered_at: string | null;
+                /** Format: date-time */
+                connected_at: string | null;
+                /** Format: date-time */
+                ended_at: string | null;
+                /** @description From connected to ended; null unless it connected. */
+                duration_ms: number | null;
             } | null;
             /** Format: date-time */
             edited_at: string | null;
