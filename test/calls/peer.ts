@@ -100,6 +100,8 @@ export class PeerCall {
   readonly connected: Promise<void>;
   /** The device on the other side (from call_answer for the caller, the invite for the callee). */
   remoteDevice: string | undefined;
+  /** The SDP this device sent (its offer in call_invite, or its answer in call_answer). */
+  sentSdp = '';
   ended = false;
 
   constructor(
@@ -313,7 +315,8 @@ export class Device {
     const call = new PeerCall(this, callId, 'caller', new RTCPeerConnection(PEER_CONFIG), { reportConnected: true });
     this.calls.set(callId, call);
     await call.pc.setLocalDescription(await call.pc.createOffer());
-    this.send({ type: 'call_invite', conversation_id: conversationId, call_id: callId, sdp: call.pc.localDescription!.sdp, video: opts.video ?? false });
+    call.sentSdp = call.pc.localDescription!.sdp;
+    this.send({ type: 'call_invite', conversation_id: conversationId, call_id: callId, sdp: call.sentSdp, video: opts.video ?? false });
     return call;
   }
 
@@ -332,7 +335,8 @@ export class Device {
     for (const c of this.early.get(callId) ?? []) await call.pc.addIceCandidate(c);
     this.early.delete(callId);
     await call.pc.setLocalDescription(await call.pc.createAnswer());
-    this.send({ type: 'call_answer', call_id: callId, sdp: call.pc.localDescription!.sdp });
+    call.sentSdp = call.pc.localDescription!.sdp;
+    this.send({ type: 'call_answer', call_id: callId, sdp: call.sentSdp });
     if (connect) call.release();
     else await call.close();
     return call;
