@@ -4,7 +4,6 @@ import type { Config } from '../../src/config/config.js';
 import { startApp, type TestApp } from '../harness/app.js';
 import { ISO } from '../harness/expect.js';
 import { testDatabaseUrl } from '../harness/postgres.js';
-import type { Frame } from '../harness/ws.js';
 import { Cluster, findBinary, type NatterNode } from '../scale/cluster-harness.js';
 import {
   type Account,
@@ -14,6 +13,7 @@ import {
   directConversation,
   exchange,
   groupConversation,
+  isCallMessage,
   listed,
   login,
   orderedCallIds,
@@ -30,12 +30,6 @@ import {
 
 const devices = new Devices();
 afterEach(() => devices.closeAll());
-
-const isCallMessage = (callId: string, outcome?: string) => (f: Frame) =>
-  (f.type === 'new_message' || f.type === 'message_updated') &&
-  f.message.type === 'call' &&
-  f.message.call?.call_id === callId &&
-  (outcome === undefined || f.message.call.outcome === outcome);
 
 /** A started app, per describe block, with config overrides. */
 function appWith(overrides: Partial<Config> = {}): () => TestApp {
@@ -130,6 +124,26 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     await exchange(call, answered);
     await a.frame('message_updated', isCallMessage(id, 'active'));
 
+    // The candidates went trickled: Alice's (held until she knew B1) to B1 alone, B1's to
+    // Alice, each side's ending with the end-of-candidates marker.
+    const fromAlice = b1.all('call_candidates', id);
+    const fromB1 = a.all('call_candidates', id);
+    for (const [got, sender] of [[fromAlice, a], [fromB1, b1]] as const) {
+      expect(got.length, `candidates from ${sender.label}`).toBeGreaterThan(0);
+      for (const f of got) expect(f).toMatchObject({ from_user_id: sender.userId, from_device: sender.id });
+      expect(got.flatMap((f) => f.candidates).at(-1)).toEqual({ candidate: '' });
+    }
+    expect(b2.all('call_candidates', id)).toEqual([]);
+
+    // Renegotiation goes between the two connected devices only.
+    a.send({ type: 'call_negotiate', call_id: id, sdp: call.sentSdp });
+    expect(await b1.callFrame('call_negotiate', id)).toMatchObject({ sdp: call.sentSdp, sdp_type: 'offer', from_device: a.id, from_user_id: alice.id });
+    b1.send({ type: 'call_negotiate', call_id: id, sdp: answered.sentSdp, sdp_type: 'answer' });
+    expect(await a.callFrame('call_negotiate', id)).toMatchObject({ sdp: answered.sentSdp, sdp_type: 'answer', from_device: b1.id });
+    b2.send({ type: 'call_negotiate', call_id: id, sdp: answered.sentSdp });
+    expect(await b2.error()).toMatchObject({ code: 'not_found' });
+    expect(b2.all('call_negotiate', id)).toEqual([]);
+
     a.hangup(id);
     for (const d of [a, b1]) expect(await d.ended(id), d.label).toMatchObject({ reason: 'hangup' });
     // Every reason but answered_elsewhere goes to all sockets of both users.
@@ -194,6 +208,7 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
 
     const { callId: id } = await a.invite(conv);
     expect(await a.ended(id)).toMatchObject({ reason: 'busy' });
+    await a.record(id, 'busy');
     expect((await callRecord(t, bob.first.token, conv, id)).call).toMatchObject({ outcome: 'busy', reason: 'busy' });
     expect(b1.all('call_invite', id)).toEqual([]);
 
@@ -246,7 +261,10 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
       const [winner, loser] = lesser === 'Alice' ? [aCall, bCall] : [bCall, aCall];
       const callee = winner === aCall ? b1 : a;
 
-      for (const d of [a, b1]) expect(await d.ended(loser.callId), d.label).toMatchObject({ reason: 'cancelled', glare: true });
+      for (const d of [a, b1]) {
+        expect(await d.ended(loser.callId), d.label).toMatchObject({ reason: 'cancelled', glare: true });
+        await d.record(loser.callId, 'cancelled');
+      }
       const lost = await callRecord(t, alice.first.token, conv, loser.callId);
       expect(lost.call).toMatchObject({ outcome: 'cancelled', reason: 'cancelled' });
 

@@ -84,6 +84,13 @@ export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Prom
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A frame carrying the call's record (a message of type call), optionally with `outcome`. */
+export const isCallMessage = (callId: string, outcome?: string) => (f: Frame) =>
+  (f.type === 'new_message' || f.type === 'message_updated') &&
+  f.message.type === 'call' &&
+  f.message.call?.call_id === callId &&
+  (outcome === undefined || f.message.call.outcome === outcome);
+
 /** One call as one device holds it: the peer connection and what signalling it still owes. */
 export class PeerCall {
   /** Local candidates not yet sent (the caller holds them until it knows the answering device). */
@@ -290,6 +297,16 @@ export class Device {
   /** The next call frame of `type` for the call. */
   callFrame(type: string, callId: string, match: (f: Frame) => boolean = () => true, ms = WAIT_MS): Promise<Frame> {
     return this.frame(type, (f) => f.call_id === callId && match(f), ms);
+  }
+
+  /**
+   * The next new_message or message_updated of the call's record with `outcome` (natter
+   * tells call_ended first, then updates the record).
+   */
+  record(callId: string, outcome: string, ms = WAIT_MS): Promise<Frame> {
+    return this.ws.next(isCallMessage(callId, outcome), ms).catch((err: unknown) => {
+      throw new Error(`${this.label}: waiting for the record of ${callId} to say ${outcome}: ${String(err)}`);
+    });
   }
 
   ended(callId: string, ms = WAIT_MS): Promise<Frame> {
