@@ -165,17 +165,82 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     expect((await listed(t, bob.first.token, conv)).unread_count).toBe(0);
   });
 
-  test('a callee device rejects: the call ends declined for everyone; the record says declined', async () => {
+  test('a callee device rejects: the call ends declined for everyone; the record says declined and stays as natter wrote it', async () => {
+    const t = app();
+    const { alice, bob, conv, a, b } = await cast(t, 2);
+    const [b1, b2] = b as [Device, Device];
+    const { callId: id } = await a.invite(conv);
+    await Promise.all([b1.callFrame('call_invite', id), b2.callFrame('call_invite', id)]);
+
+    // While it rings, the caller's candidates without to_device reach every callee device.
+    const early = { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+    a.send({ type: 'call_candidates', call_id: id, candidates: [early] });
+    for (const d of [b1, b2]) expect(await d.callFrame('call_candidates', id), d.label).toMatchObject({ candidates: [early], from_device: a.id });
+
+    b2.reject(id);
+    for (const d of [a, b1, b2]) expect(await d.ended(id), d.label).toMatchObject({ reason: 'declined' });
+    await a.frame('message_updated', isCallMessage(id, 'declined'));
+    const record = await callRecord(t, bob.first.token, conv, id);
+    expect(record.call).toMatchObject({ outcome: 'declined', reason: 'declined', duration_ms: null });
+    expect((await listed(t, bob.first.token, conv)).unread_count).toBeGreaterThanOrEqual(1);
+
+    // The record is natter's: nobody edits it, reacts to it or deletes it for everyone;
+    // hiding it for oneself is allowed.
+    const path = `/api/v1/conversations/${conv}/messages/${record.id}`;
+    expect((await t.request('PATCH', path, { token: alice.first.token, body: { content: 'edited' } })).body).toMatchObject({ code: 'forbidden' });
+    expect((await t.request('PUT', `${path}/reactions/${encodeURIComponent('👍')}`, { token: bob.first.token })).body).toMatchObject({ code: 'forbidden' });
+    expect((await t.request('DELETE', path, { token: alice.first.token })).body).toMatchObject({ code: 'forbidden' });
+    expect((await t.request('DELETE', `${path}?for=me`, { token: bob.first.token })).status).toBe(200);
+
+    // An ended call's id is not taken again; a new call rings as before.
+    a.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+    expect(await a.error('call_in_progress')).toMatchObject({ code: 'call_in_progress' });
+    const again = await a.invite(conv);
+    await Promise.all([b1.callFrame('call_invite', again.callId), b2.callFrame('call_invite', again.callId)]);
+    a.hangup(again.callId);
+    await b1.ended(again.callId);
+  });
+
+  test('a callee device says it is busy: only it drops out; once every device did, the call ends busy', async () => {
     const t = app();
     const { bob, conv, a, b } = await cast(t, 2);
     const [b1, b2] = b as [Device, Device];
     const { callId: id } = await a.invite(conv);
     await Promise.all([b1.callFrame('call_invite', id), b2.callFrame('call_invite', id)]);
+    await Promise.all([a.callFrame('call_ringing', id), a.callFrame('call_ringing', id)]);
 
-    b2.reject(id);
-    for (const d of [a, b1, b2]) expect(await d.ended(id), d.label).toMatchObject({ reason: 'declined' });
-    await a.frame('message_updated', isCallMessage(id, 'declined'));
-    expect((await callRecord(t, bob.first.token, conv, id)).call).toMatchObject({ outcome: 'declined', reason: 'declined', duration_ms: null });
+    b1.reject(id, 'busy');
+    await a.ws.expectNone((f) => f.type === 'call_ended' && f.call_id === id, 500);
+    expect((await callRecord(t, bob.first.token, conv, id)).call.outcome).toBe('ringing');
+
+    b2.reject(id, 'busy');
+    for (const d of [a, b1, b2]) expect(await d.ended(id), d.label).toMatchObject({ reason: 'busy' });
+    await a.record(id, 'busy');
+    expect((await callRecord(t, bob.first.token, conv, id)).call).toMatchObject({ outcome: 'busy', reason: 'busy' });
+  });
+
+  test('a connected call that fails: call_ended failed, the record failed with its duration; no second call meanwhile', async () => {
+    const t = app();
+    const { alice, conv, a, b } = await cast(t, 1);
+    const b1 = b[0]!;
+    const call = await a.invite(conv);
+    await b1.callFrame('call_invite', call.callId);
+    const answered = await b1.answer(call.callId);
+    await Promise.all([call.waitConnected(), answered.waitConnected()]);
+    await exchange(call, answered);
+    await a.record(call.callId, 'active');
+
+    // The conversation has a live call (answered, so no glare): Bob cannot place another.
+    b1.send({ type: 'call_invite', conversation_id: conv, call_id: randomUUID(), sdp: answered.sentSdp, video: false });
+    expect(await b1.error()).toMatchObject({ code: 'call_in_progress' });
+
+    b1.hangup(call.callId, 'failed');
+    for (const d of [a, b1]) expect(await d.ended(call.callId), d.label).toMatchObject({ reason: 'failed' });
+    await a.record(call.callId, 'failed');
+    const record = await callRecord(t, alice.first.token, conv, call.callId);
+    expect(record.call).toMatchObject({ outcome: 'failed', reason: 'failed' });
+    expect(record.call.connected_at).toMatch(ISO);
+    expect(record.call.duration_ms).toBeGreaterThan(0);
   });
 
   test('Alice hangs up while it rings: Bob\'s devices see cancelled, the record says missed', async () => {
@@ -369,6 +434,7 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     const t = app();
     const { alice, bob, conv, a, b } = await cast(t, 1);
     const b1 = b[0]!;
+    const a2 = await devices.open1(t, await login(t, alice), 'A2');
     const call = await a.invite(conv, { video: true });
     await b1.callFrame('call_invite', call.callId);
     await a.callFrame('call_ringing', call.callId, (f) => f.from_device === b1.id);
@@ -385,7 +451,11 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     await Promise.all([call.waitConnected(), answered.waitConnected()]);
     await exchange(call, answered);
     late.hangup(call.callId);
-    expect(await a.ended(call.callId)).toMatchObject({ reason: 'hangup' });
+    for (const d of [a, a2]) expect(await d.ended(call.callId), d.label).toMatchObject({ reason: 'hangup' });
+
+    // Alice's other device heard which device answered, and nothing meant for the calling one.
+    expect(a2.all('call_selected', call.callId)).toMatchObject([{ device_id: late.id }]);
+    for (const type of ['call_invite', 'call_ringing', 'call_answer', 'call_candidates']) expect(a2.all(type, call.callId), type).toEqual([]);
   });
 });
 
@@ -394,7 +464,7 @@ describe('calls nobody answers (CALL_RING_TIMEOUT=1s)', () => {
 
   test('the call ends missed for both; the record says missed and stays unread for Bob', async () => {
     const t = app();
-    const { bob, conv, a, b } = await cast(t, 1);
+    const { alice, bob, conv, a, b } = await cast(t, 1);
     const b1 = b[0]!;
     const { callId: id } = await a.invite(conv);
     const invite = await b1.callFrame('call_invite', id);
@@ -406,6 +476,7 @@ describe('calls nobody answers (CALL_RING_TIMEOUT=1s)', () => {
     expect(record.call).toMatchObject({ outcome: 'missed', reason: 'missed', answered_at: null, duration_ms: null });
     expect(record.call.ended_at).toMatch(ISO);
     expect((await listed(t, bob.first.token, conv)).unread_count).toBeGreaterThanOrEqual(1);
+    expect((await listed(t, alice.first.token, conv)).unread_count).toBe(0);
 
     // Too late to answer.
     b1.send({ type: 'call_answer', call_id: id, sdp: invite.sdp });
