@@ -478,6 +478,15 @@ describe('calls nobody answers (CALL_RING_TIMEOUT=1s)', () => {
     expect((await listed(t, bob.first.token, conv)).unread_count).toBeGreaterThanOrEqual(1);
     expect((await listed(t, alice.first.token, conv)).unread_count).toBe(0);
 
+    // A device that held the ringing record catches up on its change with sync.
+    const created = b1.all('new_message').find(isCallMessage(id, 'ringing'))!;
+    const later = await devices.open1(t, await login(t, bob), 'B1 again');
+    later.send({ type: 'sync', since: { [conv]: created.message.seq }, changes_since: { [conv]: created.message.mod_seq } });
+    const synced = await later.record(id, 'missed');
+    expect(synced.type).toBe('message_updated');
+    expect(synced.message.call).toEqual(record.call);
+    await later.frame('synced');
+
     // Too late to answer.
     b1.send({ type: 'call_answer', call_id: id, sdp: invite.sdp });
     expect(await b1.error()).toMatchObject({ code: 'not_found' });
