@@ -37,6 +37,7 @@ import { ReceiptsService } from './services/receipts.js';
 import { SearchService } from './services/search.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
+import { TurnService } from './services/turn.js';
 import { AttachmentSigner } from './services/attachment-links.js';
 import { AttachmentsService } from './services/attachments.js';
 import { BlocksService } from './services/blocks.js';
@@ -227,11 +228,18 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       return failing;
     };
     const sync = new SyncService(db, messages);
+    const turn = new TurnService({ uris: config.turnUris, secret: config.turnSecret, ttlSeconds: config.turnTtl }, clock);
+    const relayUris = config.turnUris.filter((uri) => !uri.startsWith('stun:'));
+    if (config.turnSecret !== undefined && relayUris.length === 0) {
+      log.warn('TURN_SECRET is set but TURN_URIS lists no turn: or turns: URI: the credentials natter hands out open no relay');
+    } else if (config.turnSecret === undefined && relayUris.length > 0) {
+      log.warn('TURN_URIS lists TURN servers but TURN_SECRET is unset: clients are offered only the stun: URIs');
+    }
     let gateway!: Gateway;
     const server = await buildServer({
       rateLimitRedis: limitsRedis,
       config,
-      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices, turn },
       logger: log,
       readiness,
       metrics: metrics && { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
