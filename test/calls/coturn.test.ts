@@ -76,7 +76,7 @@ async function negotiate(a: ReturnType<typeof relayPeer>, b: ReturnType<typeof r
 
 /** The candidate types of the pair a peer's ICE transport selected. */
 async function selectedPairTypes(pc: RTCPeerConnection): Promise<{ local: string; remote: string } | undefined> {
-  const stats = [...(await pc.getStats()).values()] as { type: string; id: string; [k: string]: unknown }[];
+  const stats = [...(await pc.getStats()).values()] as unknown as { type: string; id: string; [k: string]: unknown }[];
   const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
   const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
   if (!pair) return undefined;
