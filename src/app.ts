@@ -259,6 +259,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         ...opts.callTuning,
       },
       log.child({ part: 'calls' }),
+      metrics?.calls,
     );
     const sync = new SyncService(db, messages);
     const turn = new TurnService({ uris: config.turnUris, secret: config.turnSecret, ttlSeconds: config.turnTtl }, clock);

@@ -3,6 +3,7 @@ import type { CallStore, LiveCall } from '../calls/call-store.js';
 import type { Clock } from '../domain/clock.js';
 import { MAX_CALL_MS, outcomeOf, type CallEndReason, type CallInfo, type CallOutcome, type CallState } from '../domain/calls.js';
 import { AppError } from '../domain/errors.js';
+import { NO_CALL_METER, type CallMeter } from '../metrics/meters.js';
 import type { AttachmentLinks } from '../domain/attachments.js';
 import { senderView, toMessage } from '../domain/messages.js';
 import type { IceCandidate } from '../schemas/calls.js';
@@ -106,6 +107,7 @@ export class CallsService {
     private readonly clock: Clock,
     private readonly opts: CallsOptions,
     private readonly log: FastifyBaseLogger,
+    private readonly meter: CallMeter = NO_CALL_METER,
   ) {}
 
   start(): void {
@@ -201,6 +203,7 @@ export class CallsService {
       await this.updateRecord(current, current.state);
       return;
     }
+    this.meter.started();
     const busy = await this.store.busyDevicesOf(calleeId);
     await this.fanout.toDevices(calleeId, { except: busy }, this.inviteFrame(current));
     if (busy.length > 0 && (await this.socketsOf(calleeId)) <= busy.length) {
@@ -380,6 +383,7 @@ export class CallsService {
         ...(extra.glare ? { glare: true } : {}),
       });
       if (!done.ok) continue;
+      this.meter.ended(reason);
       this.cancelPush(callId);
       await this.toParties(done.call, frames.call('call_ended', { call_id: callId, reason, ...(extra.glare ? { glare: true } : {}) }));
       await this.updateRecord(done.call, call.state);

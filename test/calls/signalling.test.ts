@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { registerUser, startApp, type TestApp } from '../harness/app.js';
+import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
+import { parseProm, value } from '../metrics/prom-text.js';
 import { direct, Sockets, type User } from '../realtime/fixtures.js';
 
 let t: TestApp;
 const sockets = new Sockets();
 beforeAll(async () => {
-  t = await startApp({ callRingTimeout: 1 }, { callTuning: { pollMs: 50, pushGraceMs: 50 } });
+  t = await startApp({ ...envConfig({ METRICS_PORT: '0' }), callRingTimeout: 1 }, { callTuning: { pollMs: 50, pushGraceMs: 50 } });
 });
 afterEach(() => sockets.closeAll());
 afterAll(() => t.close());
@@ -16,7 +17,7 @@ async function login(u: User) {
   return res.body as User & { device_id: string };
 }
 
-test('smoke: invite rings both callee devices, one answers, the other hears answered_elsewhere, hangup finishes the record', async () => {
+test('invite rings both callee devices, one answers, the other hears answered_elsewhere, hangup finishes the record', async () => {
   const alice = await registerUser(t);
   const bob = await registerUser(t);
   const bob2 = await login(bob);
@@ -49,7 +50,7 @@ test('smoke: invite rings both callee devices, one answers, the other hears answ
   expect((await b2.nextOfType('error')).code).toBe('not_found');
 });
 
-test('smoke: an unanswered call ends missed and stays unread', async () => {
+test('an unanswered call ends missed and stays unread', async () => {
   const alice = await registerUser(t);
   const bob = await registerUser(t);
   const conv = await direct(t, alice, bob);
@@ -60,4 +61,24 @@ test('smoke: an unanswered call ends missed and stays unread', async () => {
   await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'missed');
   const list = await t.request('GET', '/api/v1/conversations', { token: bob.token });
   expect(list.body.conversations.find((c: any) => c.id === conv).unread_count).toBe(1);
+});
+
+test('calls placed and ended are counted by reason on /metrics', async () => {
+  const scrape = async () => parseProm(await (await fetch(`${t.app.metricsUrl!}/metrics`)).text());
+  const before = await scrape();
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b = await sockets.connect(t, bob);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  b.send({ type: 'call_reject', call_id: callId });
+  expect((await a.nextOfType('call_ended')).reason).toBe('declined');
+  const after = await scrape();
+  expect(value(after, 'natter_calls_started_total') - value(before, 'natter_calls_started_total')).toBe(1);
+  const ended = (s: typeof after, reason: string) => value(s, 'natter_calls_ended_total', { reason });
+  expect(ended(after, 'declined') - ended(before, 'declined')).toBe(1);
+  expect(ended(after, 'missed') - ended(before, 'missed')).toBe(0);
 });
