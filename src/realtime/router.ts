@@ -31,7 +31,7 @@ export class FrameRouter {
     const parsed = parseFrame(text);
     this.meter.frameIn(parsed.ok ? parsed.frame.type : 'invalid');
     if (!parsed.ok) {
-      conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field }));
+      conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field, callId: parsed.callId }));
       conn.settle();
       return;
     }

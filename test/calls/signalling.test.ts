@@ -82,3 +82,23 @@ test('calls placed and ended are counted by reason on /metrics', async () => {
   expect(ended(after, 'declined') - ended(before, 'declined')).toBe(1);
   expect(ended(after, 'missed') - ended(before, 'missed')).toBe(0);
 });
+
+test('a refused call frame names its call, and changes nothing', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b = await sockets.connect(t, bob);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'x'.repeat(32_769), video: false });
+  expect(await a.nextOfType('error')).toMatchObject({ code: 'validation_failed', field: 'sdp', call_id: callId });
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  // 65 candidates in one frame are refused; the call still rings and Bob's answer wins after.
+  b.send({ type: 'call_candidates', call_id: callId, candidates: Array.from({ length: 65 }, () => ({ candidate: '' })) });
+  expect(await b.nextOfType('error')).toMatchObject({ code: 'validation_failed', call_id: callId });
+  b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
+  expect((await a.nextOfType('call_selected')).call_id).toBe(callId);
+  a.send({ type: 'call_hangup', call_id: callId });
+  expect((await b.nextOfType('call_ended')).reason).toBe('hangup');
+});
