@@ -5,6 +5,9 @@ import type { Bus, DeliveryLagObserver } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
 import { RedisBus } from './bus/redis.js';
+import type { CallStore } from './calls/call-store.js';
+import { MemoryCallStore } from './calls/memory.js';
+import { RedisCallStore } from './calls/redis.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
@@ -28,6 +31,7 @@ import { MessagesService } from './services/messages.js';
 import { NodeCache } from './services/node-cache.js';
 import { PresenceService } from './services/presence.js';
 import { DEFAULT_PUSH_TUNING, PushService } from './services/push.js';
+import { CallsService, DEFAULT_CALL_TUNING } from './services/calls.js';
 import type { PushPlatform } from './domain/devices.js';
 import type { PushProvider } from './push/provider.js';
 import { FcmProvider, loadServiceAccount } from './push/fcm.js';
@@ -37,6 +41,7 @@ import { ReceiptsService } from './services/receipts.js';
 import { SearchService } from './services/search.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
+import { TurnService } from './services/turn.js';
 import { AttachmentSigner } from './services/attachment-links.js';
 import { AttachmentsService } from './services/attachments.js';
 import { BlocksService } from './services/blocks.js';
@@ -62,6 +67,8 @@ export interface App {
   readonly attachments: AttachmentsService;
   /** The push worker of this node (its counters, and a round by hand for tests). */
   readonly push: PushService;
+  /** Calls' live state: in Redis where presence is (several nodes), else in this node's memory. */
+  readonly callStore: CallStore;
   /** This node's metrics (GET /metrics); undefined with METRICS=false. */
   readonly metrics: Metrics | undefined;
   /** Where the METRICS_PORT listener serves /metrics, once listening (undefined: none). */
@@ -82,6 +89,8 @@ export interface AppOptions {
   clock?: Clock;
   /** The push worker's batch size, poll interval and backoff (tests make rounds small and quick). */
   pushTuning?: Partial<typeof DEFAULT_PUSH_TUNING>;
+  /** Call timing (sweep interval, push grace) for tests. */
+  callTuning?: Partial<typeof DEFAULT_CALL_TUNING>;
   /** Where the built web app is (default: web/dist of this checkout); tests serve their own. */
   webAppDir?: string;
 }
@@ -110,6 +119,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     owned.unshift(bus);
     const presenceStore = createPresenceStore(config, log);
     owned.unshift(presenceStore);
+    const callStore = createCallStore(config, log);
+    owned.unshift(callStore);
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
     const { db } = database;
     await ensureSearchLanguage(db, config.searchLanguage, (from) =>
@@ -224,21 +235,52 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       if (!(await database.ping())) failing.push('database');
       if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
       if (!presenceStore.isReady()) failing.push('presence');
+      if (!callStore.isReady()) failing.push('calls');
       return failing;
     };
+    const calls = new CallsService(
+      callStore,
+      db,
+      cache,
+      blocks,
+      fanout,
+      writer,
+      messages,
+      changes,
+      receipts,
+      links,
+      (userId) => presenceStore.count(userId),
+      push.platforms.length > 0 ? push : undefined,
+      clock,
+      {
+        ...DEFAULT_CALL_TUNING,
+        ringTimeoutMs: config.callRingTimeout * 1000,
+        connectTimeoutMs: config.callConnectTimeout * 1000,
+        ...opts.callTuning,
+      },
+      log.child({ part: 'calls' }),
+      metrics?.calls,
+    );
     const sync = new SyncService(db, messages);
+    const turn = new TurnService({ uris: config.turnUris, secret: config.turnSecret, ttlSeconds: config.turnTtl }, clock);
+    const relayUris = config.turnUris.filter((uri) => !uri.startsWith('stun:'));
+    if (config.turnSecret !== undefined && relayUris.length === 0) {
+      log.warn('TURN_SECRET is set but TURN_URIS lists no turn: or turns: URI: the credentials natter hands out open no relay');
+    } else if (config.turnSecret === undefined && relayUris.length > 0) {
+      log.warn('TURN_URIS lists TURN servers but TURN_SECRET is unset: clients are offered only the stun: URIs');
+    }
     let gateway!: Gateway;
     const server = await buildServer({
       rateLimitRedis: limitsRedis,
       config,
-      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices, turn },
       logger: log,
       readiness,
       metrics: metrics && { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
       webAppDir: opts.webAppDir,
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics?.realtime },
+          { accounts, messages, changes, typing, presence, receipts, sync, calls, bus, log: api.log, meter: metrics?.realtime },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,
@@ -268,6 +310,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let metricsUrl: string | undefined;
 
     push.start();
+    calls.start();
     const sweeper = attachments.startSweeping(Math.min(10 * 60_000, (config.uploadOrphanTtl * 1000) / 4));
     let closing: Promise<void> | undefined;
     return {
@@ -278,6 +321,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       gateway,
       attachments,
       push,
+      callStore,
       metrics,
       get metricsUrl() {
         return metricsUrl;
@@ -294,6 +338,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           sweeper.stop();
           await metricsListener?.close();
           await gateway.close();
+          await calls.close();
           await server.close();
           await presence.close();
           await writer.drain();
@@ -339,6 +384,12 @@ function createPresenceStore(config: Config, log: Logger): PresenceStore {
     { url: config.redisUrl, prefix: `${config.busPrefix}:`, ttlMs: config.presenceTtl * 1000 },
     log.child({ part: 'presence' }),
   );
+}
+
+/** Calls live where presence counts: shared in Redis whenever nodes share presence. */
+function createCallStore(config: Config, log: Logger): CallStore {
+  if (presenceKind(config) === 'memory') return new MemoryCallStore();
+  return new RedisCallStore({ url: config.redisUrl, prefix: `${config.busPrefix}:` }, log.child({ part: 'calls' }));
 }
 
 export { API_PREFIX };

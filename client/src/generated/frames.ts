@@ -220,6 +220,75 @@ export interface components {
                 [key: string]: number;
             };
         };
+        "client.call_invite": {
+            /** @constant */
+            type: "call_invite";
+            conversation_id: number;
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
+            sdp: string;
+            video: boolean;
+        };
+        "client.call_ringing": {
+            /** @constant */
+            type: "call_ringing";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+        };
+        "client.call_answer": {
+            /** @constant */
+            type: "call_answer";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
+            sdp: string;
+        };
+        "client.call_candidates": {
+            /** @constant */
+            type: "call_candidates";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            to_device?: string;
+            candidates: {
+                candidate: string;
+                sdpMid?: string | null;
+                sdpMLineIndex?: number | null;
+                usernameFragment?: string | null;
+            }[];
+        };
+        "client.call_negotiate": {
+            /** @constant */
+            type: "call_negotiate";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
+            sdp: string;
+            /** @enum {string} */
+            sdp_type?: "offer" | "answer";
+        };
+        "client.call_reject": {
+            /** @constant */
+            type: "call_reject";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            /** @enum {string} */
+            reason?: "declined" | "busy";
+        };
+        "client.call_hangup": {
+            /** @constant */
+            type: "call_hangup";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+            /** @enum {string} */
+            reason?: "hangup" | "failed";
+        };
+        "client.call_connected": {
+            /** @constant */
+            type: "call_connected";
+            /** @description The call, as its caller named it (a UUID). */
+            call_id: string;
+        };
         "server.connected": {
             /** @constant */
             type: "connected";
@@ -295,9 +364,81 @@ export interface components {
             type: "error";
             error: string;
             /** @enum {string} */
-            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
+            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "call_in_progress" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
             client_id?: string;
             field?: string;
+            /** @description The call a refused call frame was about. */
+            call_id?: string;
+        };
+        "server.call_invite": {
+            /** @constant */
+            type: "call_invite";
+            call_id: string;
+            conversation_id: number;
+            sdp: string;
+            video: boolean;
+            from_user_id: number;
+            from_device: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @description How long it rings from started_at before natter ends it as missed. */
+            ring_timeout_ms: number;
+            /** @description The call's record in the conversation (a message of type call). */
+            message_id: number;
+            seq: number;
+        };
+        "server.call_ringing": {
+            /** @constant */
+            type: "call_ringing";
+            call_id: string;
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_answer": {
+            /** @constant */
+            type: "call_answer";
+            call_id: string;
+            sdp: string;
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_selected": {
+            /** @constant */
+            type: "call_selected";
+            call_id: string;
+            device_id: string;
+        };
+        "server.call_candidates": {
+            /** @constant */
+            type: "call_candidates";
+            call_id: string;
+            candidates: {
+                candidate: string;
+                sdpMid?: string | null;
+                sdpMLineIndex?: number | null;
+                usernameFragment?: string | null;
+            }[];
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_negotiate": {
+            /** @constant */
+            type: "call_negotiate";
+            call_id: string;
+            sdp: string;
+            /** @enum {string} */
+            sdp_type: "offer" | "answer";
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_ended": {
+            /** @constant */
+            type: "call_ended";
+            call_id: string;
+            /** @enum {string} */
+            reason: "answered_elsewhere" | "declined" | "missed" | "cancelled" | "busy" | "hangup" | "connect_timeout" | "failed";
+            /** @description Both called each other at once; this call lost to the other. */
+            glare?: boolean;
         };
     };
     responses: never;
