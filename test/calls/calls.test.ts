@@ -117,6 +117,11 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     expect(await a.callFrame('call_selected', id)).toMatchObject({ device_id: b1.id });
     expect(await b2.ended(id)).toMatchObject({ reason: 'answered_elsewhere' });
     expect(b2.all('call_ended', id)[0]!.glare).toBeUndefined();
+    // A late call_ringing from the device that lost is ignored: no error, nothing to Alice.
+    const ringsBefore = a.all('call_ringing', id).length;
+    b2.send({ type: 'call_ringing', call_id: id });
+    await b2.ws.expectNone((f) => f.type === 'error', 300);
+    expect(a.all('call_ringing', id)).toHaveLength(ringsBefore);
     // (The record may skip `connecting` when call_connected is handled first.)
 
     // ICE and DTLS connect the two peers; the data channel carries a message each way.
@@ -241,6 +246,23 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
     expect(record.call).toMatchObject({ outcome: 'failed', reason: 'failed' });
     expect(record.call.connected_at).toMatch(ISO);
     expect(record.call.duration_ms).toBeGreaterThan(0);
+  });
+
+  test('a hangup while the answered call still connects ends it hangup; the record says failed', async () => {
+    const t = app();
+    const { bob, conv, a, b } = await cast(t, 1);
+    const b1 = b[0]!;
+    const call = await a.invite(conv);
+    await b1.callFrame('call_invite', call.callId);
+    await b1.answer(call.callId, { connect: false });
+    await a.callFrame('call_selected', call.callId);
+
+    a.hangup(call.callId);
+    for (const d of [a, b1]) expect(await d.ended(call.callId), d.label).toMatchObject({ reason: 'hangup' });
+    await b1.record(call.callId, 'failed');
+    const record = await callRecord(t, bob.first.token, conv, call.callId);
+    expect(record.call).toMatchObject({ outcome: 'failed', reason: 'hangup', connected_at: null, duration_ms: null });
+    expect(record.call.answered_at).toMatch(ISO);
   });
 
   test('Alice hangs up while it rings: Bob\'s devices see cancelled, the record says missed', async () => {
@@ -378,7 +400,7 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
       { type: 'call_hangup', call_id: id },
     ]) {
       c.send(frame);
-      expect(await c.error(), frame.type).toMatchObject({ code: 'not_found' });
+      expect(await c.error(), frame.type).toMatchObject({ code: 'not_found', call_id: id });
     }
 
     // Bob about a call that does not exist.
@@ -389,7 +411,7 @@ describe('calls (CALL_RING_TIMEOUT and CALL_CONNECT_TIMEOUT at their defaults)',
       { type: 'call_hangup', call_id: randomUUID() },
     ]) {
       b1.send(frame);
-      expect(await b1.error(), frame.type).toMatchObject({ code: 'not_found' });
+      expect(await b1.error(), frame.type).toMatchObject({ code: 'not_found', call_id: frame.call_id });
     }
 
     // A group cannot be called.
