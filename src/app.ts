@@ -249,7 +249,6 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       changes,
       receipts,
       links,
-      (userId) => presenceStore.count(userId),
       push.platforms.length > 0 ? push : undefined,
       clock,
       {

@@ -29,6 +29,8 @@ export interface LiveCall {
   /** Callee devices that said they ring, and those that said they are busy. */
   ringingDevices: string[];
   busyDevices: string[];
+  /** Devices the ring push went to, once it was sent (null before: devices may yet be pushed). */
+  pushedDevices: number | null;
   /** When natter ends the call unless it moved on (ring, connect or longest-call timeout); null once ended. */
   deadline: number | null;
 }

@@ -21,6 +21,7 @@ export const CALL_FIELDS = [
   'glare',
   'ringingDevices',
   'busyDevices',
+  'pushedDevices',
   'deadline',
 ] as const satisfies readonly (keyof LiveCall)[];
 

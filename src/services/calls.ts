@@ -32,6 +32,9 @@ export interface CallsOptions {
 
 export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000 };
 
+/** How long a connected call outlives the last socket of one of its devices (ms), see CallsService.left. */
+export const DEVICE_GRACE_MS = 30_000;
+
 /** What a call frame comes from: a user's socket, known by its device. */
 export interface CallDevice {
   userId: number;
@@ -54,6 +57,10 @@ export interface RingPush {
       sent_at: number;
       ring_timeout_ms: number;
     };
+    /** Told how many devices will be rung, once they are read. */
+    onTargets?: (count: number) => void;
+    /** Asked before each retry: false stops ringing. */
+    stillRinging?: () => Promise<boolean>;
   }): Promise<unknown>;
 }
 
@@ -101,8 +108,6 @@ export class CallsService {
     private readonly changes: MessageChangesService,
     private readonly receipts: ReceiptsService,
     private readonly links: AttachmentLinks,
-    /** The user's open sockets across nodes (presence). */
-    private readonly socketsOf: (userId: number) => Promise<number>,
     private readonly push: RingPush | undefined,
     private readonly clock: Clock,
     private readonly opts: CallsOptions,
@@ -161,11 +166,16 @@ export class CallsService {
       glare: false,
       ringingDevices: [],
       busyDevices: [],
+      pushedDevices: null,
       deadline: now + this.opts.ringTimeoutMs,
     };
     let created = await this.store.create(call);
     if (!created.created && created.why === 'live' && isGlare(created.live, call)) {
-      if (call.id < created.live.id) {
+      // Glare is resolved only for an invite that could be placed at all: from a device
+      // in no other call, with a call_id never used.
+      if ((await this.store.get(call.id)) || (await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
+        created = { created: false, why: 'busy', live: created.live };
+      } else if (call.id < created.live.id) {
         // This call wins: the other one ends as glare, then this one takes its place.
         await this.end(created.live.id, 'cancelled', ['ringing'], { glare: true });
         created = await this.store.create(call);
@@ -174,6 +184,8 @@ export class CallsService {
         const record = await this.writeRecord({ ...call, state: 'ended', endedAt: now, reason: 'cancelled', glare: true, deadline: null });
         await this.publishRecord(call, record);
         await this.toParties(call, frames.call('call_ended', { call_id: call.id, reason: 'cancelled', glare: true }));
+        // Nobody missed it: the record is not left unread for the other member.
+        await this.markRead(calleeId, call.conversationId, record.seq, call.id);
         return;
       }
     }
@@ -187,30 +199,58 @@ export class CallsService {
       throw new AppError('call_in_progress', why, { field: 'call_id' });
     }
 
-    let record: MessageRow;
     try {
-      record = await this.writeRecord(call);
+      await this.place(call);
     } catch (err) {
-      await this.store.transition(call.id, ['ringing'], { state: 'ended', endedAt: this.clock.now(), reason: 'failed', deadline: null });
+      // Half placed is worse than refused: a call nobody was told about must not hold the
+      // conversation (and the caller's device) until it times out.
+      await this.end(call.id, 'failed', ['ringing']).catch(() => {});
       throw err;
     }
+  }
+
+  /** Records a new call, tells both members, and rings the callee's devices that are in no other call. */
+  private async place(call: LiveCall): Promise<void> {
+    const record = await this.writeRecord(call);
     const placed = await this.store.transition(call.id, ['ringing', 'connecting', 'active', 'ended'], { messageId: record.id, seq: record.seq });
     const current = placed.call ?? { ...call, state: 'ended' as const };
     await this.publishRecord(call, record);
     if (current.state === 'ended') {
       // It ended before its record was written (a timeout shorter than a commit): the
       // record says so now.
-      await this.updateRecord(current, current.state);
+      await this.updateRecord(current, 'ringing');
       return;
     }
     this.meter.started();
-    const busy = await this.store.busyDevicesOf(calleeId);
-    await this.fanout.toDevices(calleeId, { except: busy }, this.inviteFrame(current));
-    if (busy.length > 0 && (await this.socketsOf(calleeId)) <= busy.length) {
-      await this.end(call.id, 'busy', ['ringing']);
-      return;
-    }
-    this.schedulePush(current, busy);
+    const busy = await this.store.busyDevicesOf(call.calleeId);
+    await this.fanout.toDevices(call.calleeId, { except: busy }, this.inviteFrame(current));
+    await this.unlessEnded(call.id, call.calleeId);
+    this.schedulePush(current);
+  }
+
+  /**
+   * A call that ended while its invite was on its way (on another node, by glare or a
+   * hangup) may reach a device after its `call_ended`: tell the callee again, so that
+   * no device rings for a call that is over (a repeated `call_ended` is harmless).
+   */
+  private async unlessEnded(callId: string, calleeId: number, send?: (frame: ServerFrame) => void): Promise<void> {
+    const after = await this.store.get(callId);
+    if (after && after.state !== 'ended') return;
+    const frame = frames.call('call_ended', { call_id: callId, reason: after?.reason ?? 'cancelled', ...(after?.glare ? { glare: true } : {}) });
+    if (send) send(frame);
+    else await this.fanout.toUsers([calleeId], frame);
+  }
+
+  /**
+   * The call ends `busy` when some callee device is busy (in another call, or said so)
+   * and no other rings: none said `call_ringing`, and the push (made by now) reached none.
+   */
+  private async endIfAllBusy(callId: string): Promise<void> {
+    const call = await this.store.get(callId);
+    if (!call || call.state !== 'ringing' || call.pushedDevices === null || call.pushedDevices > 0) return;
+    const busy = new Set([...call.busyDevices, ...(await this.store.busyDevicesOf(call.calleeId))]);
+    if (busy.size === 0 || call.ringingDevices.some((d) => !busy.has(d))) return;
+    await this.end(call.id, 'busy', ['ringing']);
   }
 
   /** A callee device shows the call: the caller's device hears that it rings. */
@@ -225,11 +265,15 @@ export class CallsService {
   /**
    * A callee device answers. The first answer wins (compare-and-set ringing →
    * connecting): the caller's device gets the answer and `call_selected`, the callee's
-   * other devices `call_ended {answered_elsewhere}`. A later answer gets that too.
+   * other devices `call_ended {answered_elsewhere}`. A later answer gets that too. A
+   * device that is one end of another call cannot answer (call_in_progress).
    */
   async answer(from: CallDevice, callId: string, sdp: string): Promise<void> {
     const call = await this.partyCall(from, callId);
     if (from.userId !== call.calleeId) throw notFoundCall();
+    if (call.selectedDevice !== from.deviceId && (await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
+      throw new AppError('call_in_progress', 'This device is in another call; hang that one up first', { field: 'call_id' });
+    }
     const now = this.clock.now();
     const won = await this.store.transition(call.id, ['ringing'], {
       state: 'connecting',
@@ -244,18 +288,15 @@ export class CallsService {
     }
     const answered = won.call;
     this.cancelPush(call.id);
+    // The record first, so that it says `connecting` before anything can say `active`.
+    await this.updateRecord(answered, 'connecting');
     await Promise.all([
       this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_answer', { call_id: call.id, sdp, ...fromFields(from) })),
       this.fanout.toUsers([call.callerId], frames.call('call_selected', { call_id: call.id, device_id: from.deviceId })),
       this.fanout.toDevices(call.calleeId, { except: [from.deviceId] }, frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' })),
     ]);
     // An answered call is seen: it does not stay unread for the callee.
-    if (answered.seq !== null) {
-      await this.receipts.advance(call.calleeId, call.conversationId, 'read', answered.seq).catch((err: unknown) => {
-        this.log.warn({ err, callId: call.id }, 'marking an answered call read failed');
-      });
-    }
-    await this.updateRecord(answered, 'connecting');
+    if (answered.seq !== null) await this.markRead(call.calleeId, call.conversationId, answered.seq, call.id);
   }
 
   /**
@@ -287,46 +328,43 @@ export class CallsService {
 
   /**
    * A callee device turns the call down: `declined` ends it everywhere; `busy` drops
-   * only this device, and ends the call `busy` once no socket of the callee is left to ring.
+   * only this device, and ends the call `busy` once no device of the callee is left to
+   * ring (see endIfAllBusy).
    */
   async reject(from: CallDevice, callId: string, reason: 'declined' | 'busy'): Promise<void> {
     const call = await this.partyCall(from, callId);
     if (from.userId !== call.calleeId) throw notFoundCall();
-    if (call.state !== 'ringing') {
-      // After an answer, only the answering device's reject counts (as a hangup).
-      if (isSelectedDevice(call, from)) await this.end(call.id, 'hangup', ['connecting', 'active']);
+    if (reason === 'busy') {
+      if (call.state === 'ringing' && (await this.store.addDevice(call.id, 'busyDevices', from.deviceId))) await this.endIfAllBusy(call.id);
       return;
     }
-    if (reason === 'declined') {
-      await this.end(call.id, 'declined', ['ringing']);
-      return;
-    }
-    const after = await this.store.addDevice(call.id, 'busyDevices', from.deviceId);
-    if (!after || after.state !== 'ringing') return;
-    const serverBusy = await this.store.busyDevicesOf(call.calleeId);
-    const ringing = after.ringingDevices.filter((d) => !after.busyDevices.includes(d));
-    if (ringing.length === 0 && (await this.socketsOf(call.calleeId)) <= after.busyDevices.length + serverBusy.length) {
-      await this.end(call.id, 'busy', ['ringing']);
-    }
+    await this.hangup(from, callId, 'hangup');
   }
 
   /**
-   * Either party ends the call. The caller hanging up while it rings cancels it (a
-   * missed call for the callee); a callee device doing so declines it.
+   * Either end ends the call. The caller hanging up while it rings cancels it (a missed
+   * call for the callee); a callee device doing so declines it. Should the call move on
+   * meanwhile (an answer won on another node), the hangup applies to where it is now.
    */
   async hangup(from: CallDevice, callId: string, reason: 'hangup' | 'failed'): Promise<void> {
-    const call = await this.partyCall(from, callId);
-    if (call.state === 'ringing') {
-      if (isCallerDevice(call, from)) await this.end(call.id, 'cancelled', ['ringing']);
-      else if (from.userId === call.calleeId) await this.end(call.id, 'declined', ['ringing']);
-      else throw notFoundCall();
-      return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Once a first try lost to another change, a call that ended meanwhile is done with.
+      const call = attempt === 0 ? await this.partyCall(from, callId) : await this.store.get(callId.toLowerCase());
+      if (!call || call.state === 'ended') return;
+      if (call.state === 'ringing') {
+        if (isCallerDevice(call, from)) {
+          if (await this.end(call.id, 'cancelled', ['ringing'])) return;
+        } else if (from.userId === call.calleeId) {
+          if (await this.end(call.id, 'declined', ['ringing'])) return;
+        } else throw notFoundCall();
+        continue;
+      }
+      if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) {
+        if (from.userId === call.calleeId) return; // another callee device: the call is not its own any more
+        throw notFoundCall();
+      }
+      if (await this.end(call.id, reason, ['connecting', 'active'])) return;
     }
-    if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) {
-      if (from.userId === call.calleeId) return; // another callee device: the call is not its own any more
-      throw notFoundCall();
-    }
-    await this.end(call.id, reason, ['connecting', 'active']);
   }
 
   /** A party's device connected (ICE and DTLS): the call is active and its duration counts from now. */
@@ -338,17 +376,44 @@ export class CallsService {
     if (done.ok) await this.updateRecord(done.call, 'active');
   }
 
-  /** A socket of the user connected: calls ringing for them ring there too. */
+  /**
+   * A socket of the user connected: calls ringing for them ring there too (unless this
+   * device is in another call), and a call this device is one end of gets its full time
+   * back (see `left`).
+   */
   async resume(device: CallDevice): Promise<void> {
     const calls = await this.store.liveFor(device.userId);
+    const busy = calls.flatMap((c) => [c.callerId === device.userId ? c.callerDevice : null, c.calleeId === device.userId ? c.selectedDevice : null]);
     for (const call of calls) {
-      if (call.state === 'ringing' && call.calleeId === device.userId && call.messageId !== null && !call.busyDevices.includes(device.deviceId)) {
+      if (call.state === 'ringing' && call.calleeId === device.userId && call.messageId !== null) {
+        if (busy.includes(device.deviceId) || call.busyDevices.includes(device.deviceId)) continue;
         device.send(this.inviteFrame(call));
+        await this.unlessEnded(call.id, call.calleeId, (frame) => device.send(frame));
+      } else if (call.state === 'active' && (isCallerDevice(call, device) || isSelectedDevice(call, device))) {
+        await this.store.transition(call.id, ['active'], { deadline: call.connectedAt! + MAX_CALL_MS });
       }
     }
   }
 
-  /** Ends calls past their deadline: ring → missed, connect → connect_timeout, longest call → hangup. */
+  /**
+   * The device's last socket on this node closed. A connected call it is one end of
+   * (its media may well go on without the socket) ends `failed` unless the device is
+   * back within DEVICE_GRACE_MS: a device that vanished never leaves a call, and the
+   * conversation, taken for twelve hours.
+   */
+  async left(device: DeviceOf): Promise<void> {
+    const now = this.clock.now();
+    for (const call of await this.store.liveFor(device.userId)) {
+      if (call.state !== 'active' || !(isCallerDevice(call, device) || isSelectedDevice(call, device))) continue;
+      if (call.deadline !== null && call.deadline <= now + DEVICE_GRACE_MS) continue;
+      await this.store.transition(call.id, ['active'], { deadline: now + DEVICE_GRACE_MS });
+    }
+  }
+
+  /**
+   * Ends calls past their deadline: ring → missed, connect → connect_timeout, a
+   * connected call at its longest → hangup, one whose device left → failed.
+   */
   async sweep(): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
@@ -356,7 +421,9 @@ export class CallsService {
       for (const id of await this.store.due(this.clock.now())) {
         const call = await this.store.get(id);
         if (!call || call.state === 'ended' || call.deadline === null || call.deadline > this.clock.now()) continue;
-        const reason: CallEndReason = call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : 'hangup';
+        const longest = call.connectedAt !== null && call.deadline >= call.connectedAt + MAX_CALL_MS;
+        const reason: CallEndReason =
+          call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : longest ? 'hangup' : 'failed';
         await this.end(id, reason, [call.state]);
       }
     } catch (err) {
@@ -364,6 +431,13 @@ export class CallsService {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** The callee's read pointer moves up to the call's record (answered, or a glare call nobody missed). */
+  private async markRead(userId: number, conversationId: number, seq: number, callId: string): Promise<void> {
+    await this.receipts.advance(userId, conversationId, 'read', seq).catch((err: unknown) => {
+      this.log.warn({ err, callId }, 'marking a call record read failed');
+    });
   }
 
   /**
@@ -451,10 +525,18 @@ export class CallsService {
   private async updateRecord(call: LiveCall, before: CallState): Promise<void> {
     if (call.messageId === null) return;
     const outcome: CallOutcome = call.state === 'ended' ? outcomeOf(call.reason!, before, call.glare) : call.state;
-    try {
-      await this.changes.updateCallRecord(call.conversationId, call.messageId, callInfo(call, outcome), BEFORE[outcome]);
-    } catch (err) {
-      this.log.error({ err, callId: call.id }, 'updating a call record failed');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.changes.updateCallRecord(call.conversationId, call.messageId, callInfo(call, outcome), BEFORE[outcome]);
+        return;
+      } catch (err) {
+        // A database that is briefly away: the record is the call's only lasting trace.
+        if (attempt >= 3 || this.closed) {
+          this.log.error({ err, callId: call.id, outcome }, 'updating a call record failed; it keeps its earlier outcome');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
     }
   }
 
@@ -463,32 +545,45 @@ export class CallsService {
    * are pushed (high priority). A ring push that arrives after the ring window shows a
    * missed call (the push says when the call started and how long it rings).
    */
-  private schedulePush(call: LiveCall, busy: readonly string[]): void {
-    if (!this.push || this.closed) return;
-    const push = this.push;
+  private schedulePush(call: LiveCall): void {
+    if (this.closed) return;
     const timer = setTimeout(() => {
       this.pushTimers.delete(call.id);
-      void (async () => {
-        const now = await this.store.get(call.id);
-        if (!now || now.state !== 'ringing') return;
-        const caller = await this.cache.profile(call.callerId);
-        await push.ringDevices({
-          userId: call.calleeId,
-          excludeDevices: [...new Set([...now.ringingDevices, ...now.busyDevices, ...busy])],
-          call: {
-            call_id: call.id,
-            conversation_id: call.conversationId,
-            caller_id: call.callerId,
-            caller_name: caller?.username ?? '',
-            video: call.video,
-            sent_at: call.startedAt,
-            ring_timeout_ms: this.opts.ringTimeoutMs,
-          },
-        });
-      })().catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
+      void this.ringByPush(call).catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
     }, this.opts.pushGraceMs);
     timer.unref();
     this.pushTimers.set(call.id, timer);
+  }
+
+  private async ringByPush(call: LiveCall): Promise<void> {
+    const now = await this.store.get(call.id);
+    if (!now || now.state !== 'ringing') return;
+    const busy = await this.store.busyDevicesOf(call.calleeId);
+    const pushed = (count: number) =>
+      void this.store
+        .transition(call.id, ['ringing'], { pushedDevices: count })
+        .then(() => this.endIfAllBusy(call.id))
+        .catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'recording a call push failed'));
+    if (!this.push) {
+      pushed(0);
+      return;
+    }
+    const caller = await this.cache.profile(call.callerId);
+    await this.push.ringDevices({
+      userId: call.calleeId,
+      excludeDevices: [...new Set([...now.ringingDevices, ...now.busyDevices, ...busy])],
+      call: {
+        call_id: call.id,
+        conversation_id: call.conversationId,
+        caller_id: call.callerId,
+        caller_name: caller?.username ?? '',
+        video: call.video,
+        sent_at: call.startedAt,
+        ring_timeout_ms: this.opts.ringTimeoutMs,
+      },
+      onTargets: pushed,
+      stillRinging: async () => (await this.store.get(call.id))?.state === 'ringing',
+    });
   }
 
   private cancelPush(callId: string): void {
@@ -497,12 +592,14 @@ export class CallsService {
   }
 }
 
+type DeviceOf = Pick<CallDevice, 'userId' | 'deviceId'>;
+
 /** Both called each other at once: `live` rings from the other side of the same conversation. */
 const isGlare = (live: LiveCall, call: LiveCall) =>
   live.state === 'ringing' && live.callerId === call.calleeId && live.calleeId === call.callerId && live.conversationId === call.conversationId;
 
-const isCallerDevice = (call: LiveCall, from: CallDevice) => from.userId === call.callerId && from.deviceId === call.callerDevice;
-const isSelectedDevice = (call: LiveCall, from: CallDevice) => from.userId === call.calleeId && from.deviceId === call.selectedDevice;
+const isCallerDevice = (call: LiveCall, from: DeviceOf) => from.userId === call.callerId && from.deviceId === call.callerDevice;
+const isSelectedDevice = (call: LiveCall, from: DeviceOf) => from.userId === call.calleeId && from.deviceId === call.selectedDevice;
 const fromFields = (from: CallDevice) => ({ from_user_id: from.userId, from_device: from.deviceId });
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

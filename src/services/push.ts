@@ -70,6 +70,10 @@ export interface RingInput {
   /** Public device ids (sessions.device_id) not to push: those already showing the call, or busy. */
   excludeDevices: readonly string[];
   call: RingCall;
+  /** Told how many devices will be rung, once they are read (0: none). */
+  onTargets?: (count: number) => void;
+  /** Asked before each retry: false (answered elsewhere, ended) stops ringing. */
+  stillRinging?: () => Promise<boolean>;
 }
 
 /** What the message writer calls in and after each commit (see MessageWriter). */
@@ -430,10 +434,13 @@ export class PushService implements CommitOutbox {
     }
   }
 
-  private async ring({ userId, excludeDevices, call }: RingInput): Promise<void> {
+  private async ring({ userId, excludeDevices, call, onTargets, stillRinging }: RingInput): Promise<void> {
     const endsAt = call.sent_at + call.ring_timeout_ms;
     const now = this.clock.now();
-    if (now >= endsAt) return;
+    if (now >= endsAt) {
+      onTargets?.(0);
+      return;
+    }
     const devices = await ringableDevices(this.db, {
       userId,
       callerId: call.caller_id,
@@ -441,6 +448,7 @@ export class PushService implements CommitOutbox {
       platforms: this.platforms,
       now: new Date(now),
     });
+    onTargets?.(devices.length);
     if (devices.length === 0) return;
     // The call's own record counts: it is unread until answered.
     const badge = (await unreadTotals(this.db, [userId])).get(userId) ?? 0;
@@ -450,7 +458,7 @@ export class PushService implements CommitOutbox {
         if (device.platform === 'webpush' && !endpointAllowed(device.subscription?.endpoint ?? '', this.opts.webPushEndpoints)) {
           this.log.warn({ device: device.id }, 'web push endpoint not on WEBPUSH_ENDPOINTS; device removed');
           gone.push(device.id);
-        } else if ((await this.ringDevice(device, call, badge, endsAt)) === 'gone') gone.push(device.id);
+        } else if ((await this.ringDevice(device, call, badge, endsAt, stillRinging)) === 'gone') gone.push(device.id);
       }),
     );
     // Outside any transaction, as a user's own DELETE /devices removes one.
@@ -458,11 +466,19 @@ export class PushService implements CommitOutbox {
   }
 
   /** Sends one device its ring, retrying while the window lasts; how it ended. */
-  private async ringDevice(device: PushDevice, call: RingCall, badge: number, endsAt: number): Promise<'sent' | 'gone' | 'over'> {
+  private async ringDevice(
+    device: PushDevice,
+    call: RingCall,
+    badge: number,
+    endsAt: number,
+    stillRinging?: () => Promise<boolean>,
+  ): Promise<'sent' | 'gone' | 'over'> {
     const provider = this.providers.get(device.platform);
     if (!provider) return 'over';
     const target: PushTarget = { deviceId: device.id, platform: device.platform, token: device.token, subscription: device.subscription };
     for (let attempt = 1; ; attempt++) {
+      // A retry checks the call first: answered elsewhere or ended, it rings no more.
+      if (attempt > 1 && stillRinging && !(await stillRinging().catch(() => true))) return 'over';
       const now = this.clock.now();
       if (this.closed || now >= endsAt) {
         this.ringStats.late++;

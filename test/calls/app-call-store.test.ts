@@ -43,6 +43,7 @@ const call = (): LiveCall => ({
   glare: false,
   ringingDevices: [],
   busyDevices: [],
+  pushedDevices: null,
   deadline: Date.now() + 45_000,
 });
 

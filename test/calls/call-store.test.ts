@@ -94,6 +94,7 @@ function newCall(over: Partial<LiveCall> = {}): LiveCall {
     glare: false,
     ringingDevices: [],
     busyDevices: [],
+    pushedDevices: null,
     deadline: Date.now() + 45_000,
     ...over,
   };
