@@ -220,6 +220,64 @@ export interface components {
                 [key: string]: number;
             };
         };
+        "client.call_invite": {
+            /** @constant */
+            type: "call_invite";
+            conversation_id: number;
+            call_id: string;
+            sdp: string;
+            video: boolean;
+        };
+        "client.call_ringing": {
+            /** @constant */
+            type: "call_ringing";
+            call_id: string;
+        };
+        "client.call_answer": {
+            /** @constant */
+            type: "call_answer";
+            call_id: string;
+            sdp: string;
+        };
+        "client.call_candidates": {
+            /** @constant */
+            type: "call_candidates";
+            call_id: string;
+            to_device?: string;
+            candidates: {
+                candidate: string;
+                sdpMid?: string | null;
+                sdpMLineIndex?: number | null;
+                usernameFragment?: string | null;
+            }[];
+        };
+        "client.call_negotiate": {
+            /** @constant */
+            type: "call_negotiate";
+            call_id: string;
+            sdp: string;
+            /** @enum {string} */
+            sdp_type?: "offer" | "answer";
+        };
+        "client.call_reject": {
+            /** @constant */
+            type: "call_reject";
+            call_id: string;
+            /** @enum {string} */
+            reason?: "declined" | "busy";
+        };
+        "client.call_hangup": {
+            /** @constant */
+            type: "call_hangup";
+            call_id: string;
+            /** @enum {string} */
+            reason?: "hangup" | "failed";
+        };
+        "client.call_connected": {
+            /** @constant */
+            type: "call_connected";
+            call_id: string;
+        };
         "server.connected": {
             /** @constant */
             type: "connected";
@@ -290,12 +348,78 @@ export interface components {
             conversation_id: number;
             settings: components["schemas"]["MemberSettings"];
         };
+        "server.call_invite": {
+            /** @constant */
+            type: "call_invite";
+            call_id: string;
+            conversation_id: number;
+            sdp: string;
+            video: boolean;
+            from_user_id: number;
+            from_device: string;
+            started_at: string;
+            ring_timeout_ms: number;
+            message_id: number;
+            seq: number;
+        };
+        "server.call_ringing": {
+            /** @constant */
+            type: "call_ringing";
+            call_id: string;
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_answer": {
+            /** @constant */
+            type: "call_answer";
+            call_id: string;
+            sdp: string;
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_selected": {
+            /** @constant */
+            type: "call_selected";
+            call_id: string;
+            device_id: string;
+        };
+        "server.call_candidates": {
+            /** @constant */
+            type: "call_candidates";
+            call_id: string;
+            candidates: {
+                candidate: string;
+                sdpMid?: string | null;
+                sdpMLineIndex?: number | null;
+                usernameFragment?: string | null;
+            }[];
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_negotiate": {
+            /** @constant */
+            type: "call_negotiate";
+            call_id: string;
+            sdp: string;
+            /** @enum {string} */
+            sdp_type: "offer" | "answer";
+            from_user_id: number;
+            from_device: string;
+        };
+        "server.call_ended": {
+            /** @constant */
+            type: "call_ended";
+            call_id: string;
+            /** @enum {string} */
+            reason: "answered_elsewhere" | "declined" | "missed" | "cancelled" | "busy" | "hangup" | "connect_timeout" | "failed";
+            glare?: boolean;
+        };
         "server.error": {
             /** @constant */
             type: "error";
             error: string;
             /** @enum {string} */
-            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
+            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "call_in_progress" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
             client_id?: string;
             field?: string;
         };
