@@ -42,7 +42,7 @@ export class CallSession {
     readonly localStream: MediaStream,
     iceServers: RTCIceServer[],
     private readonly changed: () => void,
-    private readonly onEnd: (s: CallSession) => void,
+    private readonly onEnd: (s: CallSession, ended?: ServerFrameOf<'call_ended'>) => void,
   ) {
     this.phase = outgoing ? 'calling' : 'connecting';
     this.cameraOn = video;
@@ -137,7 +137,7 @@ export class CallSession {
         void this.renegotiated(f.sdp, f.sdp_type).catch(() => undefined);
       }),
       calls.on('call_ended', (f) => {
-        if (f.call_id === this.callId) this.close();
+        if (f.call_id === this.callId) this.close(f);
       }),
     );
   }
@@ -174,13 +174,13 @@ export class CallSession {
   }
 
   /** Ended (here or by natter's call_ended): media stopped, the screen closes. */
-  close(): void {
+  close(ended?: ServerFrameOf<'call_ended'>): void {
     if (this.ended) return;
     this.ended = true;
     for (const off of this.offs.splice(0)) off();
     for (const t of this.localStream.getTracks()) t.stop();
     this.pc.close();
-    this.onEnd(this);
+    this.onEnd(this, ended);
   }
 }
 
@@ -194,6 +194,8 @@ export class CallController {
   private ringer: Ringer | null = null;
   /** Calls that ended while this tab was getting the camera and microphone (kept briefly). */
   private readonly ended = new Set<string>();
+  /** An invite from the person this tab is calling at the same moment (glare): natter keeps one of the two calls. */
+  private crossing: CallInvite | null = null;
 
   constructor(
     private readonly client: NatterClient,
@@ -208,6 +210,7 @@ export class CallController {
       c.on('call_ended', (f) => {
         this.ended.add(f.call_id);
         setTimeout(() => this.ended.delete(f.call_id), 60_000);
+        if (this.crossing?.call_id === f.call_id) this.crossing = null;
         if (this.incoming?.invite.call_id !== f.call_id) return;
         this.incoming = null;
         this.stopRinging();
@@ -218,6 +221,16 @@ export class CallController {
       this.current?.hangup();
       if (this.incoming) this.client.calls.reject(this.incoming.invite.call_id, 'busy');
     };
+    // A call this tab places that natter refuses (a call already going on in the
+    // conversation, a block): the refusal names no call, but only one can be waiting.
+    this.offs.push(
+      c.on('error', (f) => {
+        const s = this.current;
+        if (!s || !s.outgoing || s.phase !== 'calling' || f.client_id || !REFUSALS.has(f.code)) return;
+        this.error = f.code === 'call_in_progress' ? 'A call is already going on in this chat.' : f.error;
+        s.close();
+      }),
+    );
     window.addEventListener('pagehide', unload);
     this.offs.push(() => window.removeEventListener('pagehide', unload));
   }
@@ -230,6 +243,13 @@ export class CallController {
 
   private onInvite(f: CallInvite): void {
     if (this.incoming?.invite.call_id === f.call_id || this.current?.callId === f.call_id) return;
+    const s = this.current;
+    if (s && s.outgoing && s.conversationId === f.conversation_id && (s.phase === 'calling' || s.phase === 'ringing')) {
+      // Both called each other at once: natter ends one of the two calls (glare). If it
+      // ends ours, theirs is the call both wanted, and is answered.
+      this.crossing = f;
+      return;
+    }
     if (this.current || this.incoming) {
       this.client.calls.reject(f.call_id, 'busy');
       return;
@@ -300,8 +320,14 @@ export class CallController {
       return null;
     }
     const iceServers = await this.client.calls.iceServers().catch(() => []);
-    const session = new CallSession(this.client, conversationId, video, outgoing, peerName, stream, iceServers, this.changed, (s) => {
+    const session = new CallSession(this.client, conversationId, video, outgoing, peerName, stream, iceServers, this.changed, (s, ended) => {
       if (this.current === s) this.current = null;
+      const crossing = this.crossing;
+      this.crossing = null;
+      if (ended?.glare && crossing && crossing.conversation_id === s.conversationId) {
+        this.incoming = { invite: crossing, name: this.nameOf(crossing) };
+        void this.accept();
+      }
       this.changed();
     });
     this.current = session;
@@ -309,6 +335,9 @@ export class CallController {
     return session;
   }
 }
+
+/** What natter may answer a call_invite with. */
+const REFUSALS = new Set(['call_in_progress', 'blocked', 'forbidden', 'not_found', 'validation_failed']);
 
 interface Ringer {
   stop(): void;
