@@ -5,6 +5,9 @@ import type { Bus, DeliveryLagObserver } from './bus/bus.js';
 import { MemoryBus } from './bus/memory.js';
 import { NatsBus } from './bus/nats.js';
 import { RedisBus } from './bus/redis.js';
+import type { CallStore } from './calls/call-store.js';
+import { MemoryCallStore } from './calls/memory.js';
+import { RedisCallStore } from './calls/redis.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { API_PREFIX, buildServer, type AppServer } from './http/server.js';
@@ -37,6 +40,7 @@ import { ReceiptsService } from './services/receipts.js';
 import { SearchService } from './services/search.js';
 import { SyncService } from './services/sync.js';
 import { TokenSigner } from './services/tokens.js';
+import { TurnService } from './services/turn.js';
 import { AttachmentSigner } from './services/attachment-links.js';
 import { AttachmentsService } from './services/attachments.js';
 import { BlocksService } from './services/blocks.js';
@@ -62,6 +66,8 @@ export interface App {
   readonly attachments: AttachmentsService;
   /** The push worker of this node (its counters, and a round by hand for tests). */
   readonly push: PushService;
+  /** Calls' live state: in Redis where presence is (several nodes), else in this node's memory. */
+  readonly callStore: CallStore;
   /** This node's metrics (GET /metrics); undefined with METRICS=false. */
   readonly metrics: Metrics | undefined;
   /** Where the METRICS_PORT listener serves /metrics, once listening (undefined: none). */
@@ -110,6 +116,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     owned.unshift(bus);
     const presenceStore = createPresenceStore(config, log);
     owned.unshift(presenceStore);
+    const callStore = createCallStore(config, log);
+    owned.unshift(callStore);
     if (config.migrateOnStart) await new Migrator(database, MIGRATIONS_DIR).up();
     const { db } = database;
     await ensureSearchLanguage(db, config.searchLanguage, (from) =>
@@ -224,14 +232,22 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       if (!(await database.ping())) failing.push('database');
       if (bus.isReady && !bus.isReady()) failing.push(`bus (${config.bus})`);
       if (!presenceStore.isReady()) failing.push('presence');
+      if (!callStore.isReady()) failing.push('calls');
       return failing;
     };
     const sync = new SyncService(db, messages);
+    const turn = new TurnService({ uris: config.turnUris, secret: config.turnSecret, ttlSeconds: config.turnTtl }, clock);
+    const relayUris = config.turnUris.filter((uri) => !uri.startsWith('stun:'));
+    if (config.turnSecret !== undefined && relayUris.length === 0) {
+      log.warn('TURN_SECRET is set but TURN_URIS lists no turn: or turns: URI: the credentials natter hands out open no relay');
+    } else if (config.turnSecret === undefined && relayUris.length > 0) {
+      log.warn('TURN_URIS lists TURN servers but TURN_SECRET is unset: clients are offered only the stun: URIs');
+    }
     let gateway!: Gateway;
     const server = await buildServer({
       rateLimitRedis: limitsRedis,
       config,
-      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices },
+      services: { accounts, users, conversations, groups, messages, changes, receipts, attachments, search, blocks, memberSettings, devices, turn },
       logger: log,
       readiness,
       metrics: metrics && { observe: metrics.http, rateLimited: metrics.rateLimited, scrape: () => metrics.scrape(), token: config.metricsToken },
@@ -278,6 +294,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       gateway,
       attachments,
       push,
+      callStore,
       metrics,
       get metricsUrl() {
         return metricsUrl;
@@ -339,6 +356,12 @@ function createPresenceStore(config: Config, log: Logger): PresenceStore {
     { url: config.redisUrl, prefix: `${config.busPrefix}:`, ttlMs: config.presenceTtl * 1000 },
     log.child({ part: 'presence' }),
   );
+}
+
+/** Calls live where presence counts: shared in Redis whenever nodes share presence. */
+function createCallStore(config: Config, log: Logger): CallStore {
+  if (presenceKind(config) === 'memory') return new MemoryCallStore();
+  return new RedisCallStore({ url: config.redisUrl, prefix: `${config.busPrefix}:` }, log.child({ part: 'calls' }));
 }
 
 export { API_PREFIX };

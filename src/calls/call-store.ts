@@ -59,17 +59,25 @@ export interface CallStore {
    * Stores a new call (state ringing) and makes it its conversation's live call and its
    * caller device's call. Refused — nothing stored — when the id is taken (`taken`), or
    * the conversation already has a live call (`live`: that call), or the caller's device
-   * is a party of another live call (`busy`: that call).
+   * is a party of another live call (`busy`: that call), checked in that order. An ended
+   * call's id stays taken while the call is kept (`ENDED_RETENTION_MS`).
    */
   create(call: LiveCall): Promise<{ created: true } | { created: false; why: 'taken' } | { created: false; why: 'live' | 'busy'; live: LiveCall }>;
   get(id: string): Promise<LiveCall | undefined>;
   /**
    * Applies `patch` if the call's state is one of `from`. Moving to `ended` releases the
    * conversation and the devices; `selectedDevice` set by the patch becomes that device's
-   * call (for `busyDevicesOf`). `deadline` in the patch replaces the call's deadline.
+   * call (for `busyDevicesOf`; a device selected before is released). `deadline` in the
+   * patch replaces the call's deadline; moving to `ended` sets it to null. The fields fixed
+   * at creation (id, conversationId, callerId, calleeId, callerDevice) are ignored in a
+   * patch. An ended call stays ended: a patch moving it to another state throws.
    */
   transition(id: string, from: readonly CallState[], patch: CallPatch): Promise<TransitionResult>;
-  /** Adds a device to the call's ringingDevices or busyDevices (once) while its state is `ringing`; the call after, or undefined. */
+  /**
+   * Adds a device to the call's ringingDevices or busyDevices (once) while its state is
+   * `ringing`; the call after, or undefined when the call is gone or no longer rings
+   * (nothing added).
+   */
   addDevice(id: string, list: 'ringingDevices' | 'busyDevices', device: string): Promise<LiveCall | undefined>;
   /** The user's live calls (as caller or callee), any order. */
   liveFor(userId: number): Promise<LiveCall[]>;

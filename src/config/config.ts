@@ -182,6 +182,23 @@ const vapidSubject: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * "stun:stun.example.com:3478,turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349"
+ * → the list, each a STUN or TURN URI (RFC 7064/7065): scheme, host (a name, IPv4 or
+ * [IPv6]), optional port, and for turn:/turns: an optional transport.
+ */
+const iceUris: Parser<string[]> = (raw) => {
+  const list = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  for (const uri of list) {
+    const m = /^(stun|turns?):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\?transport=(udp|tcp))?$/.exec(uri);
+    const port = m?.[3] === undefined ? undefined : Number(m[3]);
+    if (!m || (port !== undefined && (port < 1 || port > 65535)) || (m[4] !== undefined && !m[1]!.startsWith('turn'))) {
+      return bad(`must be STUN/TURN URIs like stun:turn.example.com:3478, turn:turn.example.com:3478?transport=udp or turns:turn.example.com:5349, got "${uri}"`);
+    }
+  }
+  return list;
+};
+
 export const CONFIG_SCHEMA = {
   env: key('NODE_ENV', 'development', oneOf('development', 'production', 'test'),
     'Run mode; `production` refuses the default JWT secret.'),
@@ -299,6 +316,15 @@ export const CONFIG_SCHEMA = {
     'Where webhook devices\' notifications are POSTed (signed JSON), e.g. your own APNs bridge.'),
   pushWebhookSecret: key('PUSH_WEBHOOK_SECRET', undefined, (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : bad('must be at least 16 characters')),
     'HMAC-SHA256 key signing webhook pushes (Natter-Signature); required with PUSH_WEBHOOK_URL.'),
+  callRingTimeout: key('CALL_RING_TIMEOUT', '45s', durationBetween(0.05, 600),
+    'How long a call rings before it ends as missed.'),
+  callConnectTimeout: key('CALL_CONNECT_TIMEOUT', '30s', durationBetween(0.05, 600),
+    'How long an answered call may take to connect (ICE and DTLS) before it ends as connect_timeout.'),
+  turnUris: key('TURN_URIS', '', iceUris,
+    'STUN/TURN URIs handed to call clients (stun:, turn:, turns:), comma-separated; empty: none.'),
+  turnSecret: key('TURN_SECRET', undefined, (raw) => (raw === '' ? undefined : raw.length >= 16 ? raw : bad('must be at least 16 characters')),
+    'Shared secret with the TURN server (coturn static-auth-secret) that TURN credentials are signed with; unset: STUN only.'),
+  turnTtl: key('TURN_TTL', '1h', durationBetween(60, 7 * 86400), 'How long TURN credentials handed out by GET /calls/turn work.'),
   webApp: key('WEB_APP', 'true', bool,
     'Serve the web chat app (web/dist, built by npm run build) at /; false: the API alone.'),
   shutdownTimeout: key('SHUTDOWN_TIMEOUT', '10s', durationSeconds, 'How long a graceful shutdown may take before the process exits.'),

@@ -56,3 +56,13 @@ function cut(text: string): string {
   const chars = [...text];
   return chars.length <= MAX_BODY_CHARS ? text : `${chars.slice(0, MAX_BODY_CHARS - 1).join('')}…`;
 }
+
+/**
+ * What a call's ring says: "Incoming call from Alice" ("Incoming video call from Alice")
+ * with `full` and `sender` — the caller is all a ring has to show — and "Incoming call"
+ * with `none`.
+ */
+export function callNotificationText(preview: PushPreview, call: { callerName: string; video: boolean }): { title: null; body: string } {
+  const what = call.video ? 'Incoming video call' : 'Incoming call';
+  return { title: null, body: preview === 'none' ? what : cut(`${what} from ${call.callerName}`) };
+}

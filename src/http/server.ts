@@ -27,6 +27,7 @@ import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
 import type { SearchService } from '../services/search.js';
+import type { TurnService } from '../services/turn.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
 import { installErrorHandlers } from './errors.js';
@@ -43,6 +44,7 @@ import { memberSettingsRoutes } from './routes/member-settings.js';
 import { messageChangeRoutes } from './routes/message-changes.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { searchRoutes } from './routes/search.js';
+import { turnRoutes } from './routes/turn.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { installWebApp, WEB_DIST, type PageFallback } from './web-app.js';
@@ -87,6 +89,7 @@ export interface Services {
   blocks: BlocksService;
   memberSettings: MemberSettingsService;
   devices: DevicesService;
+  turn: TurnService;
 }
 
 /** What route modules get besides the Fastify instance. */
@@ -256,6 +259,7 @@ export async function buildServer(opts: {
       receiptRoutes(api, ctx);
       searchRoutes(api, ctx);
       deviceRoutes(api, ctx);
+      turnRoutes(api, ctx);
       await attachmentRoutes(api, ctx);
       uploadRoutes(api, ctx);
       if (opts.realtime) await opts.realtime(api);

@@ -107,8 +107,11 @@ class TokenUnavailable extends Error {
  * its 429/5xx are `retry`.
  *
  * The message carries a visible notification only when title or body is set; otherwise it
- * is data-only with the badge still set on iOS. Data values must be strings, and FCM
- * refuses (400, so `failed`) reserved keys such as `from` or ones starting `google.`.
+ * is data-only with the badge still set on iOS. A call's ring (`n.ring`) is data-only on
+ * Android with priority HIGH and `ttl`, so the app's messaging service wakes and shows its
+ * own incoming-call screen; on iOS it is an alert (apns-priority 10, apns-push-type
+ * alert) that APNs drops at `apns-expiration`, the end of the ring window. Data values
+ * must be strings, and FCM refuses (400, so `failed`) reserved keys such as `from` or ones starting `google.`.
  */
 export class FcmProvider implements PushProvider {
   readonly platform = 'fcm' as const;
@@ -131,7 +134,8 @@ export class FcmProvider implements PushProvider {
     if (target.platform !== 'fcm' || !target.token) {
       return { kind: 'failed', reason: `device ${target.deviceId} is not an FCM device with a token` };
     }
-    const body = JSON.stringify({ message: fcmMessage(target.token, n) });
+    const message = n.ring ? fcmRingMessage(target.token, n, n.ring.ttlSeconds, this.now()) : fcmMessage(target.token, n);
+    const body = JSON.stringify({ message });
     const url = `${this.endpoint}/v1/projects/${encodeURIComponent(this.options.serviceAccount.project_id)}/messages:send`;
     for (let attempt = 1; ; attempt++) {
       let token: AccessToken;
@@ -256,6 +260,31 @@ function fcmMessage(token: string, n: PushNotification): Record<string, unknown>
     apns: {
       headers: { 'apns-collapse-id': apnsCollapseId(n.collapseKey), 'apns-priority': '10' },
       payload: { aps },
+    },
+  };
+}
+
+/**
+ * A call's ring: no top-level notification, so Android hands the data to the app (which
+ * rings) instead of drawing a message notification; iOS, where a data-only push may wait
+ * or be dropped, gets the text as an alert. Neither keeps it past the ring window.
+ */
+function fcmRingMessage(token: string, n: PushNotification, ttlSeconds: number, now: number): Record<string, unknown> {
+  const alert: Record<string, string> = {};
+  if (n.title !== null) alert.title = n.title;
+  if (n.body !== null) alert.body = n.body;
+  return {
+    token,
+    data: n.data,
+    android: { priority: 'HIGH', ttl: `${ttlSeconds}s`, collapse_key: n.collapseKey },
+    apns: {
+      headers: {
+        'apns-collapse-id': apnsCollapseId(n.collapseKey),
+        'apns-priority': '10',
+        'apns-push-type': 'alert',
+        'apns-expiration': String(Math.floor(now / 1000) + ttlSeconds),
+      },
+      payload: { aps: { alert, badge: n.badge, sound: 'default', 'mutable-content': 1 } },
     },
   };
 }

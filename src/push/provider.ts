@@ -27,6 +27,13 @@ export interface PushNotification {
   count: number;
   /** Flat string map delivered to the app (conversation_id, seq, message_id, kind ...). */
   data: Record<string, string>;
+  /**
+   * Set for an incoming call's ring (data kind "call"), unset for messages: the platform
+   * keeps it at most ttlSeconds (1 or more) for a device it cannot reach now — the rest of
+   * the ring window, as a later ring is of no use — and delivers it at its highest
+   * priority, as a call rather than a message notification.
+   */
+  ring?: { ttlSeconds: number };
 }
 
 export interface PushTarget {

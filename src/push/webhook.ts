@@ -22,8 +22,9 @@ export const WEBHOOK_TOLERANCE_SECONDS = 300;
  * whom it is for.
  *
  * Body (JSON): `{device_id, token, notification: {title, body, badge, count, collapse_key,
- * data}}`. Headers: `Natter-Timestamp: <unix seconds>` and `Natter-Signature: v1=<hex
- * HMAC-SHA256(secret, "<timestamp>.<raw body>")>`. A receiver checks both with
+ * data}}`; a call's ring adds `kind: "call"` and `ttl_seconds` (what is left of the ring
+ * window) beside them. Headers: `Natter-Timestamp: <unix seconds>` and
+ * `Natter-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`. A receiver checks both with
  * verifyWebhookSignature, which also refuses replays older than 5 minutes.
  *
  * Results: 2xx → sent; 410 → gone; 429 and 5xx (and no reply) → retry, with Retry-After;
@@ -46,6 +47,8 @@ export class WebhookProvider implements PushProvider {
     const body = JSON.stringify({
       device_id: target.deviceId,
       token: target.token,
+      // Only a ring says so at the top: a gateway can pick VoIP delivery and the expiry from it.
+      ...(n.ring ? { kind: 'call', ttl_seconds: n.ring.ttlSeconds } : {}),
       notification: { title: n.title, body: n.body, badge: n.badge, count: n.count, collapse_key: n.collapseKey, data: n.data },
     });
     const timestamp = String(Math.floor(this.now() / 1000));

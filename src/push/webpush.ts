@@ -27,7 +27,8 @@ const TOPIC_MAX = 32;
  *
  * The payload is JSON `{title, body, badge, count, data, collapse_key}` for the service
  * worker. When it would exceed WEBPUSH_MAX_PLAINTEXT bytes the body, then the title, is cut
- * (ending in "…"); if data alone is too big the send is `failed`. Urgency is high; the Topic
+ * (ending in "…"); if data alone is too big the send is `failed`. Urgency is high; TTL is
+ * ttlSeconds, or for a call's ring what is left of its ring window; the Topic
  * header is the collapse key (a digest of it when it is not 1-32 base64url characters), so
  * the push service keeps only the newest undelivered message of a conversation.
  *
@@ -55,7 +56,8 @@ export class WebPushProvider implements PushProvider {
     try {
       details = webpush.generateRequestDetails(subscription, payload, {
         vapidDetails: this.options.vapid,
-        TTL: this.options.ttlSeconds,
+        // A ring is worth delivering only while the call still rings.
+        TTL: n.ring?.ttlSeconds ?? this.options.ttlSeconds,
         topic: safeCollapseKey(n.collapseKey, TOPIC_MAX),
         urgency: 'high',
         contentEncoding: 'aes128gcm',

@@ -3,8 +3,8 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
 import { endpointAllowed, type PushPlatform } from '../domain/devices.js';
-import { notificationText, type PushPreview } from '../domain/push.js';
-import type { PushNotification, PushProvider, SendResult } from '../push/provider.js';
+import { callNotificationText, notificationText, type PushPreview } from '../domain/push.js';
+import type { PushNotification, PushProvider, PushTarget, SendResult } from '../push/provider.js';
 import { inTransaction, type Db, type Trx } from '../store/database.js';
 import type { MessageRow } from '../store/messages.repository.js';
 import {
@@ -16,11 +16,13 @@ import {
   lockClaimed,
   outboxState,
   pendingSummaries,
+  ringableDevices,
   renewClaim,
   rescheduleClaimed,
   unreadTotals,
   type ClaimedPush,
   type PendingSummary,
+  type PushDevice,
   type Settled,
 } from '../store/push.repository.js';
 
@@ -48,6 +50,27 @@ export interface PushOptions {
 }
 
 export const DEFAULT_PUSH_TUNING = { leaseMs: 60_000, batchSize: 500, pollMs: 1000, retryBaseMs: 1000, maxBackoffMs: 15 * 60_000, worker: true, webPushEndpoints: [] as readonly string[] };
+
+/** An incoming call, as its ring push tells of it. */
+export interface RingCall {
+  call_id: string;
+  conversation_id: number;
+  caller_id: number;
+  caller_name: string;
+  video: boolean;
+  /** When the call was placed (ms since the epoch): the ring window starts here. */
+  sent_at: number;
+  /** How long it rings (CALL_RING_TIMEOUT, in ms): the ring window ends at sent_at + this. */
+  ring_timeout_ms: number;
+}
+
+export interface RingInput {
+  /** The callee. */
+  userId: number;
+  /** Public device ids (sessions.device_id) not to push: those already showing the call, or busy. */
+  excludeDevices: readonly string[];
+  call: RingCall;
+}
 
 /** What the message writer calls in and after each commit (see MessageWriter). */
 export interface CommitOutbox {
@@ -87,9 +110,14 @@ export class PushService implements CommitOutbox {
   private closed = false;
   private readonly wakers = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly rings = new Set<Promise<void>>();
+  /** Rings waiting to retry; close() cuts their wait short. */
+  private readonly ringPauses = new Set<() => void>();
   /** Counters for tests and the ops issue's metrics. */
   readonly stats = { sent: 0, skipped: 0, retried: 0, gone: 0, failed: 0, givenUp: 0 };
-  /** Sends tried per provider (platform) and result: sent, gone, failed, retry, given_up. */
+  /** Rings (ringDevices), per device: sent, gone, failed, retried (sends), givenUp, and late (the window closed before a send). */
+  readonly ringStats = { sent: 0, gone: 0, failed: 0, retried: 0, givenUp: 0, late: 0 };
+  /** Sends tried per provider (platform) and result: sent, gone, failed, retry, given_up. Rings count too. */
   readonly results = new Map<PushPlatform, Record<'sent' | 'gone' | 'failed' | 'retry' | 'given_up', number>>();
 
   constructor(
@@ -369,13 +397,164 @@ export class PushService implements CommitOutbox {
     return Math.max(jittered, Math.min(retryAfterMs ?? 0, 24 * 3600_000));
   }
 
-  /** Stops the worker after its round; in-flight sends finish and are settled. Closes the providers. */
+  /**
+   * Rings `userId`'s devices for an incoming call, now — no outbox: a ring is of use only
+   * during the ring window, so nothing of it survives a crash or outlives the window.
+   *
+   * - Pushes each device of the user on a live session whose public device id is not in
+   *   `excludeDevices`, once, at the platform's highest priority, kept by the platform no
+   *   longer than the rest of the ring window (see PushNotification.ring). Data: kind
+   *   "call", call_id, conversation_id, caller_id and caller_name (not with PUSH_PREVIEW
+   *   none), video, sent_at (ISO), age_ms (send time − sent_at) and ring_timeout_ms, all
+   *   strings, so an app whose push comes after sent_at + ring_timeout_ms shows a missed call.
+   * - Rings through a muted conversation; rings nobody when the user blocks the caller.
+   * - A send answered `retry` is sent again with the worker's backoff (no sooner than
+   *   Retry-After) while the next try would still start inside the ring window, up to
+   *   PUSH_MAX_ATTEMPTS sends; a device its provider says is gone is deleted; `failed`
+   *   gives up that device. A send that timed out after the platform took it and was
+   *   retried can arrive twice: the collapse key `call-<call_id>` shows it once.
+   * - Sends do not wait for PUSH_CONCURRENCY: a ring must not queue behind a fan-out.
+   *
+   * Resolves once every device's ring has settled (at the latest at the end of the ring
+   * window, plus one PUSH_TIMEOUT). Rejects only when the devices cannot be read; provider
+   * and network errors never reject. After close() it does nothing.
+   */
+  async ringDevices(input: RingInput): Promise<void> {
+    if (this.closed) return;
+    const ring = this.ring(input);
+    this.rings.add(ring);
+    try {
+      await ring;
+    } finally {
+      this.rings.delete(ring);
+    }
+  }
+
+  private async ring({ userId, excludeDevices, call }: RingInput): Promise<void> {
+    const endsAt = call.sent_at + call.ring_timeout_ms;
+    const now = this.clock.now();
+    if (now >= endsAt) return;
+    const devices = await ringableDevices(this.db, {
+      userId,
+      callerId: call.caller_id,
+      excludeDeviceIds: excludeDevices,
+      platforms: this.platforms,
+      now: new Date(now),
+    });
+    if (devices.length === 0) return;
+    // The call's own record counts: it is unread until answered.
+    const badge = (await unreadTotals(this.db, [userId])).get(userId) ?? 0;
+    const gone: number[] = [];
+    await Promise.all(
+      devices.map(async (device) => {
+        if (device.platform === 'webpush' && !endpointAllowed(device.subscription?.endpoint ?? '', this.opts.webPushEndpoints)) {
+          this.log.warn({ device: device.id }, 'web push endpoint not on WEBPUSH_ENDPOINTS; device removed');
+          gone.push(device.id);
+        } else if ((await this.ringDevice(device, call, badge, endsAt)) === 'gone') gone.push(device.id);
+      }),
+    );
+    // Outside any transaction, as a user's own DELETE /devices removes one.
+    if (gone.length > 0) await deleteDevices(this.db, gone);
+  }
+
+  /** Sends one device its ring, retrying while the window lasts; how it ended. */
+  private async ringDevice(device: PushDevice, call: RingCall, badge: number, endsAt: number): Promise<'sent' | 'gone' | 'over'> {
+    const provider = this.providers.get(device.platform);
+    if (!provider) return 'over';
+    const target: PushTarget = { deviceId: device.id, platform: device.platform, token: device.token, subscription: device.subscription };
+    for (let attempt = 1; ; attempt++) {
+      const now = this.clock.now();
+      if (this.closed || now >= endsAt) {
+        this.ringStats.late++;
+        return 'over';
+      }
+      const result = await provider
+        .send(target, this.ringNotification(call, badge, now, Math.ceil((endsAt - now) / 1000)))
+        .catch((err: unknown): SendResult => ({ kind: 'retry', reason: String(err) }));
+      let wait = 0;
+      let last = false;
+      if (result.kind === 'retry') {
+        wait = this.backoff(attempt, result.retryAfterMs);
+        last = attempt >= this.opts.maxAttempts || this.closed || this.clock.now() + wait >= endsAt;
+      }
+      this.tally(device.platform, last ? 'given_up' : result.kind);
+      switch (result.kind) {
+        case 'sent':
+          this.ringStats.sent++;
+          return 'sent';
+        case 'gone':
+          this.ringStats.gone++;
+          return 'gone';
+        case 'failed':
+          this.ringStats.failed++;
+          this.log.warn({ device: device.id, platform: device.platform, reason: result.reason, call: call.call_id }, 'call push refused; given up');
+          return 'over';
+        case 'retry':
+          if (last) {
+            this.ringStats.givenUp++;
+            this.log.warn({ device: device.id, platform: device.platform, reason: result.reason, attempts: attempt, call: call.call_id }, 'call push failed within the ring window; given up');
+            return 'over';
+          }
+          this.ringStats.retried++;
+          await this.pause(wait);
+      }
+    }
+  }
+
+  private ringNotification(call: RingCall, badge: number, now: number, ttlSeconds: number): PushNotification {
+    const data: Record<string, string> = {
+      kind: 'call',
+      call_id: call.call_id,
+      conversation_id: String(call.conversation_id),
+      video: String(call.video),
+      sent_at: new Date(call.sent_at).toISOString(),
+      age_ms: String(Math.max(0, now - call.sent_at)),
+      ring_timeout_ms: String(call.ring_timeout_ms),
+    };
+    if (this.opts.preview !== 'none') {
+      data.caller_id = String(call.caller_id);
+      data.caller_name = call.caller_name;
+    }
+    return {
+      conversationId: call.conversation_id,
+      collapseKey: `call-${call.call_id}`,
+      ...callNotificationText(this.opts.preview, { callerName: call.caller_name, video: call.video }),
+      badge,
+      count: 1,
+      data,
+      ring: { ttlSeconds },
+    };
+  }
+
+  private tally(platform: PushPlatform, result: 'sent' | 'gone' | 'failed' | 'retry' | 'given_up'): void {
+    let tally = this.results.get(platform);
+    if (!tally) this.results.set(platform, (tally = { sent: 0, gone: 0, failed: 0, retry: 0, given_up: 0 }));
+    tally[result]++;
+  }
+
+  /** Waits ms, or until close(). */
+  private pause(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.ringPauses.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.ringPauses.add(done);
+    });
+  }
+
+  /** Stops the worker after its round and rings after their sends in flight; those finish and are settled. Closes the providers. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
     this.wakeAll();
+    for (const wake of [...this.ringPauses]) wake();
     await this.running;
+    await Promise.allSettled([...this.rings]);
     for (const p of this.providers.values()) await p.close();
   }
 }

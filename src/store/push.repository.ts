@@ -112,6 +112,38 @@ export async function liveDevices(db: Db, ids: number[], now: Date): Promise<Pus
     .execute();
 }
 
+/**
+ * The devices a call from `callerId` rings for `userId`: theirs, of a platform among
+ * `platforms`, on a session live at `now` whose public device id is not in
+ * `excludeDeviceIds` — none at all when the user blocks the caller. Mute is not looked at:
+ * a call rings through it. Ordered by id.
+ */
+export async function ringableDevices(
+  db: Db,
+  opts: { userId: number; callerId: number; excludeDeviceIds: readonly string[]; platforms: PushPlatform[]; now: Date },
+): Promise<PushDevice[]> {
+  if (opts.platforms.length === 0) return [];
+  return db
+    .selectFrom('push_devices as d')
+    .innerJoin('sessions as s', 's.id', 'd.session_id')
+    .select(['d.id', 'd.user_id', 'd.platform', 'd.token', 'd.subscription', 'd.locale'])
+    .where('d.user_id', '=', opts.userId)
+    .where('d.platform', '=', sql<PushPlatform>`any(${opts.platforms}::text[])`)
+    .where('s.revoked_at', 'is', null)
+    .where('s.expires_at', '>', opts.now)
+    // An array parameter (empty included) keeps one statement text for any count.
+    .where(sql<boolean>`not (s.device_id = any(${[...opts.excludeDeviceIds]}::text[]))`)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb.selectFrom('user_blocks as b').select('b.blocker_id').where('b.blocker_id', '=', opts.userId).where('b.blocked_id', '=', opts.callerId),
+        ),
+      ),
+    )
+    .orderBy('d.id')
+    .execute();
+}
+
 /** Most undelivered messages one notification counts ("99+" beyond); bounds the work per row. */
 export const MAX_NOTIFIED_COUNT = 100;
 

@@ -20,13 +20,14 @@ describe('defaults', () => {
     const config = loadConfig({});
     // Every key is present; only DATABASE_URL (PGlite when unset), PUBLIC_URL (relative
     // URLs), the S3 settings (local storage), the push providers' (no push) and the metrics
-    // listener, its address and the token (no /metrics) have no default.
+    // listener, its address and the token (no /metrics) and the TURN secret (STUN only) have no default.
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
     const unset = [
       'databaseUrl', 'publicUrl', 's3Endpoint', 's3Bucket', 's3AccessKeyId', 's3SecretAccessKey',
       'vapidPublicKey', 'vapidPrivateKey', 'vapidSubject',
       'fcmServiceAccountFile', 'fcmTokenUrl', 'pushWebhookUrl', 'pushWebhookSecret',
       'metricsPort', 'metricsToken', 'metricsHost',
+      'turnSecret',
     ];
     for (const [name, value] of Object.entries(config)) {
       if (unset.includes(name)) expect(value, name).toBeUndefined();
@@ -199,6 +200,37 @@ describe('values', () => {
     for (const bad of ['localhost:3000', 'app.example.com:443', 'https://app.example.com/path', 'ftp://files.example.com']) {
       expect(problemsOf({ CORS_ORIGINS: bad }), bad).toEqual([expect.stringMatching(/^CORS_ORIGINS /)]);
     }
+  });
+
+  test('calls and TURN: timeouts in seconds, STUN/TURN URIs checked one by one, a secret of 16+ characters', () => {
+    expect(loadConfig({})).toMatchObject({ callRingTimeout: 45, callConnectTimeout: 30, turnUris: [], turnTtl: 3600 });
+    expect(loadConfig({ TURN_SECRET: '' }).turnSecret).toBeUndefined();
+    const uris = 'stun:turn.example.com:3478, turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp,turn:[::1]';
+    expect(loadConfig({ TURN_URIS: uris, TURN_SECRET: 'sixteen-chars-ok', TURN_TTL: '15m', CALL_RING_TIMEOUT: '100ms' })).toMatchObject({
+      turnUris: [
+        'stun:turn.example.com:3478',
+        'turn:turn.example.com:3478?transport=udp',
+        'turns:turn.example.com:5349?transport=tcp',
+        'turn:[::1]',
+      ],
+      turnSecret: 'sixteen-chars-ok',
+      turnTtl: 900,
+      callRingTimeout: 0.1,
+    });
+    const problems = problemsOf({
+      TURN_URIS: 'stun:ok.example.com,https://turn.example.com',
+      TURN_SECRET: 'short',
+      TURN_TTL: '30s',
+      CALL_CONNECT_TIMEOUT: '11m',
+    });
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toBe('CALL_CONNECT_TIMEOUT must be between 0.05 and 600 seconds, got 660');
+    expect(problems[1]).toMatch(/^TURN_URIS must be STUN\/TURN URIs like .*, got "https:\/\/turn.example.com"$/);
+    expect(problems[2]).toBe('TURN_SECRET must be at least 16 characters');
+    expect(problems[3]).toBe('TURN_TTL must be between 60 and 604800 seconds, got 30');
+    // A transport on stun:, a port out of range: refused.
+    expect(problemsOf({ TURN_URIS: 'stun:a.example.com?transport=udp' })).toHaveLength(1);
+    expect(problemsOf({ TURN_URIS: 'turn:a.example.com:70000' })).toHaveLength(1);
   });
 
   test('DATABASE_URL: unset or empty selects PGlite; otherwise a postgres:// URL', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MAX_BODY_CHARS, notificationText, type NotifiedMessage } from '../../src/domain/push.js';
+import { callNotificationText, MAX_BODY_CHARS, notificationText, type NotifiedMessage } from '../../src/domain/push.js';
 
 /** What a lock screen shows for each PUSH_PREVIEW, in direct and group conversations. */
 
@@ -46,5 +46,16 @@ describe('sender and none', () => {
   test('none names nobody', () => {
     expect(notificationText('none', msg())).toEqual({ title: null, body: 'New message' });
     expect(notificationText('none', msg({ conversationType: 'group', conversationName: 'Hikers', count: 2 }))).toEqual({ title: null, body: '2 new messages' });
+  });
+});
+
+describe('a call\'s ring', () => {
+  test('full and sender name the caller and say whether it is video; none names nobody', () => {
+    for (const preview of ['full', 'sender'] as const) {
+      expect(callNotificationText(preview, { callerName: 'alice', video: false })).toEqual({ title: null, body: 'Incoming call from alice' });
+      expect(callNotificationText(preview, { callerName: 'alice', video: true })).toEqual({ title: null, body: 'Incoming video call from alice' });
+    }
+    expect(callNotificationText('none', { callerName: 'alice', video: false })).toEqual({ title: null, body: 'Incoming call' });
+    expect(callNotificationText('none', { callerName: 'alice', video: true })).toEqual({ title: null, body: 'Incoming video call' });
   });
 });

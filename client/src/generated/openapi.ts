@@ -3233,6 +3233,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/turn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * STUN/TURN servers and short-lived TURN credentials for calls
+         * @description Pass `{urls: uris, username, credential: password}` as an RTCPeerConnection ice server. The credentials are coturn's use-auth-secret (TURN REST API) form: `username` is `<expiry unix seconds>:<user id>`, `password` base64(HMAC-SHA1(TURN_SECRET, username)); they work for `ttl` seconds (TURN_TTL) and are made afresh on each request (never cached: `Cache-Control: no-store`). Without TURN_SECRET only the stun: URIs of TURN_URIS are listed, `username` and `password` are null and `note` says TURN is not configured. Counts against the caller's REST budget (RATE_LIMIT_USER, 429 `rate_limited`).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description TURN username, `<expiry in unix seconds>:<user id>` (coturn's use-auth-secret form); null when TURN is not configured. */
+                            username: string | null;
+                            /** @description TURN password (RTCIceServer `credential`): base64 of HMAC-SHA1(TURN_SECRET, username); null when TURN is not configured. */
+                            password: string | null;
+                            /** @description Seconds the credentials work from now (TURN_TTL); fetch new ones before they run out. */
+                            ttl: number;
+                            /** @description STUN and TURN URIs (RTCIceServer `urls`) from TURN_URIS; only the stun: ones when TURN is not configured. */
+                            uris: string[];
+                            /** @description Present when TURN is not configured: why there are no credentials. */
+                            note?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/attachments": {
         parameters: {
             query?: never;
