@@ -1,4 +1,5 @@
 import { NatterError } from './errors.js';
+import type { paths } from './generated/openapi.js';
 import type { ClientFrame, ClientFrameOf, ServerFrameOf, ServerFrameType } from './types.js';
 
 /** One ICE candidate as a call frame carries it (an `RTCIceCandidateInit`); `candidate: ""` marks the end of candidates. */
@@ -11,16 +12,8 @@ export type SdpType = NonNullable<ClientFrameOf<'call_negotiate'>['sdp_type']>;
 /** The call frames natter sends, by type. */
 export type CallFrameType = Extract<ServerFrameType, `call_${string}`>;
 
-/** What `GET /api/v1/calls/turn` answers: TURN credentials (null without TURN) and the STUN/TURN URIs. */
-export interface TurnCredentials {
-  username: string | null;
-  password: string | null;
-  /** Seconds the credentials are good for. */
-  ttl: number;
-  uris: string[];
-  /** Set when natter has no TURN configured (only STUN URIs then). */
-  note?: string;
-}
+/** What `GET /api/v1/calls/turn` answers (generated): TURN credentials (null without TURN), their `ttl` in seconds, the STUN/TURN `uris`, a `note` without TURN. */
+export type TurnCredentials = paths['/api/v1/calls/turn']['get']['responses'][200]['content']['application/json'];
 
 /** An `RTCIceServer` as `new RTCPeerConnection({ iceServers })` takes it. */
 export interface IceServer {

@@ -1112,10 +1112,7 @@ export class NatterClient {
   // ---------------------------------------------------------------- calls
 
   private async turnCredentials(): Promise<TurnCredentials> {
-    const res = await this.session.fetch(new Request(`${this.baseUrl}/api/v1/calls/turn`));
-    const body: unknown = await res.json().catch(() => null);
-    if (!res.ok) throw NatterError.from(res.status, body);
-    return body as TurnCredentials;
+    return must(await this.api.GET('/api/v1/calls/turn'));
   }
 
   // ---------------------------------------------------------------- plumbing
