@@ -227,7 +227,12 @@ export class CallController {
       c.on('error', (f) => {
         const s = this.current;
         if (!s || !s.outgoing || s.phase !== 'calling' || f.client_id || !REFUSALS.has(f.code)) return;
-        this.error = f.code === 'call_in_progress' ? 'A call is already going on in this chat.' : f.error;
+        this.error =
+          f.code === 'call_in_progress'
+            ? 'A call is already going on in this chat.'
+            : f.code === 'unknown_type'
+              ? 'This server does not take calls.'
+              : f.error;
         s.close();
       }),
     );
@@ -337,7 +342,7 @@ export class CallController {
 }
 
 /** What natter may answer a call_invite with. */
-const REFUSALS = new Set(['call_in_progress', 'blocked', 'forbidden', 'not_found', 'validation_failed']);
+const REFUSALS = new Set(['call_in_progress', 'blocked', 'forbidden', 'not_found', 'validation_failed', 'unknown_type', 'invalid_frame']);
 
 interface Ringer {
   stop(): void;
