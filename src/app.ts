@@ -31,6 +31,7 @@ import { MessagesService } from './services/messages.js';
 import { NodeCache } from './services/node-cache.js';
 import { PresenceService } from './services/presence.js';
 import { DEFAULT_PUSH_TUNING, PushService } from './services/push.js';
+import { CallsService, DEFAULT_CALL_TUNING } from './services/calls.js';
 import type { PushPlatform } from './domain/devices.js';
 import type { PushProvider } from './push/provider.js';
 import { FcmProvider, loadServiceAccount } from './push/fcm.js';
@@ -88,6 +89,8 @@ export interface AppOptions {
   clock?: Clock;
   /** The push worker's batch size, poll interval and backoff (tests make rounds small and quick). */
   pushTuning?: Partial<typeof DEFAULT_PUSH_TUNING>;
+  /** Call timing (sweep interval, push grace) for tests. */
+  callTuning?: Partial<typeof DEFAULT_CALL_TUNING>;
   /** Where the built web app is (default: web/dist of this checkout); tests serve their own. */
   webAppDir?: string;
 }
@@ -235,6 +238,29 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       if (!callStore.isReady()) failing.push('calls');
       return failing;
     };
+    const calls = new CallsService(
+      callStore,
+      db,
+      cache,
+      blocks,
+      fanout,
+      writer,
+      messages,
+      changes,
+      receipts,
+      links,
+      (userId) => presenceStore.count(userId),
+      push.platforms.length > 0 ? push : undefined,
+      clock,
+      {
+        ...DEFAULT_CALL_TUNING,
+        ringTimeoutMs: config.callRingTimeout * 1000,
+        connectTimeoutMs: config.callConnectTimeout * 1000,
+        ...opts.callTuning,
+      },
+      log.child({ part: 'calls' }),
+      metrics?.calls,
+    );
     const sync = new SyncService(db, messages);
     const turn = new TurnService({ uris: config.turnUris, secret: config.turnSecret, ttlSeconds: config.turnTtl }, clock);
     const relayUris = config.turnUris.filter((uri) => !uri.startsWith('stun:'));
@@ -254,7 +280,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       webAppDir: opts.webAppDir,
       realtime: async (api) => {
         gateway = new Gateway(
-          { accounts, messages, changes, typing, presence, receipts, sync, bus, log: api.log, meter: metrics?.realtime },
+          { accounts, messages, changes, typing, presence, receipts, sync, calls, bus, log: api.log, meter: metrics?.realtime },
           {
             maxPayloadBytes: config.wsMaxPayload,
             maxBufferedBytes: config.wsSendBuffer,
@@ -284,6 +310,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     let metricsUrl: string | undefined;
 
     push.start();
+    calls.start();
     const sweeper = attachments.startSweeping(Math.min(10 * 60_000, (config.uploadOrphanTtl * 1000) / 4));
     let closing: Promise<void> | undefined;
     return {
@@ -311,6 +338,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           sweeper.stop();
           await metricsListener?.close();
           await gateway.close();
+          await calls.close();
           await server.close();
           await presence.close();
           await writer.drain();

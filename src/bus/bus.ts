@@ -51,8 +51,8 @@ export type BusEvent =
  */
 export type DeliveryLagObserver = (seconds: number) => void;
 
-/** Which of a user's devices a frame is for: `only` that one, or all `except` it. */
-export type DeviceTarget = { only: string } | { except: string };
+/** Which of a user's devices a frame is for: `only` that one, or all `except` these. */
+export type DeviceTarget = { only: string } | { except: readonly string[] };
 
 export const userChannel = (userId: number) => `user:${userId}`;
 /**

@@ -15,7 +15,7 @@ import type { Bus, BusEvent, DeliveryLagObserver } from './bus.js';
  * message changes are timed.
  *
  * A frame for some of a user's devices (call signalling) is `d+<device>;<frame>` (that
- * device only) or `d-<device>;<frame>` (all but it). Nodes of earlier versions drop it
+ * device only) or `d-<device>,<device>…;<frame>` (all but those). Nodes of earlier versions drop it
  * as an unknown kind, which is right: they serve no calls.
  */
 export function encodeEvent(event: BusEvent, sentAt?: number): string {
@@ -23,7 +23,7 @@ export function encodeEvent(event: BusEvent, sentAt?: number): string {
   if (event.kind === 'user_changed') return `u${event.userId}`;
   if (event.kind === 'conversation_changed') return `c${event.conversationId}`;
   const d = event.device;
-  if (d) return 'only' in d ? `d+${d.only};${event.frame}` : `d-${d.except};${event.frame}`;
+  if (d) return 'only' in d ? `d+${d.only};${event.frame}` : `d-${d.except.join(',')};${event.frame}`;
   const at = sentAt === undefined ? '' : `,${sentAt}`;
   const p = event.position;
   if (p) return `m${p.conversation_id},${p.seq}${at};${event.frame}`;
@@ -57,10 +57,11 @@ export function decodeEnvelope(payload: string): Envelope | undefined {
     case 'd': {
       const end = payload.indexOf(';');
       const sign = payload[1];
-      if (end < 3 || (sign !== '+' && sign !== '-')) return undefined;
-      const device = payload.slice(2, end);
+      if (end < 2 || (sign !== '+' && sign !== '-')) return undefined;
+      const devices = payload.slice(2, end);
       const frame = payload.slice(end + 1);
-      return { event: { kind: 'frame', frame, device: sign === '+' ? { only: device } : { except: device } } };
+      if (sign === '+') return devices === '' ? undefined : { event: { kind: 'frame', frame, device: { only: devices } } };
+      return { event: { kind: 'frame', frame, device: { except: devices === '' ? [] : devices.split(',') } } };
     }
     case 'r':
       return { event: { kind: 'session_revoked', sessionId: payload.slice(1) } };

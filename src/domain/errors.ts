@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'username_taken',
   'offset_mismatch',
   'message_deleted',
+  'call_in_progress',
   'too_many_reactions',
   'too_many_devices',
   'not_a_group',

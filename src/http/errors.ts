@@ -24,6 +24,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   username_taken: 409,
   offset_mismatch: 409,
   message_deleted: 409,
+  call_in_progress: 409,
   too_many_reactions: 422,
   too_many_devices: 422,
   not_a_group: 422,

@@ -1,3 +1,5 @@
+import type { CallEndReason } from '../domain/calls.js';
+
 /**
  * What the transports report to metrics, as plain interfaces: src/http and src/realtime
  * call these on their hot paths and never see prom-client. The implementations
@@ -34,3 +36,11 @@ export const NO_REALTIME_METER: RealtimeMeter = {
   frameIn: () => {},
   frameOut: () => {},
 };
+
+/** Calls placed and ended (CallsService). */
+export interface CallMeter {
+  started(): void;
+  ended(reason: CallEndReason): void;
+}
+
+export const NO_CALL_METER: CallMeter = { started: () => {}, ended: () => {} };

@@ -1,7 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CLIENT_FRAME_SCHEMAS } from '../schemas/client-frames.js';
 import { SERVER_FRAME_SCHEMAS } from '../schemas/server-frames.js';
-import { RATE_LIMITS, type HttpObserver, type RateLimitObserver, type RealtimeMeter } from './meters.js';
+import { CALL_END_REASONS } from '../domain/calls.js';
+import { RATE_LIMITS, type CallMeter, type HttpObserver, type RateLimitObserver, type RealtimeMeter } from './meters.js';
 
 /**
  * natter's metrics, all named `natter_*`, on one prom-client Registry made by the
@@ -43,6 +44,7 @@ export class Metrics {
   readonly http: HttpObserver;
   readonly rateLimited: RateLimitObserver;
   readonly realtime: RealtimeMeter;
+  readonly calls: CallMeter;
   /** Seconds from a timed bus event's publish to its arrival here (RemoteBus's observeLag). */
   readonly busLag: (seconds: number) => void;
   private readonly committed: Counter;
@@ -69,6 +71,16 @@ export class Metrics {
     });
     const limitedBy = new Map(RATE_LIMITS.map((limit) => [limit, limited.labels(limit)]));
     this.rateLimited = (limit) => limitedBy.get(limit)!.inc();
+
+    const callsStarted = new Counter({ name: 'natter_calls_started_total', help: 'Calls placed through this node (call_invite that rang)', registers });
+    const callsEnded = new Counter({
+      name: 'natter_calls_ended_total',
+      help: 'Calls this node ended, by call_ended reason (each call is counted once, by the node whose compare-and-set ended it)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of CALL_END_REASONS) callsEnded.labels(reason);
+    this.calls = { started: () => callsStarted.inc(), ended: (reason) => callsEnded.labels(reason).inc() };
 
     const opened = new Counter({ name: 'natter_ws_sockets_opened_total', help: 'WebSocket sockets accepted', registers });
     const closed = new Counter({

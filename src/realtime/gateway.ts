@@ -10,7 +10,7 @@ import type { AccountsService } from '../services/accounts.js';
 import type { PresenceService } from '../services/presence.js';
 import type { TypingService } from '../services/typing.js';
 import { Connection, type ConnectionLimits } from './connection.js';
-import { frameHandlers, type HandlerDeps } from './handlers.js';
+import { device, frameHandlers, type HandlerDeps } from './handlers.js';
 import { Heartbeat } from './heartbeat.js';
 import { CLOSE } from './protocol.js';
 import { SocketRegistry } from './registry.js';
@@ -134,6 +134,8 @@ export class Gateway {
         if (!conn.open) return false;
         await this.deps.presence.connected(userId);
         conn.sendFrame(frames.connected(userId, deviceId));
+        // A call ringing for this user rings on this socket too (a device woken by a push).
+        void this.deps.calls.resume(device(conn)).catch((err: unknown) => this.deps.log.warn({ err, userId }, 'resuming ringing calls failed'));
         return true;
       })
       .catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import type { ClientFrameOf, ClientFrameType } from '../schemas/client-frames.js';
 import { frames } from '../schemas/server-frames.js';
+import type { CallDevice, CallsService } from '../services/calls.js';
 import type { MessageChangesService } from '../services/message-changes.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ReceiptsService } from '../services/receipts.js';
@@ -14,6 +15,7 @@ export interface HandlerDeps {
   typing: TypingService;
   receipts: ReceiptsService;
   sync: SyncService;
+  calls: CallsService;
 }
 
 /**
@@ -76,5 +78,23 @@ export function frameHandlers(deps: HandlerDeps): FrameHandlers {
       await deps.changes.react(conn.userId, frame.conversation_id, frame.message_id, frame.emoji, frame.on);
     },
     sync: (conn, frame) => streamSync(conn, deps.sync, frame.since, frame.changes_since),
+    // Calls: relayed between the two devices (see CallsService); a refusal is an `error`
+    // frame naming the call.
+    call_invite: (conn, frame) =>
+      deps.calls.invite(device(conn), { conversationId: frame.conversation_id, callId: frame.call_id, sdp: frame.sdp, video: frame.video }),
+    call_ringing: (conn, frame) => deps.calls.ringing(device(conn), frame.call_id),
+    call_answer: (conn, frame) => deps.calls.answer(device(conn), frame.call_id, frame.sdp),
+    call_candidates: (conn, frame) => deps.calls.candidates(device(conn), frame.call_id, frame.candidates, frame.to_device),
+    call_negotiate: (conn, frame) => deps.calls.negotiate(device(conn), frame.call_id, frame.sdp, frame.sdp_type ?? 'offer'),
+    call_reject: (conn, frame) => deps.calls.reject(device(conn), frame.call_id, frame.reason ?? 'declined'),
+    call_hangup: (conn, frame) => deps.calls.hangup(device(conn), frame.call_id, frame.reason ?? 'hangup'),
+    call_connected: (conn, frame) => deps.calls.connected(device(conn), frame.call_id),
   };
 }
+
+/** The socket as the device a call frame comes from. */
+export const device = (conn: Connection): CallDevice => ({
+  userId: conn.userId,
+  deviceId: conn.deviceId,
+  send: (frame) => conn.sendFrame(frame),
+});

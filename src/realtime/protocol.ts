@@ -1,4 +1,5 @@
 import { Compile } from 'typebox/compile';
+import { CALL_ID_PATTERN } from '../domain/calls.js';
 import type { ErrorCode } from '../domain/errors.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from '../schemas/client-frames.js';
 import { ClientId } from '../schemas/common.js';
@@ -31,6 +32,8 @@ const VALIDATORS = Object.fromEntries(
   Object.entries(CLIENT_FRAME_SCHEMAS).map(([type, schema]) => [type, Compile(schema)]),
 ) as { [T in ClientFrameType]: ReturnType<typeof Compile<(typeof CLIENT_FRAME_SCHEMAS)[T]>> };
 
+const CALL_ID = new RegExp(CALL_ID_PATTERN);
+
 /** A client_id fit to be echoed in an error: one the message schema would take. */
 const CLIENT_ID = Compile(ClientId());
 const echoable = (raw: unknown): string | undefined =>
@@ -43,6 +46,8 @@ export type ParsedFrame =
       code: Extract<ErrorCode, 'invalid_frame' | 'unknown_type' | 'validation_failed'>;
       error: string;
       clientId?: string;
+      /** The refused frame's `call_id`, when it is a well-formed one (a call frame at fault elsewhere). */
+      callId?: string;
       field?: string;
     };
 
@@ -91,6 +96,7 @@ export function parseFrame(text: string): ParsedFrame {
       error: `${field ? `${field} ` : ''}${message}`,
       // A client_id that is itself at fault ("" or 200 characters) names no message.
       clientId,
+      ...(typeof record.call_id === 'string' && CALL_ID.test(record.call_id) ? { callId: record.call_id } : {}),
       ...(field ? { field } : {}),
     };
   }

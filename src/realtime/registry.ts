@@ -79,7 +79,7 @@ export class SocketRegistry {
     for (const conn of set) {
       if (event.kind === 'frame') {
         const d = event.device;
-        if (d && ('only' in d ? conn.deviceId !== d.only : conn.deviceId === d.except)) continue;
+        if (d && ('only' in d ? conn.deviceId !== d.only : d.except.includes(conn.deviceId))) continue;
         conn.deliver(this.encoded(event.frame), event.position, event.change);
       }
       else if (event.kind === 'session_revoked' && conn.sessionId === event.sessionId) {

@@ -31,7 +31,7 @@ export class FrameRouter {
     const parsed = parseFrame(text);
     this.meter.frameIn(parsed.ok ? parsed.frame.type : 'invalid');
     if (!parsed.ok) {
-      conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field }));
+      conn.sendFrame(frames.error(parsed.code, parsed.error, { clientId: parsed.clientId, field: parsed.field, callId: parsed.callId }));
       conn.settle();
       return;
     }
@@ -71,11 +71,12 @@ export class FrameRouter {
 
   private fail(conn: Connection, frame: ClientFrame, err: unknown): void {
     const clientId = clientIdOf(frame);
+    const callId = 'call_id' in frame ? frame.call_id : undefined;
     if (err instanceof AppError) {
-      conn.sendFrame(frames.error(err.code, err.message, { clientId, field: err.details?.field }));
+      conn.sendFrame(frames.error(err.code, err.message, { clientId, field: err.details?.field, callId }));
     } else {
       this.log.error({ err, userId: conn.userId, frame: frame.type }, 'frame failed');
-      conn.sendFrame(frames.error('internal', 'Internal server error', { clientId }));
+      conn.sendFrame(frames.error('internal', 'Internal server error', { clientId, callId }));
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CALL_CLIENT_FRAME_SCHEMAS } from './calls.js';
 import { Id, Seq, stringEnum } from './common.js';
 import { DELETE_SCOPES, editFields, Emoji, sendFields } from './messages.js';
 
@@ -41,6 +42,7 @@ export const CLIENT_FRAME_SCHEMAS = {
     since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq())),
     changes_since: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]{0,15}$' }), Seq())),
   }),
+  ...CALL_CLIENT_FRAME_SCHEMAS,
 };
 
 export type ClientFrameType = keyof typeof CLIENT_FRAME_SCHEMAS;

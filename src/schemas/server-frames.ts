@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 import { stringEnum, Timestamp } from './common.js';
+import { CALL_SERVER_FRAME_SCHEMAS } from './calls.js';
 import { MemberSettingsSchema, type MemberSettings } from './member-settings.js';
 import { MessageSchema, type Message } from './messages.js';
 
@@ -60,12 +61,15 @@ export const SERVER_FRAME_SCHEMAS = {
     code: stringEnum(ERROR_CODES),
     client_id: Type.Optional(Type.String()),
     field: Type.Optional(Type.String()),
+    call_id: Type.Optional(Type.String({ description: 'The call a refused call frame was about.' })),
   }),
+  ...CALL_SERVER_FRAME_SCHEMAS,
 };
 
 export type ServerFrameType = keyof typeof SERVER_FRAME_SCHEMAS;
 export type ServerFrameOf<T extends ServerFrameType> = Static<(typeof SERVER_FRAME_SCHEMAS)[T]>;
 export type ServerFrame = { [T in ServerFrameType]: ServerFrameOf<T> }[ServerFrameType];
+type CallRelayType = keyof typeof CALL_SERVER_FRAME_SCHEMAS;
 
 /** The one way to build a server frame. */
 export const frames = {
@@ -105,13 +109,17 @@ export const frames = {
     settings,
   }),
   /** `client_id` of the refused frame, and `field` for validation errors, when known. */
-  error: (code: ErrorCode, error: string, extra: { clientId?: string; field?: string } = {}): ServerFrameOf<'error'> => ({
+  error: (code: ErrorCode, error: string, extra: { clientId?: string; field?: string; callId?: string } = {}): ServerFrameOf<'error'> => ({
     type: 'error',
     error,
     code,
     ...(extra.clientId === undefined ? {} : { client_id: extra.clientId }),
     ...(extra.field === undefined ? {} : { field: extra.field }),
+    ...(extra.callId === undefined ? {} : { call_id: extra.callId }),
   }),
+  /** A call frame as relayed: its fields (without `type`) and who it is from. */
+  call: <T extends CallRelayType>(type: T, fields: Omit<ServerFrameOf<T>, 'type'>): ServerFrameOf<T> =>
+    ({ type, ...fields }) as ServerFrameOf<T>,
 };
 
 /** A frame as the JSON text that travels on the bus and the socket (serialised once per fanout). */

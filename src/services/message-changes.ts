@@ -11,7 +11,9 @@ import { frames } from '../schemas/server-frames.js';
 import type { User } from '../schemas/users.js';
 import { participantsOf } from '../store/conversations.repository.js';
 import { inTransaction, type Db, type Trx } from '../store/database.js';
+import type { CallInfo, CallOutcome } from '../domain/calls.js';
 import {
+  applyCallUpdate,
   applyDelete,
   applyEdit,
   applyReaction,
@@ -40,6 +42,8 @@ export interface ChangeOptions {
   editWindowMs: number;
   maxContentBytes: number;
 }
+
+class RolledBack extends Error {}
 
 /** A change that turned out to change nothing: the transaction is rolled back and the message returned as it is. */
 class Unchanged extends Error {
@@ -253,6 +257,29 @@ export class MessageChangesService {
     if (!result.viewed) throw notFound('Message');
     const [message] = await this.messages.view(callerId, [result.viewed]);
     return { row: result.row, message: message!, changed: result.changed };
+  }
+
+  /**
+   * natter's own change to a call record: its `call` becomes `call` unless the record has
+   * moved past `fromOutcomes` already (an update that lost a race to a later one changes
+   * nothing). Published as any change is. False when nothing changed.
+   */
+  async updateCallRecord(conversationId: number, messageId: number, call: CallInfo, fromOutcomes: readonly CallOutcome[]): Promise<boolean> {
+    let row: MessageRow | undefined;
+    try {
+      row = await inTransaction(this.db, async (trx) => {
+        const modSeq = await takeModSeq(trx, conversationId);
+        const updated = modSeq === undefined ? undefined : await applyCallUpdate(trx, conversationId, messageId, call, modSeq, fromOutcomes);
+        // Nothing to update: roll the mod_seq back rather than leave it taken for nothing.
+        if (!updated) throw new RolledBack();
+        return updated;
+      });
+    } catch (err) {
+      if (err instanceof RolledBack) return false;
+      throw err;
+    }
+    await this.publishUpdate(row);
+    return true;
   }
 
   /**

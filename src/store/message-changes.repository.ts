@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { CallInfo, CallOutcome } from '../domain/calls.js';
 import type { ReactionSummary } from '../schemas/messages.js';
 import type { Db, Trx } from './database.js';
 import type { ViewRow } from './message-views.js';
@@ -277,4 +278,28 @@ export async function hiddenSince(
     .orderBy('h.mod_seq')
     .limit(opts.limit)
     .execute();
+}
+
+/**
+ * Replaces a call record's `call` (stamped with `modSeq`) if its outcome is still one of
+ * `fromOutcomes`: a call's updates may commit out of order across nodes, and a later
+ * state is never overwritten by an earlier one. Undefined when nothing was updated.
+ */
+export async function applyCallUpdate(
+  trx: Trx,
+  conversationId: number,
+  messageId: number,
+  call: CallInfo,
+  modSeq: number,
+  fromOutcomes: readonly CallOutcome[],
+): Promise<MessageRow | undefined> {
+  return trx
+    .updateTable('messages as m')
+    .set({ call: JSON.stringify(call), updated_at: sql`now()`, mod_seq: modSeq })
+    .where('m.conversation_id', '=', conversationId)
+    .where('m.id', '=', messageId)
+    .where('m.type', '=', 'call')
+    .where(sql<string>`m.call->>'outcome'`, 'in', [...fromOutcomes])
+    .returning(messageColumns)
+    .executeTakeFirst();
 }

@@ -151,7 +151,7 @@ export async function registerUser(
   const body = { username: `user${n}`, email: `user${n}@example.com`, password: 'password123', ...fields };
   const res = await t.request('POST', '/api/v1/auth/register', { body });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { token: string; refresh_token: string; user: { id: number; username: string; email: string } };
+  return res.body as { token: string; refresh_token: string; device_id: string; user: { id: number; username: string; email: string } };
 }
 
 /**

@@ -18,8 +18,9 @@ describe('upgrade and authentication', () => {
     const a = await registerUser(t);
     const byQuery = await sockets.connect(t, a);
     const byHeader = await sockets.connect(t, a, { header: true });
-    expect(byQuery.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id }]);
-    expect(byHeader.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id }]);
+    // Both sockets are the one session, so the one device the auth reply named.
+    expect(byQuery.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id, device_id: a.device_id }]);
+    expect(byHeader.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id, device_id: a.device_id }]);
     byQuery.send({ type: 'ping' });
     expect(await byQuery.nextOfType('pong')).toEqual({ type: 'pong' });
   });

@@ -224,24 +224,30 @@ export interface components {
             /** @constant */
             type: "call_invite";
             conversation_id: number;
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
             sdp: string;
             video: boolean;
         };
         "client.call_ringing": {
             /** @constant */
             type: "call_ringing";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
         };
         "client.call_answer": {
             /** @constant */
             type: "call_answer";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
             sdp: string;
         };
         "client.call_candidates": {
             /** @constant */
             type: "call_candidates";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
             to_device?: string;
             candidates: {
@@ -254,7 +260,9 @@ export interface components {
         "client.call_negotiate": {
             /** @constant */
             type: "call_negotiate";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
+            /** @description A session description (SDP), passed on as it is. */
             sdp: string;
             /** @enum {string} */
             sdp_type?: "offer" | "answer";
@@ -262,6 +270,7 @@ export interface components {
         "client.call_reject": {
             /** @constant */
             type: "call_reject";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
             /** @enum {string} */
             reason?: "declined" | "busy";
@@ -269,6 +278,7 @@ export interface components {
         "client.call_hangup": {
             /** @constant */
             type: "call_hangup";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
             /** @enum {string} */
             reason?: "hangup" | "failed";
@@ -276,6 +286,7 @@ export interface components {
         "client.call_connected": {
             /** @constant */
             type: "call_connected";
+            /** @description The call, as its caller named it (a UUID). */
             call_id: string;
         };
         "server.connected": {
@@ -348,6 +359,17 @@ export interface components {
             conversation_id: number;
             settings: components["schemas"]["MemberSettings"];
         };
+        "server.error": {
+            /** @constant */
+            type: "error";
+            error: string;
+            /** @enum {string} */
+            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "call_in_progress" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
+            client_id?: string;
+            field?: string;
+            /** @description The call a refused call frame was about. */
+            call_id?: string;
+        };
         "server.call_invite": {
             /** @constant */
             type: "call_invite";
@@ -357,8 +379,11 @@ export interface components {
             video: boolean;
             from_user_id: number;
             from_device: string;
+            /** Format: date-time */
             started_at: string;
+            /** @description How long it rings from started_at before natter ends it as missed. */
             ring_timeout_ms: number;
+            /** @description The call's record in the conversation (a message of type call). */
             message_id: number;
             seq: number;
         };
@@ -412,16 +437,8 @@ export interface components {
             call_id: string;
             /** @enum {string} */
             reason: "answered_elsewhere" | "declined" | "missed" | "cancelled" | "busy" | "hangup" | "connect_timeout" | "failed";
+            /** @description Both called each other at once; this call lost to the other. */
             glare?: boolean;
-        };
-        "server.error": {
-            /** @constant */
-            type: "error";
-            error: string;
-            /** @enum {string} */
-            code: "validation_failed" | "invalid_json" | "invalid_frame" | "unknown_type" | "payload_too_large" | "message_too_large" | "unsupported_media_type" | "unauthorized" | "invalid_credentials" | "invalid_refresh_token" | "forbidden" | "url_expired" | "edit_window_passed" | "blocked" | "range_not_satisfiable" | "not_found" | "route_not_found" | "email_taken" | "username_taken" | "offset_mismatch" | "message_deleted" | "too_many_reactions" | "too_many_devices" | "not_a_group" | "unknown_users" | "group_full" | "invite_invalid" | "call_in_progress" | "rate_limited" | "not_ready" | "shutting_down" | "internal";
-            client_id?: string;
-            field?: string;
         };
     };
     responses: never;

@@ -1,0 +1,523 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { CallStore, LiveCall } from '../calls/call-store.js';
+import type { Clock } from '../domain/clock.js';
+import { MAX_CALL_MS, outcomeOf, type CallEndReason, type CallInfo, type CallOutcome, type CallState } from '../domain/calls.js';
+import { AppError } from '../domain/errors.js';
+import { NO_CALL_METER, type CallMeter } from '../metrics/meters.js';
+import type { AttachmentLinks } from '../domain/attachments.js';
+import { senderView, toMessage } from '../domain/messages.js';
+import type { IceCandidate } from '../schemas/calls.js';
+import { frames, type ServerFrame } from '../schemas/server-frames.js';
+import { findForMember } from '../store/conversations.repository.js';
+import type { Db } from '../store/database.js';
+import { insertMessages, takeSeqs, type MessageRow } from '../store/messages.repository.js';
+import type { BlocksService } from './blocks.js';
+import type { Fanout } from './fanout.js';
+import type { MessageChangesService } from './message-changes.js';
+import type { MessageWriter } from './message-writer.js';
+import type { MessagesService } from './messages.js';
+import type { NodeCache } from './node-cache.js';
+import type { ReceiptsService } from './receipts.js';
+
+export interface CallsOptions {
+  /** How long a call rings before it ends as missed (ms). */
+  ringTimeoutMs: number;
+  /** How long an answered call may take to connect (ms). */
+  connectTimeoutMs: number;
+  /** How often this node looks for calls past their deadline (ms). */
+  pollMs: number;
+  /** How long a callee's connected devices have to say they ring before the others are pushed (ms). */
+  pushGraceMs: number;
+}
+
+export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000 };
+
+/** What a call frame comes from: a user's socket, known by its device. */
+export interface CallDevice {
+  userId: number;
+  deviceId: string;
+  /** Answers this socket alone (a refusal, a re-sent invite). */
+  send(frame: ServerFrame): void;
+}
+
+/** The push side of ringing (PushService): the callee's devices with no socket that rings. */
+export interface RingPush {
+  ringDevices(input: {
+    userId: number;
+    excludeDevices: readonly string[];
+    call: {
+      call_id: string;
+      conversation_id: number;
+      caller_id: number;
+      caller_name: string;
+      video: boolean;
+      sent_at: number;
+      ring_timeout_ms: number;
+    };
+  }): Promise<unknown>;
+}
+
+const notFoundCall = () => new AppError('not_found', 'Call not found');
+
+/** The record outcomes a change may replace: a call's record only moves forward. */
+const BEFORE: Record<CallOutcome, readonly CallOutcome[]> = {
+  ringing: [],
+  connecting: ['ringing'],
+  active: ['ringing', 'connecting'],
+  finished: ['ringing', 'connecting', 'active'],
+  missed: ['ringing', 'connecting', 'active'],
+  declined: ['ringing', 'connecting', 'active'],
+  cancelled: ['ringing', 'connecting', 'active'],
+  busy: ['ringing', 'connecting', 'active'],
+  failed: ['ringing', 'connecting', 'active'],
+};
+
+/**
+ * Voice and video call signalling between two members of a direct conversation
+ * (docs/protocol.md "Calls"). natter relays session descriptions and ICE candidates
+ * between the caller's device and the callee's devices, rings every callee device
+ * (sockets, then a push to the rest), lets exactly one answer win, ends calls on
+ * timeouts, and keeps each call's record — a message of type `call` — up to date.
+ *
+ * A call's state is in the CallStore (Redis in a cluster), changed only by
+ * compare-and-set, so frames of one call may arrive through different nodes: of two
+ * answers, or a hangup and a timeout, one wins and does the side effects. Every node
+ * polls the store for calls past their deadline.
+ */
+export class CallsService {
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private readonly pushTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly store: CallStore,
+    private readonly db: Db,
+    private readonly cache: NodeCache,
+    private readonly blocks: BlocksService,
+    private readonly fanout: Fanout,
+    private readonly writer: MessageWriter,
+    private readonly messages: MessagesService,
+    private readonly changes: MessageChangesService,
+    private readonly receipts: ReceiptsService,
+    private readonly links: AttachmentLinks,
+    /** The user's open sockets across nodes (presence). */
+    private readonly socketsOf: (userId: number) => Promise<number>,
+    private readonly push: RingPush | undefined,
+    private readonly clock: Clock,
+    private readonly opts: CallsOptions,
+    private readonly log: FastifyBaseLogger,
+    private readonly meter: CallMeter = NO_CALL_METER,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const t of this.pushTimers.values()) clearTimeout(t);
+    this.pushTimers.clear();
+  }
+
+  /**
+   * A device calls the other member of a direct conversation. Throws not_found (not a
+   * member), validation_failed (not a direct conversation), blocked, call_in_progress
+   * (the conversation has a live call, the call id is taken, or this device is in
+   * another call). Glare — the other member calls this one at the same time — is not an
+   * error: the call with the lesser id goes on, the other ends `cancelled` with `glare`.
+   */
+  async invite(from: CallDevice, input: { conversationId: number; callId: string; sdp: string; video: boolean }): Promise<void> {
+    const callId = input.callId.toLowerCase();
+    const conversation = await findForMember(this.db, input.conversationId, from.userId);
+    if (!conversation) throw new AppError('not_found', 'Conversation not found');
+    if (conversation.type !== 'direct') {
+      throw new AppError('validation_failed', 'Calls are between the two members of a direct conversation', { field: 'conversation_id' });
+    }
+    const calleeId = (await this.cache.memberIds(input.conversationId)).find((id) => id !== from.userId);
+    if (calleeId === undefined) throw new AppError('not_found', 'Conversation not found');
+    await this.blocks.assertMaySendTo(from.userId, input.conversationId);
+
+    const now = this.clock.now();
+    const call: LiveCall = {
+      id: callId,
+      conversationId: input.conversationId,
+      messageId: null,
+      seq: null,
+      callerId: from.userId,
+      callerDevice: from.deviceId,
+      calleeId,
+      video: input.video,
+      sdp: input.sdp,
+      state: 'ringing',
+      startedAt: now,
+      answeredAt: null,
+      connectedAt: null,
+      endedAt: null,
+      selectedDevice: null,
+      reason: null,
+      glare: false,
+      ringingDevices: [],
+      busyDevices: [],
+      deadline: now + this.opts.ringTimeoutMs,
+    };
+    let created = await this.store.create(call);
+    if (!created.created && created.why === 'live' && isGlare(created.live, call)) {
+      if (call.id < created.live.id) {
+        // This call wins: the other one ends as glare, then this one takes its place.
+        await this.end(created.live.id, 'cancelled', ['ringing'], { glare: true });
+        created = await this.store.create(call);
+      } else {
+        // The other call wins: this one is recorded as cancelled by glare, and never rings.
+        const record = await this.writeRecord({ ...call, state: 'ended', endedAt: now, reason: 'cancelled', glare: true, deadline: null });
+        await this.publishRecord(call, record);
+        await this.toParties(call, frames.call('call_ended', { call_id: call.id, reason: 'cancelled', glare: true }));
+        return;
+      }
+    }
+    if (!created.created) {
+      const why =
+        created.why === 'taken'
+          ? 'This call_id is taken; choose a new one for each call'
+          : created.why === 'busy'
+            ? 'This device is in another call'
+            : 'A call is already in progress in this conversation';
+      throw new AppError('call_in_progress', why, { field: 'call_id' });
+    }
+
+    let record: MessageRow;
+    try {
+      record = await this.writeRecord(call);
+    } catch (err) {
+      await this.store.transition(call.id, ['ringing'], { state: 'ended', endedAt: this.clock.now(), reason: 'failed', deadline: null });
+      throw err;
+    }
+    const placed = await this.store.transition(call.id, ['ringing', 'connecting', 'active', 'ended'], { messageId: record.id, seq: record.seq });
+    const current = placed.call ?? { ...call, state: 'ended' as const };
+    await this.publishRecord(call, record);
+    if (current.state === 'ended') {
+      // It ended before its record was written (a timeout shorter than a commit): the
+      // record says so now.
+      await this.updateRecord(current, current.state);
+      return;
+    }
+    this.meter.started();
+    const busy = await this.store.busyDevicesOf(calleeId);
+    await this.fanout.toDevices(calleeId, { except: busy }, this.inviteFrame(current));
+    if (busy.length > 0 && (await this.socketsOf(calleeId)) <= busy.length) {
+      await this.end(call.id, 'busy', ['ringing']);
+      return;
+    }
+    this.schedulePush(current, busy);
+  }
+
+  /** A callee device shows the call: the caller's device hears that it rings. */
+  async ringing(from: CallDevice, callId: string): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    if (from.userId !== call.calleeId || call.state !== 'ringing') return;
+    const after = await this.store.addDevice(call.id, 'ringingDevices', from.deviceId);
+    if (!after) return;
+    await this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_ringing', { call_id: call.id, ...fromFields(from) }));
+  }
+
+  /**
+   * A callee device answers. The first answer wins (compare-and-set ringing →
+   * connecting): the caller's device gets the answer and `call_selected`, the callee's
+   * other devices `call_ended {answered_elsewhere}`. A later answer gets that too.
+   */
+  async answer(from: CallDevice, callId: string, sdp: string): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    if (from.userId !== call.calleeId) throw notFoundCall();
+    const now = this.clock.now();
+    const won = await this.store.transition(call.id, ['ringing'], {
+      state: 'connecting',
+      selectedDevice: from.deviceId,
+      answeredAt: now,
+      deadline: now + this.opts.connectTimeoutMs,
+    });
+    if (!won.ok) {
+      if (!won.call || won.call.state === 'ended') throw notFoundCall();
+      if (won.call.selectedDevice !== from.deviceId) from.send(frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' }));
+      return;
+    }
+    const answered = won.call;
+    this.cancelPush(call.id);
+    await Promise.all([
+      this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_answer', { call_id: call.id, sdp, ...fromFields(from) })),
+      this.fanout.toUsers([call.callerId], frames.call('call_selected', { call_id: call.id, device_id: from.deviceId })),
+      this.fanout.toDevices(call.calleeId, { except: [from.deviceId] }, frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' })),
+    ]);
+    // An answered call is seen: it does not stay unread for the callee.
+    if (answered.seq !== null) {
+      await this.receipts.advance(call.calleeId, call.conversationId, 'read', answered.seq).catch((err: unknown) => {
+        this.log.warn({ err, callId: call.id }, 'marking an answered call read failed');
+      });
+    }
+    await this.updateRecord(answered, 'connecting');
+  }
+
+  /**
+   * ICE candidates between the two devices. The caller's go to `to_device`, or the
+   * answering device, or (while it rings) every callee device; the answering device's go
+   * to the caller's device. Anyone else's are refused as for an unknown call.
+   */
+  async candidates(from: CallDevice, callId: string, candidates: IceCandidate[], toDevice?: string): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    const frame = frames.call('call_candidates', { call_id: call.id, candidates, ...fromFields(from) });
+    if (isCallerDevice(call, from)) {
+      const target = toDevice ?? call.selectedDevice;
+      if (target) await this.fanout.toDevices(call.calleeId, { only: target }, frame);
+      else await this.fanout.toUsers([call.calleeId], frame);
+      return;
+    }
+    if (!isSelectedDevice(call, from)) throw notFoundCall();
+    await this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frame);
+  }
+
+  /** A new offer or answer between the two connected devices (video on, a network change). */
+  async negotiate(from: CallDevice, callId: string, sdp: string, sdpType: 'offer' | 'answer'): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    const frame = frames.call('call_negotiate', { call_id: call.id, sdp, sdp_type: sdpType, ...fromFields(from) });
+    if (isCallerDevice(call, from) && call.selectedDevice) await this.fanout.toDevices(call.calleeId, { only: call.selectedDevice }, frame);
+    else if (isSelectedDevice(call, from)) await this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frame);
+    else throw notFoundCall();
+  }
+
+  /**
+   * A callee device turns the call down: `declined` ends it everywhere; `busy` drops
+   * only this device, and ends the call `busy` once no socket of the callee is left to ring.
+   */
+  async reject(from: CallDevice, callId: string, reason: 'declined' | 'busy'): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    if (from.userId !== call.calleeId) throw notFoundCall();
+    if (call.state !== 'ringing') {
+      // After an answer, only the answering device's reject counts (as a hangup).
+      if (isSelectedDevice(call, from)) await this.end(call.id, 'hangup', ['connecting', 'active']);
+      return;
+    }
+    if (reason === 'declined') {
+      await this.end(call.id, 'declined', ['ringing']);
+      return;
+    }
+    const after = await this.store.addDevice(call.id, 'busyDevices', from.deviceId);
+    if (!after || after.state !== 'ringing') return;
+    const serverBusy = await this.store.busyDevicesOf(call.calleeId);
+    const ringing = after.ringingDevices.filter((d) => !after.busyDevices.includes(d));
+    if (ringing.length === 0 && (await this.socketsOf(call.calleeId)) <= after.busyDevices.length + serverBusy.length) {
+      await this.end(call.id, 'busy', ['ringing']);
+    }
+  }
+
+  /**
+   * Either party ends the call. The caller hanging up while it rings cancels it (a
+   * missed call for the callee); a callee device doing so declines it.
+   */
+  async hangup(from: CallDevice, callId: string, reason: 'hangup' | 'failed'): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    if (call.state === 'ringing') {
+      if (isCallerDevice(call, from)) await this.end(call.id, 'cancelled', ['ringing']);
+      else if (from.userId === call.calleeId) await this.end(call.id, 'declined', ['ringing']);
+      else throw notFoundCall();
+      return;
+    }
+    if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) {
+      if (from.userId === call.calleeId) return; // another callee device: the call is not its own any more
+      throw notFoundCall();
+    }
+    await this.end(call.id, reason, ['connecting', 'active']);
+  }
+
+  /** A party's device connected (ICE and DTLS): the call is active and its duration counts from now. */
+  async connected(from: CallDevice, callId: string): Promise<void> {
+    const call = await this.partyCall(from, callId);
+    if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) throw notFoundCall();
+    const now = this.clock.now();
+    const done = await this.store.transition(call.id, ['connecting'], { state: 'active', connectedAt: now, deadline: now + MAX_CALL_MS });
+    if (done.ok) await this.updateRecord(done.call, 'active');
+  }
+
+  /** A socket of the user connected: calls ringing for them ring there too. */
+  async resume(device: CallDevice): Promise<void> {
+    const calls = await this.store.liveFor(device.userId);
+    for (const call of calls) {
+      if (call.state === 'ringing' && call.calleeId === device.userId && call.messageId !== null && !call.busyDevices.includes(device.deviceId)) {
+        device.send(this.inviteFrame(call));
+      }
+    }
+  }
+
+  /** Ends calls past their deadline: ring → missed, connect → connect_timeout, longest call → hangup. */
+  async sweep(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      for (const id of await this.store.due(this.clock.now())) {
+        const call = await this.store.get(id);
+        if (!call || call.state === 'ended' || call.deadline === null || call.deadline > this.clock.now()) continue;
+        const reason: CallEndReason = call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : 'hangup';
+        await this.end(id, reason, [call.state]);
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'ending overdue calls failed; trying again');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /**
+   * Ends the call if it is in one of `from` (compare-and-set; false when it was not, or
+   * another node ended it first). The winner tells both users' sockets and updates the
+   * record.
+   */
+  private async end(callId: string, reason: CallEndReason, from: readonly CallState[], extra: { glare?: boolean } = {}): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const call = await this.store.get(callId);
+      if (!call || !from.includes(call.state)) return false;
+      const done = await this.store.transition(callId, [call.state], {
+        state: 'ended',
+        endedAt: this.clock.now(),
+        reason,
+        deadline: null,
+        ...(extra.glare ? { glare: true } : {}),
+      });
+      if (!done.ok) continue;
+      this.meter.ended(reason);
+      this.cancelPush(callId);
+      await this.toParties(done.call, frames.call('call_ended', { call_id: callId, reason, ...(extra.glare ? { glare: true } : {}) }));
+      await this.updateRecord(done.call, call.state);
+      return true;
+    }
+    return false;
+  }
+
+  /** The call, if `from` is one of its two users and it is not over; not_found otherwise (as for an unknown call). */
+  private async partyCall(from: CallDevice, callId: string): Promise<LiveCall> {
+    const call = await this.store.get(callId.toLowerCase());
+    if (!call || call.state === 'ended' || (from.userId !== call.callerId && from.userId !== call.calleeId)) throw notFoundCall();
+    return call;
+  }
+
+  private inviteFrame(call: LiveCall) {
+    return frames.call('call_invite', {
+      call_id: call.id,
+      conversation_id: call.conversationId,
+      sdp: call.sdp,
+      video: call.video,
+      from_user_id: call.callerId,
+      from_device: call.callerDevice,
+      started_at: new Date(call.startedAt).toISOString(),
+      ring_timeout_ms: this.opts.ringTimeoutMs,
+      message_id: call.messageId ?? 0,
+      seq: call.seq ?? 0,
+    });
+  }
+
+  private toParties(call: Pick<LiveCall, 'callerId' | 'calleeId'>, frame: ServerFrame): Promise<void> {
+    return this.fanout.toUsers([call.callerId, call.calleeId], frame);
+  }
+
+  /** Writes the call's record (a message of type call from the caller) in the conversation's write lane. */
+  private writeRecord(call: LiveCall): Promise<MessageRow> {
+    return this.writer.run(call.conversationId, async (trx) => {
+      const taken = (await takeSeqs(trx, new Map([[call.conversationId, 1]]))).get(call.conversationId);
+      if (!taken) throw new AppError('not_found', 'Conversation not found');
+      const [row] = await insertMessages(trx, [
+        {
+          conversationId: call.conversationId,
+          senderId: call.callerId,
+          clientId: null,
+          type: 'call',
+          content: '',
+          mediaUrl: null,
+          replyToId: null,
+          attachments: [],
+          call: callInfo(call, call.state === 'ended' ? outcomeOf(call.reason!, 'ringing', call.glare) : 'ringing'),
+          seq: taken.seq,
+          modSeq: taken.modSeq,
+        },
+      ]);
+      return row!;
+    });
+  }
+
+  private async publishRecord(call: LiveCall, row: MessageRow): Promise<void> {
+    const [profile, relations] = await Promise.all([this.cache.profile(call.callerId), this.blocks.relations(call.callerId)]);
+    await this.messages.publishNew(toMessage(row, senderView(profile), 'sent', this.links), profile, [call.callerId, call.calleeId], relations);
+  }
+
+  /** The record follows the call: its outcome now, given the state the call was in before. */
+  private async updateRecord(call: LiveCall, before: CallState): Promise<void> {
+    if (call.messageId === null) return;
+    const outcome: CallOutcome = call.state === 'ended' ? outcomeOf(call.reason!, before, call.glare) : call.state;
+    try {
+      await this.changes.updateCallRecord(call.conversationId, call.messageId, callInfo(call, outcome), BEFORE[outcome]);
+    } catch (err) {
+      this.log.error({ err, callId: call.id }, 'updating a call record failed');
+    }
+  }
+
+  /**
+   * After a moment for connected devices to say they ring, the callee's other devices
+   * are pushed (high priority). A ring push that arrives after the ring window shows a
+   * missed call (the push says when the call started and how long it rings).
+   */
+  private schedulePush(call: LiveCall, busy: readonly string[]): void {
+    if (!this.push || this.closed) return;
+    const push = this.push;
+    const timer = setTimeout(() => {
+      this.pushTimers.delete(call.id);
+      void (async () => {
+        const now = await this.store.get(call.id);
+        if (!now || now.state !== 'ringing') return;
+        const caller = await this.cache.profile(call.callerId);
+        await push.ringDevices({
+          userId: call.calleeId,
+          excludeDevices: [...new Set([...now.ringingDevices, ...now.busyDevices, ...busy])],
+          call: {
+            call_id: call.id,
+            conversation_id: call.conversationId,
+            caller_id: call.callerId,
+            caller_name: caller?.username ?? '',
+            video: call.video,
+            sent_at: call.startedAt,
+            ring_timeout_ms: this.opts.ringTimeoutMs,
+          },
+        });
+      })().catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
+    }, this.opts.pushGraceMs);
+    timer.unref();
+    this.pushTimers.set(call.id, timer);
+  }
+
+  private cancelPush(callId: string): void {
+    clearTimeout(this.pushTimers.get(callId));
+    this.pushTimers.delete(callId);
+  }
+}
+
+/** Both called each other at once: `live` rings from the other side of the same conversation. */
+const isGlare = (live: LiveCall, call: LiveCall) =>
+  live.state === 'ringing' && live.callerId === call.calleeId && live.calleeId === call.callerId && live.conversationId === call.conversationId;
+
+const isCallerDevice = (call: LiveCall, from: CallDevice) => from.userId === call.callerId && from.deviceId === call.callerDevice;
+const isSelectedDevice = (call: LiveCall, from: CallDevice) => from.userId === call.calleeId && from.deviceId === call.selectedDevice;
+const fromFields = (from: CallDevice) => ({ from_user_id: from.userId, from_device: from.deviceId });
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The record's `call` for the call as it stands, with `outcome`. */
+function callInfo(call: LiveCall, outcome: CallOutcome): CallInfo {
+  return {
+    call_id: call.id,
+    video: call.video,
+    caller_id: call.callerId,
+    outcome,
+    reason: call.state === 'ended' ? call.reason : null,
+    started_at: new Date(call.startedAt).toISOString(),
+    answered_at: iso(call.answeredAt),
+    connected_at: iso(call.connectedAt),
+    ended_at: iso(call.endedAt),
+    duration_ms: call.connectedAt !== null && call.endedAt !== null ? Math.max(0, call.endedAt - call.connectedAt) : null,
+  };
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
+import { parseProm, value } from '../metrics/prom-text.js';
+import { direct, Sockets, type User } from '../realtime/fixtures.js';
+
+let t: TestApp;
+const sockets = new Sockets();
+beforeAll(async () => {
+  t = await startApp({ ...envConfig({ METRICS_PORT: '0' }), callRingTimeout: 1 }, { callTuning: { pollMs: 50, pushGraceMs: 50 } });
+});
+afterEach(() => sockets.closeAll());
+afterAll(() => t.close());
+
+async function login(u: User) {
+  const res = await t.request('POST', '/api/v1/auth/login', { body: { email: u.user.email, password: 'password123' } });
+  return res.body as User & { device_id: string };
+}
+
+test('invite rings both callee devices, one answers, the other hears answered_elsewhere, hangup finishes the record', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const bob2 = await login(bob);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b1 = await sockets.connect(t, bob);
+  const b2 = await sockets.connect(t, bob2);
+  const [c1, c2] = [b1.all('connected')[0]!, b2.all('connected')[0]!];
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0 offer', video: false });
+  const [i1, i2] = await Promise.all([b1.nextOfType('call_invite'), b2.nextOfType('call_invite')]);
+  expect(i1).toMatchObject({ call_id: callId, sdp: 'v=0 offer', from_user_id: alice.user.id, video: false });
+  expect(i2.call_id).toBe(callId);
+  b1.send({ type: 'call_ringing', call_id: callId });
+  expect((await a.nextOfType('call_ringing')).from_device).toBe(c1.device_id);
+  b2.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
+  const answer = await a.nextOfType('call_answer');
+  expect(answer).toMatchObject({ sdp: 'v=0 answer', from_device: c2.device_id });
+  expect((await a.nextOfType('call_selected')).device_id).toBe(c2.device_id);
+  expect((await b1.nextOfType('call_ended')).reason).toBe('answered_elsewhere');
+  b2.send({ type: 'call_connected', call_id: callId });
+  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  await new Promise((r) => setTimeout(r, 20));
+  a.send({ type: 'call_hangup', call_id: callId });
+  expect((await b2.nextOfType('call_ended')).reason).toBe('hangup');
+  const done = await b2.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'finished');
+  expect(done.message.call.duration_ms).toBeGreaterThan(0);
+  // A frame for the ended call is refused.
+  b2.send({ type: 'call_candidates', call_id: callId, candidates: [{ candidate: '' }] });
+  expect((await b2.nextOfType('error')).code).toBe('not_found');
+});
+
+test('an unanswered call ends missed and stays unread', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: true });
+  expect((await a.nextOfType('call_ended', 5000)).reason).toBe('missed');
+  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'missed');
+  const list = await t.request('GET', '/api/v1/conversations', { token: bob.token });
+  expect(list.body.conversations.find((c: any) => c.id === conv).unread_count).toBe(1);
+});
+
+test('calls placed and ended are counted by reason on /metrics', async () => {
+  const scrape = async () => parseProm(await (await fetch(`${t.app.metricsUrl!}/metrics`)).text());
+  const before = await scrape();
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b = await sockets.connect(t, bob);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  b.send({ type: 'call_reject', call_id: callId });
+  expect((await a.nextOfType('call_ended')).reason).toBe('declined');
+  const after = await scrape();
+  expect(value(after, 'natter_calls_started_total') - value(before, 'natter_calls_started_total')).toBe(1);
+  const ended = (s: typeof after, reason: string) => value(s, 'natter_calls_ended_total', { reason });
+  expect(ended(after, 'declined') - ended(before, 'declined')).toBe(1);
+  expect(ended(after, 'missed') - ended(before, 'missed')).toBe(0);
+});
+
+test('a refused call frame names its call, and changes nothing', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b = await sockets.connect(t, bob);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'x'.repeat(32_769), video: false });
+  expect(await a.nextOfType('error')).toMatchObject({ code: 'validation_failed', field: 'sdp', call_id: callId });
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  // 65 candidates in one frame are refused; the call still rings and Bob's answer wins after.
+  b.send({ type: 'call_candidates', call_id: callId, candidates: Array.from({ length: 65 }, () => ({ candidate: '' })) });
+  expect(await b.nextOfType('error')).toMatchObject({ code: 'validation_failed', call_id: callId });
+  b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
+  expect((await a.nextOfType('call_selected')).call_id).toBe(callId);
+  a.send({ type: 'call_hangup', call_id: callId });
+  expect((await b.nextOfType('call_ended')).reason).toBe('hangup');
+});
