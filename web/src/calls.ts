@@ -222,11 +222,12 @@ export class CallController {
       if (this.incoming) this.client.calls.reject(this.incoming.invite.call_id, 'busy');
     };
     // A call this tab places that natter refuses (a call already going on in the
-    // conversation, a block): the refusal names no call, but only one can be waiting.
+    // conversation, a block): the refusal names the call (a server without calls names none).
     this.offs.push(
       c.on('error', (f) => {
         const s = this.current;
         if (!s || !s.outgoing || s.phase !== 'calling' || f.client_id || !REFUSALS.has(f.code)) return;
+        if (f.call_id !== undefined ? f.call_id !== s.callId : f.code !== 'unknown_type') return;
         this.error =
           f.code === 'call_in_progress'
             ? 'A call is already going on in this chat.'
