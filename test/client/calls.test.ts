@@ -162,6 +162,21 @@ describe('calls through the SDK', () => {
     await eventually(async () => expect((await callRecord(bob1, c, callId)).call?.outcome).toBe('missed'), 10_000);
   });
 
+  test('many candidates before the answer go out in frames of at most 64, in order, once a device answered', async () => {
+    const { alice, aliceSent, bob1, c } = await people();
+    const b1 = inbox(bob1);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    const many = Array.from({ length: 70 }, (_, i) => candidate(i));
+    for (const x of many) alice.calls.sendCandidates(callId, [x]);
+    await b1.next('call_invite');
+    expect(aliceSent.filter((f) => f.type === 'call_candidates')).toEqual([]);
+    bob1.calls.answer(callId, ANSWER);
+    await eventually(() => expect(b1.of('call_candidates').flatMap((f) => f.candidates)).toEqual(many), 10_000);
+    expect(aliceSent.filter((f) => f.type === 'call_candidates').map((f) => f.candidates.length)).toEqual([64, 6]);
+    alice.calls.hangup(callId);
+    await b1.next('call_ended');
+  });
+
   test('TURN: iceServers from GET /calls/turn', async () => {
     const { alice } = await people();
     const turn = await alice.calls.turn();
