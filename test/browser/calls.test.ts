@@ -121,4 +121,18 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     await sees(callEntry(bob.page, /^Missed voice call$/), 15_000);
     await sees(callEntry(alice.page, /^Voice call · No answer$/), 15_000);
   }, 60_000);
+
+  test('both call each other at the same moment: natter keeps one call, and both are in it', async () => {
+    await Promise.all([alice, bob].map((who) => who.page.getByRole('button', { name: 'Video call' }).click()));
+    for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+    await expect(incoming(alice.page).count()).resolves.toBe(0);
+    await expect(incoming(bob.page).count()).resolves.toBe(0);
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+    // The call that lost is recorded as cancelled; the one both were in, with its duration.
+    for (const who of [alice, bob]) {
+      await sees(callEntry(who.page, /^Video call · Cancelled$/), 15_000);
+      await expect(callEntry(who.page, /^Video call · \d+:\d\d$/).count()).resolves.toBe(2);
+    }
+  }, 60_000);
 });

@@ -196,6 +196,8 @@ export class CallController {
   private readonly ended = new Set<string>();
   /** An invite from the person this tab is calling at the same moment (glare): natter keeps one of the two calls. */
   private crossing: CallInvite | null = null;
+  /** Our call lost a glare before the other one's invite came: that invite is answered when it comes. */
+  private lostGlare: { conversationId: number; until: number } | null = null;
 
   constructor(
     private readonly client: NatterClient,
@@ -258,6 +260,13 @@ export class CallController {
     }
     if (this.current || this.incoming) {
       this.client.calls.reject(f.call_id, 'busy');
+      return;
+    }
+    const lost = this.lostGlare;
+    this.lostGlare = null;
+    if (lost && lost.conversationId === f.conversation_id && Date.now() < lost.until) {
+      this.incoming = { invite: f, name: this.nameOf(f) };
+      void this.accept();
       return;
     }
     this.incoming = { invite: f, name: this.nameOf(f) };
@@ -328,11 +337,15 @@ export class CallController {
     const iceServers = await this.client.calls.iceServers().catch(() => []);
     const session = new CallSession(this.client, conversationId, video, outgoing, peerName, stream, iceServers, this.changed, (s, ended) => {
       if (this.current === s) this.current = null;
-      const crossing = this.crossing;
+      // The other one's invite may have come as a crossing call, or (before this call had
+      // started) as an incoming one still on screen.
+      const crossing = this.crossing ?? (this.incoming?.invite.conversation_id === s.conversationId ? this.incoming.invite : null);
       this.crossing = null;
       if (ended?.glare && crossing && crossing.conversation_id === s.conversationId) {
         this.incoming = { invite: crossing, name: this.nameOf(crossing) };
         void this.accept();
+      } else if (ended?.glare) {
+        this.lostGlare = { conversationId: s.conversationId, until: Date.now() + 10_000 };
       }
       this.changed();
     });
