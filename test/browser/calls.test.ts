@@ -90,6 +90,8 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     }
     // The timer runs once connected.
     await sees(status(alice.page).getByText(/· 0:0[1-9]/), 15_000);
+    // What the call looks like, to look at (a scratch folder, like the chat's screenshots).
+    for (const who of [alice, bob]) await who.page.screenshot({ path: path.join(tmpdir(), `natter-call-${who === alice ? 'caller' : 'callee'}.png`) });
     // Mute and camera off toggle on the caller's side.
     await callView(alice.page).getByRole('button', { name: 'Mute' }).click();
     await sees(callView(alice.page).getByRole('button', { name: 'Unmute' }));
