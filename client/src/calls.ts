@@ -26,7 +26,6 @@ export interface IceServer {
 export interface CallsHost {
   sendFrame(frame: ClientFrame): boolean;
   on<T extends ServerFrameType>(type: T, fn: (frame: ServerFrameOf<T>) => void): () => void;
-  online(): boolean;
   turn(): Promise<TurnCredentials>;
 }
 

@@ -201,7 +201,6 @@ export class NatterClient {
     this.calls = new Calls({
       sendFrame: (frame) => this.sendFrame(frame),
       on: (type, fn) => this.on(type, fn),
-      online: () => this.state_ === 'online',
       turn: () => this.turnCredentials(),
     });
     this.outboxLoaded = this.outboxStore.load().then(
