@@ -1,4 +1,5 @@
 import createClient, { type Client } from 'openapi-fetch';
+import { Calls, type TurnCredentials } from './calls.js';
 import { must, NatterError } from './errors.js';
 import type { paths } from './generated/openapi.js';
 import { memoryOutboxStore, outboxOrder, type OutboxEntry, type OutboxStore } from './outbox.js';
@@ -103,6 +104,8 @@ const INTERNAL_RETRIES = 5;
 export class NatterClient {
   /** The REST API, typed from natter's OpenAPI document; bearer token and refresh-on-401 built in. */
   readonly api: Client<paths>;
+  /** Calls: the signalling frames as methods (their events come through `on('call_invite', …)` and the like). */
+  readonly calls: Calls;
 
   private readonly baseUrl: string;
   private readonly fetchFn: typeof fetch;
@@ -117,6 +120,8 @@ export class NatterClient {
   };
 
   private me: Me | null = null;
+  /** This session's public device id (auth replies, the `connected` frame). */
+  private device: string | null = null;
 
   // real-time
   private ws: WebSocketLike | null = null;
@@ -193,6 +198,11 @@ export class NatterClient {
     );
     this.api = createClient<paths>({ baseUrl: this.baseUrl, fetch: this.session.fetch });
     this.outboxStore = opts.outboxStore ?? memoryOutboxStore();
+    this.calls = new Calls({
+      sendFrame: (frame) => this.sendFrame(frame),
+      on: (type, fn) => this.on(type, fn),
+      turn: () => this.turnCredentials(),
+    });
     this.outboxLoaded = this.outboxStore.load().then(
       (loaded) => {
         const known = new Set(loaded.map((e) => e.client_id));
@@ -211,6 +221,14 @@ export class NatterClient {
   /** The signed-in user (their own view, `Me`), or null. */
   get user(): Me | null {
     return this.me;
+  }
+
+  /**
+   * This session's public id as a device (what call frames name it by: `from_device`,
+   * `call_selected`), from the sign-in's answer or the `connected` frame; null before either.
+   */
+  get deviceId(): string | null {
+    return this.device ?? this.session.tokens?.device_id ?? null;
   }
 
   /** Called with the user whenever it changes (sign-in, profile refresh), and null on sign-out (also a session that ended). */
@@ -274,6 +292,7 @@ export class NatterClient {
   }
 
   private async signedIn(reply: AuthReply<Me>): Promise<Me> {
+    this.device = reply.device_id ?? null;
     await this.session.set(toTokens(reply));
     this.setUser(reply.user);
     return reply.user;
@@ -289,6 +308,7 @@ export class NatterClient {
     const had = this.me;
     this.disconnect(new NatterError(401, 'unauthorized', 'signed out'));
     this.resetUserState();
+    this.device = null;
     this.me = null;
     if (had) this.emit(this.userListeners, null);
   }
@@ -564,6 +584,7 @@ export class NatterClient {
       case 'connected': {
         const ws = this.ws;
         if (!ws) return;
+        this.device = frame.device_id;
         this.setState('online');
         this.startPing(ws);
         this.sendSync();
@@ -1085,6 +1106,12 @@ export class NatterClient {
     if (reply.status !== 201) throw NatterError.from(reply.status, reply.body);
     // uploadOnce reads the body as JSON of any shape; a 201 is this route's documented answer.
     return (reply.body as UploadAnswer).attachment;
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  private async turnCredentials(): Promise<TurnCredentials> {
+    return must(await this.api.GET('/api/v1/calls/turn'));
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -1,3 +1,5 @@
+export { Calls } from './calls.js';
+export type { CallCandidate, CallEndReason, CallFrameType, CallHangupReason, CallRejectReason, IceServer, SdpType, TurnCredentials } from './calls.js';
 export { NatterClient } from './client.js';
 export type {
   ConnectionState,

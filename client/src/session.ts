@@ -7,6 +7,8 @@ export interface Tokens {
   expires_at?: number;
   /** The signed-in user as natter last described them (`Me`), so `restore()` works offline. */
   user?: unknown;
+  /** The session's public device id (calls name devices by it). */
+  device_id?: string;
 }
 
 /** Where tokens live between page loads or process runs. `save(null)` means signed out. */
@@ -91,16 +93,18 @@ export function tokenSubject(jwt: string): string | undefined {
 export interface AuthReply<U> {
   token: string;
   refresh_token: string;
+  device_id?: string;
   user: U;
 }
 
-export const toTokens = (reply: { token: string; refresh_token: string; user?: unknown }): Tokens => {
+export const toTokens = (reply: { token: string; refresh_token: string; device_id?: string; user?: unknown }): Tokens => {
   const { expiresAt } = tokenTimes(reply.token);
   return {
     access_token: reply.token,
     refresh_token: reply.refresh_token,
     ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
     ...(reply.user === undefined ? {} : { user: reply.user }),
+    ...(reply.device_id === undefined ? {} : { device_id: reply.device_id }),
   };
 };
 

@@ -80,9 +80,13 @@ export class NatterServer {
   }
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--disable-gpu', '--disable-dev-shm-usage'] });
+/** Chromium; `args` adds switches (the call tests' fake camera and microphone, say). */
+export function launchChromium(args: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--disable-gpu', '--disable-dev-shm-usage', ...args] });
 }
+
+/** Chromium's fake camera and microphone, allowed without a prompt: what the call tests run with. */
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
 /** One person: a browser context of their own (cookies, storage) and a page in it. */
 export interface Person {
@@ -92,8 +96,8 @@ export interface Person {
   page: Page;
 }
 
-export async function person(browser: Browser, base: string, name: string): Promise<Person> {
-  const context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+export async function person(browser: Browser, base: string, name: string, opts: { permissions?: string[] } = {}): Promise<Person> {
+  const context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 800 }, colorScheme: 'light', ...opts });
   const page = await context.newPage();
   return { name, email: `${name}@example.com`, context, page };
 }

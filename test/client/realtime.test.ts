@@ -53,7 +53,8 @@ describe('connect and sync', () => {
     await a.connect();
     expect(a.state).toBe('online');
     expect(states).toEqual(['connecting', 'online']);
-    expect(connected).toEqual([{ type: 'connected', user_id: a.user!.id }]);
+    expect(connected).toEqual([{ type: 'connected', user_id: a.user!.id, device_id: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+    expect(a.deviceId).toBe((connected[0] as { device_id: string }).device_id);
     expect(aSent[0]).toEqual({ type: 'sync', since: {}, changes_since: {} });
     expect((await synced).conversations[String(c)]).toBe(2);
     expect(a.heldSeq(c)).toBe(2);

@@ -1,5 +1,6 @@
 import type { NatterClient } from '@natter/client';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { CallScreen } from './components/CallScreen.js';
 import { ChatView } from './components/ChatView.js';
 import { ConversationList } from './components/ConversationList.js';
 import { Login } from './components/Login.js';
@@ -119,6 +120,7 @@ function Chat({ client, onSignedOut }: { client: NatterClient; onSignedOut: () =
           }}
         />
       )}
+      <CallScreen store={store} />
       {dialog === 'settings' && <Settings store={store} onClose={() => setDialog(null)} onSignOut={() => void signOut()} />}
     </div>
   );

@@ -1,5 +1,6 @@
 import type { ConnectionState, Conversation, Message, NatterClient, OutboxEntry, User } from '@natter/client';
 import { api } from './api.js';
+import { CallController } from './calls.js';
 
 /**
  * What the app shows, kept current from the SDK's frames: the conversation list, the
@@ -45,7 +46,20 @@ export class ChatStore {
   private unsubscribe: (() => void)[] = [];
   private typingTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly client: NatterClient) {}
+  /** Voice and video calls: the incoming one and the one in progress. */
+  readonly calls: CallController;
+
+  constructor(readonly client: NatterClient) {
+    this.calls = new CallController(
+      client,
+      (invite) => {
+        const conv = this.conversation(invite.conversation_id);
+        const caller = conv?.participants.find((p) => p.id === invite.from_user_id);
+        return caller?.username ?? 'Someone';
+      },
+      () => this.changed(),
+    );
+  }
 
   get me(): User | null {
     return this.client.user;
@@ -91,6 +105,7 @@ export class ChatStore {
       }),
     );
     this.outbox = c.outbox.entries();
+    this.calls.start();
     this.watchNetwork();
     this.typingTimer = setInterval(() => this.expireTyping(), 1000);
     await this.loadConversations();
@@ -100,6 +115,7 @@ export class ChatStore {
   stop(): void {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
+    this.calls.stop();
     clearInterval(this.typingTimer);
     this.client.disconnect();
   }

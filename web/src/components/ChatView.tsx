@@ -107,6 +107,16 @@ export function ChatView(props: { store: ChatStore; conversationId: number; onBa
             {typers.length > 0 ? <span class="typing">{typers.join(', ')} {typers.length > 1 ? 'are' : 'is'} typing…</span> : subtitle}
           </p>
         </div>
+        {peer && (
+          <>
+            <button type="button" class="icon" aria-label="Voice call" title="Voice call" disabled={store.calls.current !== null || !store.online} onClick={() => void store.calls.call(id, false, title)}>
+              <Icon name="phone" />
+            </button>
+            <button type="button" class="icon" aria-label="Video call" title="Video call" disabled={store.calls.current !== null || !store.online} onClick={() => void store.calls.call(id, true, title)}>
+              <Icon name="video" />
+            </button>
+          </>
+        )}
         <button type="button" class="icon" aria-label="Search messages" aria-pressed={panel === 'search'} onClick={() => setPanel(panel === 'search' ? null : 'search')}>
           <Icon name="search" />
         </button>

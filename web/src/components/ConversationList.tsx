@@ -1,5 +1,6 @@
 import type { Conversation } from '@natter/client';
 import { useState } from 'preact/hooks';
+import { callLabel } from '../calls.js';
 import { timeOf } from '../format.js';
 import type { ChatStore } from '../store.js';
 import { Avatar } from './Avatar.js';
@@ -68,7 +69,7 @@ function Row({ store, conv, active, onOpen }: { store: ChatStore; conv: Conversa
   else if (last) {
     const who = last.sender_id === store.me?.id ? 'You: ' : conv.type === 'group' && last.sender ? `${last.sender.username}: ` : '';
     const body = last.deleted_at ? 'Message deleted' : last.content || (last.attachments.length ? `Attachment: ${last.attachments[0]!.name}` : '');
-    preview = last.type === 'system' ? last.content : `${who}${body}`;
+    preview = last.type === 'system' ? last.content : last.type === 'call' && last.call ? callLabel(last.call, store.me?.id) : `${who}${body}`;
   }
   return (
     <li>

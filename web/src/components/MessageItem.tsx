@@ -1,5 +1,6 @@
 import type { Attachment, Conversation, Message, OutboxEntry } from '@natter/client';
 import { useState } from 'preact/hooks';
+import { callLabel } from '../calls.js';
 import { bytes, timeOf } from '../format.js';
 import type { ChatStore } from '../store.js';
 import { Icon } from './Icon.js';
@@ -31,6 +32,7 @@ export function MessageItem(props: {
       </li>
     );
   }
+  if (m.type === 'call' && m.call && m.deleted_at === null) return <CallItem store={store} message={m} />;
   const mine = m.sender_id === store.me?.id;
   const deleted = m.deleted_at !== null;
   const status = mine ? store.statusOf(m) : null;
@@ -140,6 +142,26 @@ export function MessageItem(props: {
           )}
         </div>
       )}
+    </li>
+  );
+}
+
+/** A call's record in the history: what kind, how it went, how long; kept current by message_updated. */
+function CallItem({ store, message: m }: { store: ChatStore; message: Message }) {
+  const call = m.call!;
+  const me = store.me?.id;
+  const label = callLabel(call, me);
+  const mine = call.caller_id === me;
+  const missed = !mine && call.outcome === 'missed';
+  return (
+    <li class={`message call-message ${mine ? 'mine' : 'theirs'}`} aria-label={label}>
+      <div class={`bubble call-entry ${missed ? 'missed' : ''}`}>
+        <Icon name={call.video ? 'video' : 'phone'} size={18} />
+        <p class="content">{label}</p>
+        <p class="meta">
+          <time dateTime={m.created_at}>{timeOf(m.created_at)}</time>
+        </p>
+      </div>
     </li>
   );
 }

@@ -1,0 +1,140 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { browserSkipReason, FAKE_MEDIA, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+
+/**
+ * Alice calls Bob in two browser contexts of a real Chromium (its fake camera and
+ * microphone), through the web app natter serves: WebRTC between the two contexts over
+ * host candidates, signalled by natter. Checked by what the pages show: the incoming
+ * screen, "Connected", the remote video playing, and the call's entry in the history.
+ */
+
+const skip = browserSkipReason();
+if (skip) console.warn(`browser tests skipped: ${skip}`);
+
+describe.skipIf(skip !== undefined)('calls in a real browser', () => {
+  let server: NatterServer;
+  let browser: Browser;
+  let alice: Person;
+  let bob: Person;
+  const tag = Math.random().toString(36).slice(2, 7);
+
+  beforeAll(async () => {
+    const [started, launched] = await Promise.allSettled([NatterServer.start(), launchChromium(FAKE_MEDIA)]);
+    if (started.status === 'fulfilled') server = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    const permissions = ['camera', 'microphone'];
+    alice = await person(browser, server.url, `alice${tag}`, { permissions });
+    bob = await person(browser, server.url, `bob${tag}`, { permissions });
+  }, 120_000);
+
+  afterEach(async ({ task }) => {
+    if (task.result?.state !== 'fail') return;
+    for (const who of [alice, bob]) await who.page.screenshot({ path: path.join(tmpdir(), `natter-browser-call-fail-${who.name}.png`) });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const incoming = (p: Page) => p.getByRole('dialog', { name: /^Incoming/ });
+  const callView = (p: Page) => p.getByRole('dialog', { name: /call with/ });
+  const status = (p: Page) => callView(p).getByRole('status');
+  const callEntry = (p: Page, name: RegExp) => p.getByRole('list', { name: 'Messages' }).getByRole('listitem', { name });
+
+  test('both sign up; Alice opens a direct chat with Bob, and Bob has it open too', async () => {
+    for (const who of [alice, bob]) {
+      await who.page.goto('/');
+      await who.page.getByRole('button', { name: 'Create an account' }).click();
+      await who.page.getByLabel('Username').fill(who.name);
+      await who.page.getByLabel('Email').fill(who.email);
+      await who.page.getByLabel('Password').fill('password123');
+      await who.page.getByRole('button', { name: 'Create account' }).click();
+      await sees(who.page.getByRole('navigation', { name: 'Conversations' }));
+    }
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByLabel('Search people').fill(bob.name);
+    await alice.page.getByRole('button', { name: new RegExp(bob.name) }).click();
+    await sees(alice.page.getByRole('heading', { name: bob.name }));
+    await alice.page.getByRole('textbox', { name: 'Message' }).fill('Call you?');
+    await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    const row = bob.page.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: bob.page.getByText(alice.name, { exact: true }) });
+    await row.click();
+    await sees(bob.page.getByRole('heading', { name: alice.name }));
+  }, 60_000);
+
+  test('Alice starts a video call; Bob sees it ring and accepts; both connect with video; Bob hangs up; the history shows it with its duration', async () => {
+    await alice.page.getByRole('button', { name: 'Video call' }).click();
+    await sees(callView(alice.page));
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await expect(ring.getByRole('heading', { name: alice.name }).count()).resolves.toBe(1);
+    await sees(ring.getByText('Incoming video call…'));
+    await sees(status(alice.page).getByText(/Ringing…|Calling…/));
+    // The record shows at once, ringing.
+    await sees(callEntry(bob.page, /Video call · Ringing…/));
+
+    await ring.getByRole('button', { name: 'Accept' }).click();
+    await stopsSeeing(ring);
+    for (const who of [alice, bob]) {
+      await sees(status(who.page).getByText('Connected'), 30_000);
+      // The other side's camera plays: the remote video has frames.
+      await who.page.waitForFunction(`(() => { const v = document.querySelector('video.remote-video'); return !!v && v.videoWidth > 0 && v.readyState >= 2; })()`, undefined, {
+        timeout: 30_000,
+      });
+    }
+    // The timer runs once connected.
+    await sees(status(alice.page).getByText(/· 0:0[1-9]/), 15_000);
+    // What the call looks like, to look at (a scratch folder, like the chat's screenshots).
+    for (const who of [alice, bob]) await who.page.screenshot({ path: path.join(tmpdir(), `natter-call-${who === alice ? 'caller' : 'callee'}.png`) });
+    // Mute and camera off toggle on the caller's side.
+    await callView(alice.page).getByRole('button', { name: 'Mute' }).click();
+    await sees(callView(alice.page).getByRole('button', { name: 'Unmute' }));
+    await callView(alice.page).getByRole('button', { name: 'Camera off' }).click();
+    await sees(callView(alice.page).getByRole('button', { name: 'Camera on' }));
+
+    await callView(bob.page).getByRole('button', { name: 'Hang up' }).click();
+    await stopsSeeing(callView(bob.page));
+    await stopsSeeing(callView(alice.page));
+    for (const who of [alice, bob]) await sees(callEntry(who.page, /^Video call · \d+:\d\d$/), 15_000);
+  }, 120_000);
+
+  test('Bob declines a voice call: the ringing stops, and both see it declined', async () => {
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring.getByText('Incoming voice call…'));
+    await ring.getByRole('button', { name: 'Decline' }).click();
+    await stopsSeeing(ring);
+    await stopsSeeing(callView(alice.page));
+    for (const who of [alice, bob]) await sees(callEntry(who.page, /^Voice call · Declined$/), 15_000);
+  }, 60_000);
+
+  test('Alice gives up while it rings: the incoming screen goes away and Bob has a missed call', async () => {
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    await stopsSeeing(ring);
+    await sees(callEntry(bob.page, /^Missed voice call$/), 15_000);
+    await sees(callEntry(alice.page, /^Voice call · No answer$/), 15_000);
+  }, 60_000);
+
+  test('both call each other at the same moment: natter keeps one call, and both are in it', async () => {
+    await Promise.all([alice, bob].map((who) => who.page.getByRole('button', { name: 'Video call' }).click()));
+    for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+    await expect(incoming(alice.page).count()).resolves.toBe(0);
+    await expect(incoming(bob.page).count()).resolves.toBe(0);
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+    // The call that lost is recorded as cancelled; the one both were in, with its duration.
+    for (const who of [alice, bob]) {
+      await sees(callEntry(who.page, /^Video call · Cancelled$/), 15_000);
+      await expect(callEntry(who.page, /^Video call · \d+:\d\d$/).count()).resolves.toBe(2);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,188 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { NatterClient, ServerFrame } from '../../client/src/index.js';
+import { startApp, type TestApp } from '../harness/app.js';
+import { Clients, directBetween, eventually, recordingWebSocket } from './fixtures.js';
+
+/**
+ * The SDK's calls against a real natter: Alice calls Bob, who is signed in on two
+ * devices; one answers, the other stops ringing; candidates reach the right device; the
+ * call's record in the conversation tells how it went.
+ */
+
+let t: TestApp;
+const clients = new Clients();
+
+beforeAll(async () => {
+  t = await startApp();
+});
+afterEach(() => clients.closeAll());
+afterAll(() => t?.close());
+
+const OFFER = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=sendrecv\r\n';
+const ANSWER = OFFER.replace('o=- 1 2', 'o=- 3 4');
+const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host`, sdpMid: '0', sdpMLineIndex: 0 });
+
+/** Every frame a client receives, kept to wait on. */
+function inbox(c: NatterClient) {
+  const frames: ServerFrame[] = [];
+  c.onFrame((f) => frames.push(f));
+  const of = <T extends ServerFrame['type']>(type: T) => frames.filter((f): f is Extract<ServerFrame, { type: T }> => f.type === type);
+  return {
+    frames,
+    of,
+    /** Waits for a frame of `type` (and `match`), answering it. */
+    next: <T extends ServerFrame['type']>(type: T, match: (f: Extract<ServerFrame, { type: T }>) => boolean = () => true) =>
+      eventually(() => {
+        const f = of(type).find(match);
+        expect(f, `a ${type} frame`).toBeDefined();
+        return f!;
+      }, 10_000),
+  };
+}
+
+/** Alice, and Bob on two devices (two sessions of one account), all online, with their direct conversation. */
+async function people() {
+  const aliceSent: Record<string, any>[] = [];
+  const alice = await clients.signedUp(t.url, { WebSocket: recordingWebSocket(aliceSent) });
+  const bob1 = await clients.signedUp(t.url);
+  const bob2 = clients.make(t.url);
+  await bob2.login({ email: bob1.user!.email, password: 'password123' });
+  const c = await directBetween(alice, bob1);
+  await Promise.all([alice.connect(), bob1.connect(), bob2.connect()]);
+  return { alice, aliceSent, bob1, bob2, c };
+}
+
+async function callRecord(c: NatterClient, conversationId: number, callId: string) {
+  const messages = await c.history(conversationId);
+  const m = messages.find((x) => x.type === 'call' && x.call?.call_id === callId);
+  expect(m, 'the call message').toBeDefined();
+  return m!;
+}
+
+describe('calls through the SDK', () => {
+  test('each session has its own device id, from sign-in and from connected', async () => {
+    const { alice, bob1, bob2 } = await people();
+    for (const c of [alice, bob1, bob2]) expect(c.deviceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(bob1.deviceId).not.toBe(bob2.deviceId);
+  });
+
+  test('Bob rings on both devices; one answers, the other stops; candidates go to the answering device; hangup ends it for both', async () => {
+    const { alice, aliceSent, bob1, bob2, c } = await people();
+    const [a, b1, b2] = [inbox(alice), inbox(bob1), inbox(bob2)];
+
+    const callId = alice.calls.invite(c, { video: true, sdp: OFFER });
+    expect(callId).toMatch(/^[0-9a-f-]{36}$/);
+    // Alice's candidates, gathered while it rings, wait for an answering device.
+    alice.calls.sendCandidates(callId, [candidate(1), candidate(2)]);
+
+    const inv1 = await b1.next('call_invite');
+    const inv2 = await b2.next('call_invite');
+    for (const inv of [inv1, inv2]) {
+      expect(inv).toMatchObject({ call_id: callId, conversation_id: c, sdp: OFFER, video: true, from_user_id: alice.user!.id, from_device: alice.deviceId });
+    }
+    bob1.calls.ringing(callId);
+    bob2.calls.ringing(callId);
+    const ringing = await a.next('call_ringing');
+    expect(ringing.from_user_id).toBe(bob1.user!.id);
+
+    // The record is in the conversation from the start: a call message, ringing.
+    expect((await callRecord(alice, c, callId)).call).toMatchObject({ call_id: callId, video: true, caller_id: alice.user!.id, outcome: 'ringing' });
+
+    bob2.calls.answer(callId, ANSWER);
+    const answer = await a.next('call_answer');
+    expect(answer).toMatchObject({ call_id: callId, sdp: ANSWER, from_user_id: bob2.user!.id, from_device: bob2.deviceId });
+    const selected = await a.next('call_selected');
+    expect(selected.device_id).toBe(bob2.deviceId);
+    expect(alice.calls.selectedDevice(callId)).toBe(bob2.deviceId);
+    const elsewhere = await b1.next('call_ended');
+    expect(elsewhere).toMatchObject({ call_id: callId, reason: 'answered_elsewhere' });
+
+    // Alice's early candidates went out once the answering device was known, to it alone, in one frame.
+    const got = await b2.next('call_candidates');
+    expect(got).toMatchObject({ call_id: callId, from_user_id: alice.user!.id, from_device: alice.deviceId, candidates: [candidate(1), candidate(2)] });
+    const sentCandidates = aliceSent.filter((f) => f.type === 'call_candidates');
+    expect(sentCandidates).toEqual([{ type: 'call_candidates', call_id: callId, to_device: bob2.deviceId, candidates: [candidate(1), candidate(2)] }]);
+    expect(b1.of('call_candidates')).toEqual([]);
+
+    // Bob's reach Alice; the end-of-candidates marker passes through.
+    bob2.calls.sendCandidates(callId, [candidate(3)]);
+    bob2.calls.sendCandidates(callId, [{ candidate: '' }]);
+    const back = await a.next('call_candidates');
+    expect(back.from_device).toBe(bob2.deviceId);
+    await eventually(() => expect(a.of('call_candidates').flatMap((f) => f.candidates.map((x) => x.candidate))).toEqual([candidate(3).candidate, '']));
+
+    // Renegotiation between the two connected devices.
+    alice.calls.negotiate(callId, OFFER, 'offer');
+    const offer = await b2.next('call_negotiate');
+    expect(offer).toMatchObject({ call_id: callId, sdp: OFFER, sdp_type: 'offer', from_device: alice.deviceId });
+    bob2.calls.negotiate(callId, ANSWER, 'answer');
+    expect(await a.next('call_negotiate')).toMatchObject({ sdp: ANSWER, sdp_type: 'answer', from_device: bob2.deviceId });
+
+    alice.calls.connected(callId);
+    bob2.calls.connected(callId);
+    await eventually(async () => expect((await callRecord(bob2, c, callId)).call?.outcome).toBe('active'), 10_000);
+
+    bob2.calls.hangup(callId);
+    expect(await a.next('call_ended')).toMatchObject({ call_id: callId, reason: 'hangup' });
+    expect(await b2.next('call_ended', (f) => f.reason === 'hangup')).toMatchObject({ call_id: callId });
+
+    const record = await eventually(async () => {
+      const m = await callRecord(alice, c, callId);
+      expect(m.call?.outcome).toBe('finished');
+      return m;
+    }, 10_000);
+    expect(record.type).toBe('call');
+    expect(record.sender_id).toBe(alice.user!.id);
+    expect(record.call).toMatchObject({ reason: 'hangup', video: true });
+    expect(record.call!.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(record.call!.connected_at).not.toBeNull();
+    // Both sides saw the record change live.
+    await eventually(() => expect(b1.of('message_updated').some((f) => f.message.call?.outcome === 'finished')).toBe(true));
+  });
+
+  test('declined: every device stops ringing and the record says declined', async () => {
+    const { alice, bob1, bob2, c } = await people();
+    const [a, b1, b2] = [inbox(alice), inbox(bob1), inbox(bob2)];
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    await b1.next('call_invite');
+    await b2.next('call_invite');
+    bob1.calls.reject(callId);
+    for (const box of [a, b1, b2]) expect(await box.next('call_ended')).toMatchObject({ call_id: callId, reason: 'declined' });
+    await eventually(async () => expect((await callRecord(alice, c, callId)).call).toMatchObject({ outcome: 'declined', video: false, duration_ms: null }), 10_000);
+  });
+
+  test('the caller hangs up while it rings: cancelled for everyone, a missed call in the record', async () => {
+    const { alice, bob1, c } = await people();
+    const [a, b1] = [inbox(alice), inbox(bob1)];
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    await b1.next('call_invite');
+    alice.calls.hangup(callId);
+    expect(await b1.next('call_ended')).toMatchObject({ call_id: callId, reason: 'cancelled' });
+    expect(await a.next('call_ended')).toMatchObject({ call_id: callId, reason: 'cancelled' });
+    await eventually(async () => expect((await callRecord(bob1, c, callId)).call?.outcome).toBe('missed'), 10_000);
+  });
+
+  test('many candidates before the answer go out in frames of at most 64, in order, once a device answered', async () => {
+    const { alice, aliceSent, bob1, c } = await people();
+    const b1 = inbox(bob1);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    const many = Array.from({ length: 70 }, (_, i) => candidate(i));
+    for (const x of many) alice.calls.sendCandidates(callId, [x]);
+    await b1.next('call_invite');
+    expect(aliceSent.filter((f) => f.type === 'call_candidates')).toEqual([]);
+    bob1.calls.answer(callId, ANSWER);
+    await eventually(() => expect(b1.of('call_candidates').flatMap((f) => f.candidates)).toEqual(many), 10_000);
+    expect(aliceSent.filter((f) => f.type === 'call_candidates').map((f) => f.candidates.length)).toEqual([64, 6]);
+    alice.calls.hangup(callId);
+    await b1.next('call_ended');
+  });
+
+  test('TURN: iceServers from GET /calls/turn', async () => {
+    const { alice } = await people();
+    const turn = await alice.calls.turn();
+    expect(Array.isArray(turn.uris)).toBe(true);
+    expect(turn.ttl).toBeGreaterThan(0);
+    const servers = await alice.calls.iceServers();
+    for (const s of servers) expect(s.urls.length).toBeGreaterThan(0);
+  });
+});
