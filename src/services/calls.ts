@@ -28,12 +28,11 @@ export interface CallsOptions {
   pollMs: number;
   /** How long a callee's connected devices have to say they ring before the others are pushed (ms). */
   pushGraceMs: number;
+  /** How long a connected call outlives the last socket of one of its devices (ms), see CallsService.left. */
+  deviceGraceMs: number;
 }
 
-export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000 };
-
-/** How long a connected call outlives the last socket of one of its devices (ms), see CallsService.left. */
-export const DEVICE_GRACE_MS = 30_000;
+export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 30_000 };
 
 /** What a call frame comes from: a user's socket, known by its device. */
 export interface CallDevice {
@@ -398,15 +397,15 @@ export class CallsService {
   /**
    * The device's last socket on this node closed. A connected call it is one end of
    * (its media may well go on without the socket) ends `failed` unless the device is
-   * back within DEVICE_GRACE_MS: a device that vanished never leaves a call, and the
+   * back within `deviceGraceMs` (30 s): a device that vanished never leaves a call, and the
    * conversation, taken for twelve hours.
    */
   async left(device: DeviceOf): Promise<void> {
     const now = this.clock.now();
     for (const call of await this.store.liveFor(device.userId)) {
       if (call.state !== 'active' || !(isCallerDevice(call, device) || isSelectedDevice(call, device))) continue;
-      if (call.deadline !== null && call.deadline <= now + DEVICE_GRACE_MS) continue;
-      await this.store.transition(call.id, ['active'], { deadline: now + DEVICE_GRACE_MS });
+      if (call.deadline !== null && call.deadline <= now + this.opts.deviceGraceMs) continue;
+      await this.store.transition(call.id, ['active'], { deadline: now + this.opts.deviceGraceMs });
     }
   }
 

@@ -7,7 +7,7 @@ import { direct, Sockets, type User } from '../realtime/fixtures.js';
 let t: TestApp;
 const sockets = new Sockets();
 beforeAll(async () => {
-  t = await startApp({ ...envConfig({ METRICS_PORT: '0' }), callRingTimeout: 1 }, { callTuning: { pollMs: 50, pushGraceMs: 50 } });
+  t = await startApp({ ...envConfig({ METRICS_PORT: '0' }), callRingTimeout: 1 }, { callTuning: { pollMs: 50, pushGraceMs: 50, deviceGraceMs: 300 } });
 });
 afterEach(() => sockets.closeAll());
 afterAll(() => t.close());
@@ -101,4 +101,121 @@ test('a refused call frame names its call, and changes nothing', async () => {
   expect((await a.nextOfType('call_selected')).call_id).toBe(callId);
   a.send({ type: 'call_hangup', call_id: callId });
   expect((await b.nextOfType('call_ended')).reason).toBe('hangup');
+});
+
+const unread = async (u: User, conv: number) =>
+  (await t.request('GET', '/api/v1/conversations', { token: u.token })).body.conversations.find((c: any) => c.id === conv).unread_count;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A call id that sorts before (`0…`) or after (`f…`) any random one. */
+const lowId = () => `00000000${randomUUID().slice(8)}`;
+const highId = () => `ffffffff${randomUUID().slice(8)}`;
+
+test('a busy device that has no socket does not make the call busy while another device of the callee rings', async () => {
+  const [alice, bob, carol] = [await registerUser(t), await registerUser(t), await registerUser(t)];
+  const bob2 = await login(bob);
+  const withCarol = await direct(t, carol, bob);
+  const withAlice = await direct(t, alice, bob);
+  const c = await sockets.connect(t, carol);
+  const b1 = await sockets.connect(t, bob);
+  const first = randomUUID();
+  c.send({ type: 'call_invite', conversation_id: withCarol, call_id: first, sdp: 'v=0', video: false });
+  await b1.nextOfType('call_invite');
+  b1.send({ type: 'call_answer', call_id: first, sdp: 'v=0 answer' });
+  await c.nextOfType('call_selected');
+  await b1.close();
+  // Bob's first device is busy with Carol, and gone; his laptop is free.
+  const b2 = await sockets.connect(t, bob2);
+  const a = await sockets.connect(t, alice);
+  const second = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: withAlice, call_id: second, sdp: 'v=0', video: false });
+  expect((await b2.nextOfType('call_invite')).call_id).toBe(second);
+  b2.send({ type: 'call_ringing', call_id: second });
+  await a.nextOfType('call_ringing');
+  await a.expectNone((f) => f.type === 'call_ended', 400);
+  b2.send({ type: 'call_answer', call_id: second, sdp: 'v=0 answer' });
+  expect((await a.nextOfType('call_selected')).call_id).toBe(second);
+});
+
+test('an invite refused because its device is in another call does not end, by glare, the call ringing from the other member', async () => {
+  const [alice, bob, carol] = [await registerUser(t), await registerUser(t), await registerUser(t)];
+  const alice2 = await login(alice);
+  const aliceToCarol = await direct(t, alice, carol);
+  const withBob = await direct(t, bob, alice);
+  const a1 = await sockets.connect(t, alice);
+  const a2 = await sockets.connect(t, alice2);
+  const b = await sockets.connect(t, bob);
+  a1.send({ type: 'call_invite', conversation_id: aliceToCarol, call_id: randomUUID(), sdp: 'v=0', video: false });
+  await a1.next((f) => f.type === 'new_message' && f.message.type === 'call');
+  // Bob's call rings Alice's second device; her first, busy calling Carol, calls Bob with a lesser id.
+  const bobs = highId();
+  b.send({ type: 'call_invite', conversation_id: withBob, call_id: bobs, sdp: 'v=0', video: false });
+  await a2.next((f) => f.type === 'call_invite' && f.call_id === bobs);
+  a2.send({ type: 'call_ringing', call_id: bobs });
+  await b.nextOfType('call_ringing');
+  a1.send({ type: 'call_invite', conversation_id: withBob, call_id: lowId(), sdp: 'v=0', video: false });
+  expect(await a1.nextOfType('error')).toMatchObject({ code: 'call_in_progress' });
+  await b.expectNone((f) => f.type === 'call_ended', 300);
+  a2.send({ type: 'call_answer', call_id: bobs, sdp: 'v=0 answer' });
+  expect((await b.nextOfType('call_selected')).call_id).toBe(bobs);
+});
+
+test('a device that is one end of a call cannot answer another', async () => {
+  const [alice, bob, carol] = [await registerUser(t), await registerUser(t), await registerUser(t)];
+  const withAlice = await direct(t, alice, bob);
+  const withCarol = await direct(t, carol, bob);
+  const a = await sockets.connect(t, alice);
+  const c = await sockets.connect(t, carol);
+  const b = await sockets.connect(t, bob);
+  const first = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: withAlice, call_id: first, sdp: 'v=0', video: false });
+  await b.next((f) => f.type === 'call_invite' && f.call_id === first);
+  b.send({ type: 'call_answer', call_id: first, sdp: 'v=0 answer' });
+  await a.nextOfType('call_selected');
+  const second = randomUUID();
+  c.send({ type: 'call_invite', conversation_id: withCarol, call_id: second, sdp: 'v=0', video: false });
+  await c.next((f) => f.type === 'new_message' && f.message.type === 'call');
+  b.send({ type: 'call_answer', call_id: second, sdp: 'v=0 answer' });
+  expect(await b.next((f) => f.type === 'error' && f.call_id === second)).toMatchObject({ code: 'call_in_progress' });
+  await c.expectNone((f) => f.type === 'call_selected', 300);
+});
+
+test('a connected call ends failed once a device of it has been without a socket for the grace, and not while it is back', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  let b = await sockets.connect(t, bob);
+  const callId = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
+  await a.nextOfType('call_selected');
+  b.send({ type: 'call_connected', call_id: callId });
+  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  // Away and back within the grace: the call goes on.
+  await b.close();
+  b = await sockets.connect(t, bob);
+  await a.expectNone((f) => f.type === 'call_ended', 600);
+  // Away for good: it ends failed, with the time it was connected.
+  await b.close();
+  expect((await a.nextOfType('call_ended', 5000)).reason).toBe('failed');
+  const done = await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'failed');
+  expect(done.message.call.duration_ms).toBeGreaterThan(0);
+});
+
+test('a call that lost by glare is not left unread for the member who won', async () => {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  const a = await sockets.connect(t, alice);
+  const b = await sockets.connect(t, bob);
+  const winner = lowId();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: winner, sdp: 'v=0', video: false });
+  await b.next((f) => f.type === 'call_invite' && f.call_id === winner);
+  const loser = highId();
+  b.send({ type: 'call_invite', conversation_id: conv, call_id: loser, sdp: 'v=0', video: false });
+  expect(await b.next((f) => f.type === 'call_ended' && f.call_id === loser)).toMatchObject({ reason: 'cancelled', glare: true });
+  await a.next((f) => f.type === 'receipt' && f.status === 'read');
+  expect(await unread(alice, conv)).toBe(0);
+  await pause(0);
 });
