@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
 import { parseProm, value } from '../metrics/prom-text.js';
+import type { WsClient } from '../harness/ws.js';
 import { direct, Sockets, type User } from '../realtime/fixtures.js';
 
 let t: TestApp;
@@ -15,6 +16,20 @@ afterAll(() => t.close());
 async function login(u: User) {
   const res = await t.request('POST', '/api/v1/auth/login', { body: { email: u.user.email, password: 'password123' } });
   return res.body as User & { device_id: string };
+}
+
+/** Alice and Bob, their direct conversation, and a socket each. */
+async function pair() {
+  const alice = await registerUser(t);
+  const bob = await registerUser(t);
+  const conv = await direct(t, alice, bob);
+  return { alice, bob, conv, a: await sockets.connect(t, alice), b: await sockets.connect(t, bob) };
+}
+
+/** `from` invites the other member of `conv`; resolves to the call id. */
+function invite(from: WsClient, conv: number, callId: string = randomUUID(), fields: { sdp?: string; video?: boolean } = {}): string {
+  from.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: fields.sdp ?? 'v=0', video: fields.video ?? false });
+  return callId;
 }
 
 test('invite rings both callee devices, one answers, the other hears answered_elsewhere, hangup finishes the record', async () => {
@@ -66,13 +81,8 @@ test('an unanswered call ends missed and stays unread', async () => {
 test('calls placed and ended are counted by reason on /metrics', async () => {
   const scrape = async () => parseProm(await (await fetch(`${t.app.metricsUrl!}/metrics`)).text());
   const before = await scrape();
-  const alice = await registerUser(t);
-  const bob = await registerUser(t);
-  const conv = await direct(t, alice, bob);
-  const a = await sockets.connect(t, alice);
-  const b = await sockets.connect(t, bob);
-  const callId = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  const { a, b, conv } = await pair();
+  const callId = invite(a, conv);
   await b.nextOfType('call_invite');
   b.send({ type: 'call_reject', call_id: callId });
   expect((await a.nextOfType('call_ended')).reason).toBe('declined');
@@ -84,15 +94,10 @@ test('calls placed and ended are counted by reason on /metrics', async () => {
 });
 
 test('a refused call frame names its call, and changes nothing', async () => {
-  const alice = await registerUser(t);
-  const bob = await registerUser(t);
-  const conv = await direct(t, alice, bob);
-  const a = await sockets.connect(t, alice);
-  const b = await sockets.connect(t, bob);
-  const callId = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'x'.repeat(32_769), video: false });
+  const { a, b, conv } = await pair();
+  const callId = invite(a, conv, randomUUID(), { sdp: 'x'.repeat(32_769) });
   expect(await a.nextOfType('error')).toMatchObject({ code: 'validation_failed', field: 'sdp', call_id: callId });
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  invite(a, conv, callId);
   await b.nextOfType('call_invite');
   // 65 candidates in one frame are refused; the call still rings and Bob's answer wins after.
   b.send({ type: 'call_candidates', call_id: callId, candidates: Array.from({ length: 65 }, () => ({ candidate: '' })) });
@@ -105,7 +110,6 @@ test('a refused call frame names its call, and changes nothing', async () => {
 
 const unread = async (u: User, conv: number) =>
   (await t.request('GET', '/api/v1/conversations', { token: u.token })).body.conversations.find((c: any) => c.id === conv).unread_count;
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A call id that sorts before (`0…`) or after (`f…`) any random one. */
 const lowId = () => `00000000${randomUUID().slice(8)}`;
 const highId = () => `ffffffff${randomUUID().slice(8)}`;
@@ -117,8 +121,7 @@ test('a busy device that has no socket does not make the call busy while another
   const withAlice = await direct(t, alice, bob);
   const c = await sockets.connect(t, carol);
   const b1 = await sockets.connect(t, bob);
-  const first = randomUUID();
-  c.send({ type: 'call_invite', conversation_id: withCarol, call_id: first, sdp: 'v=0', video: false });
+  const first = invite(c, withCarol);
   await b1.nextOfType('call_invite');
   b1.send({ type: 'call_answer', call_id: first, sdp: 'v=0 answer' });
   await c.nextOfType('call_selected');
@@ -126,8 +129,7 @@ test('a busy device that has no socket does not make the call busy while another
   // Bob's first device is busy with Carol, and gone; his laptop is free.
   const b2 = await sockets.connect(t, bob2);
   const a = await sockets.connect(t, alice);
-  const second = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: withAlice, call_id: second, sdp: 'v=0', video: false });
+  const second = invite(a, withAlice);
   expect((await b2.nextOfType('call_invite')).call_id).toBe(second);
   b2.send({ type: 'call_ringing', call_id: second });
   await a.nextOfType('call_ringing');
@@ -144,15 +146,14 @@ test('an invite refused because its device is in another call does not end, by g
   const a1 = await sockets.connect(t, alice);
   const a2 = await sockets.connect(t, alice2);
   const b = await sockets.connect(t, bob);
-  a1.send({ type: 'call_invite', conversation_id: aliceToCarol, call_id: randomUUID(), sdp: 'v=0', video: false });
+  invite(a1, aliceToCarol);
   await a1.next((f) => f.type === 'new_message' && f.message.type === 'call');
   // Bob's call rings Alice's second device; her first, busy calling Carol, calls Bob with a lesser id.
-  const bobs = highId();
-  b.send({ type: 'call_invite', conversation_id: withBob, call_id: bobs, sdp: 'v=0', video: false });
+  const bobs = invite(b, withBob, highId());
   await a2.next((f) => f.type === 'call_invite' && f.call_id === bobs);
   a2.send({ type: 'call_ringing', call_id: bobs });
   await b.nextOfType('call_ringing');
-  a1.send({ type: 'call_invite', conversation_id: withBob, call_id: lowId(), sdp: 'v=0', video: false });
+  invite(a1, withBob, lowId());
   expect(await a1.nextOfType('error')).toMatchObject({ code: 'call_in_progress' });
   await b.expectNone((f) => f.type === 'call_ended', 300);
   a2.send({ type: 'call_answer', call_id: bobs, sdp: 'v=0 answer' });
@@ -166,13 +167,11 @@ test('a device that is one end of a call cannot answer another', async () => {
   const a = await sockets.connect(t, alice);
   const c = await sockets.connect(t, carol);
   const b = await sockets.connect(t, bob);
-  const first = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: withAlice, call_id: first, sdp: 'v=0', video: false });
+  const first = invite(a, withAlice);
   await b.next((f) => f.type === 'call_invite' && f.call_id === first);
   b.send({ type: 'call_answer', call_id: first, sdp: 'v=0 answer' });
   await a.nextOfType('call_selected');
-  const second = randomUUID();
-  c.send({ type: 'call_invite', conversation_id: withCarol, call_id: second, sdp: 'v=0', video: false });
+  const second = invite(c, withCarol);
   await c.next((f) => f.type === 'new_message' && f.message.type === 'call');
   b.send({ type: 'call_answer', call_id: second, sdp: 'v=0 answer' });
   expect(await b.next((f) => f.type === 'error' && f.call_id === second)).toMatchObject({ code: 'call_in_progress' });
@@ -180,13 +179,9 @@ test('a device that is one end of a call cannot answer another', async () => {
 });
 
 test('a connected call ends failed once a device of it has been without a socket for the grace, and not while it is back', async () => {
-  const alice = await registerUser(t);
-  const bob = await registerUser(t);
-  const conv = await direct(t, alice, bob);
-  const a = await sockets.connect(t, alice);
-  let b = await sockets.connect(t, bob);
-  const callId = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: callId, sdp: 'v=0', video: false });
+  const { bob, conv, a, b: first } = await pair();
+  let b = first;
+  const callId = invite(a, conv);
   await b.nextOfType('call_invite');
   b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
   await a.nextOfType('call_selected');
@@ -204,18 +199,11 @@ test('a connected call ends failed once a device of it has been without a socket
 });
 
 test('a call that lost by glare is not left unread for the member who won', async () => {
-  const alice = await registerUser(t);
-  const bob = await registerUser(t);
-  const conv = await direct(t, alice, bob);
-  const a = await sockets.connect(t, alice);
-  const b = await sockets.connect(t, bob);
-  const winner = lowId();
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: winner, sdp: 'v=0', video: false });
+  const { alice, conv, a, b } = await pair();
+  const winner = invite(a, conv, lowId());
   await b.next((f) => f.type === 'call_invite' && f.call_id === winner);
-  const loser = highId();
-  b.send({ type: 'call_invite', conversation_id: conv, call_id: loser, sdp: 'v=0', video: false });
+  const loser = invite(b, conv, highId());
   expect(await b.next((f) => f.type === 'call_ended' && f.call_id === loser)).toMatchObject({ reason: 'cancelled', glare: true });
   await a.next((f) => f.type === 'receipt' && f.status === 'read');
   expect(await unread(alice, conv)).toBe(0);
-  await pause(0);
 });
