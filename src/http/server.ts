@@ -30,7 +30,7 @@ import type { SearchService } from '../services/search.js';
 import type { TurnService } from '../services/turn.js';
 import type { UsersService } from '../services/users.js';
 import { requireAuth } from './auth.js';
-import { installErrorHandlers } from './errors.js';
+import { installErrorHandlers, sendError } from './errors.js';
 import { guardPathAndQuery, parseSafeJson } from './input-guards.js';
 import { installRestLimits, RATE_LIMIT_HEADERS, rateLimitOptions, RATE_WINDOW } from './rate-limits.js';
 import { installMetrics, type MetricsEndpoint } from './metrics.js';
@@ -175,6 +175,15 @@ export async function buildServer(opts: {
     // so a bad body is reported against its own kind's fields.
     ajv: { customOptions: { discriminator: true } },
     schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
+    // A URL the router cannot decode (a lone surrogate: /%ED%A0%80) answers the one error
+    // body, not Fastify's own (which has a `message` and no natter code).
+    frameworkErrors: (error, _request, reply) => {
+      const badUrl = error.code === 'FST_ERR_BAD_URL';
+      void sendError(
+        reply,
+        badUrl ? new AppError('validation_failed', 'The URL path is not valid UTF-8 once decoded', { field: 'path' }) : new AppError('validation_failed', error.message),
+      );
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const pages: { fallback?: PageFallback } = {};

@@ -310,6 +310,15 @@ describe('junk values', () => {
     expect((await t.request('GET', '/api/v1/users/me', { token: u.token })).body.user.avatar).toBeNull();
   });
 
+  test('a URL path that does not decode (a lone surrogate) is 400 validation_failed naming the path, on any route', async () => {
+    for (const path of ['/%ED%A0%80', '/api/v1/users/%ED%A0%80', '/api/v1/conversations/1/messages%ED%A0%80']) {
+      const res = await t.request('GET', path);
+      expectError(res, 400, 'validation_failed');
+      expect(res.body.field).toBe('path');
+      expect(res.body).not.toHaveProperty('message');
+    }
+  });
+
   test('a __proto__ key neither breaks the request nor leaks into the user', async () => {
     const res = await t.request('POST', '/api/v1/auth/register', {
       raw: '{"username":"protouser","email":"proto@example.com","password":"password123","__proto__":{"status":"online","id":1}}',
