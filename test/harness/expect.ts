@@ -10,6 +10,7 @@ export const USER_KEYS = ['avatar', 'created_at', 'email', 'id', 'last_seen', 'p
 /** The keys of a message object, sorted. */
 export const MESSAGE_KEYS = [
   'attachments',
+  'call',
   'client_id',
   'content',
   'conversation_id',
