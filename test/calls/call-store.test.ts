@@ -27,14 +27,16 @@ const prefixes: string[] = [];
 const factories: Record<string, () => Deployment> = {
   memory: () => {
     let made = false;
-    let offset = 0;
+    // A clock that moves only when told: real time passing between two steps of a test
+    // on a loaded machine must not age an ended call past its retention.
+    let now = Date.now();
     return {
       shared: false,
-      advance: (ms) => void (offset += ms),
+      advance: (ms) => void (now += ms),
       node: async () => {
         if (made) throw new Error('a memory store is one node');
         made = true;
-        return new MemoryCallStore({ now: () => Date.now() + offset });
+        return new MemoryCallStore({ now: () => now });
       },
     };
   },
