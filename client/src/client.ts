@@ -200,6 +200,7 @@ export class NatterClient {
     this.outboxStore = opts.outboxStore ?? memoryOutboxStore();
     this.calls = new Calls({
       sendFrame: (frame) => this.sendFrame(frame),
+      online: () => this.state_ === 'online',
       on: (type, fn) => this.on(type, fn),
       turn: () => this.turnCredentials(),
     });
@@ -308,6 +309,7 @@ export class NatterClient {
     const had = this.me;
     this.disconnect(new NatterError(401, 'unauthorized', 'signed out'));
     this.resetUserState();
+    this.calls.clear();
     this.device = null;
     this.me = null;
     if (had) this.emit(this.userListeners, null);
