@@ -58,6 +58,8 @@ export interface NatterClientOptions {
    * nodes does not leave it pending until the next reconnect.
    */
   echoTimeoutMs?: number;
+  /** Calls: an active call's `call_connected` keepalive is repeated every `keepaliveMs` (15 s; natter ends a call silent for 60 s). */
+  calls?: { keepaliveMs?: number };
 }
 
 export interface SendInput {
@@ -203,7 +205,7 @@ export class NatterClient {
       online: () => this.state_ === 'online',
       on: (type, fn) => this.on(type, fn),
       turn: () => this.turnCredentials(),
-    });
+    }, undefined, opts.calls?.keepaliveMs);
     this.outboxLoaded = this.outboxStore.load().then(
       (loaded) => {
         const known = new Set(loaded.map((e) => e.client_id));
