@@ -29,6 +29,9 @@ export interface LiveCall {
   /** Callee devices that said they ring, and those that said they are busy. */
   ringingDevices: string[];
   busyDevices: string[];
+  /** When each end last said it is connected (`call_connected`, a keepalive while active). */
+  callerSeenAt: number | null;
+  calleeSeenAt: number | null;
   /** Devices the ring push went to, once it was sent (null before: devices may yet be pushed). */
   pushedDevices: number | null;
   /** When natter ends the call unless it moved on (ring, connect or longest-call timeout); null once ended. */

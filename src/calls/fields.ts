@@ -21,6 +21,8 @@ export const CALL_FIELDS = [
   'glare',
   'ringingDevices',
   'busyDevices',
+  'callerSeenAt',
+  'calleeSeenAt',
   'pushedDevices',
   'deadline',
 ] as const satisfies readonly (keyof LiveCall)[];

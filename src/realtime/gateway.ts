@@ -157,10 +157,6 @@ export class Gateway {
 
   private async release(conn: Connection, counted: Promise<boolean>): Promise<void> {
     if (await this.sockets.remove(conn)) await this.deps.typing.stopAll(conn.userId).catch(() => {});
-    // The device's last socket here: a call it is one end of must see it back soon.
-    if (!this.sockets.hasDevice(conn.userId, conn.deviceId) && !this.closed) {
-      await this.deps.calls.left(conn).catch((err: unknown) => this.deps.log.warn({ err, userId: conn.userId }, 'noting a call device gone failed'));
-    }
     try {
       if (await counted) await this.deps.presence.disconnected(conn.userId);
     } catch (err) {

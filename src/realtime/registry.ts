@@ -63,12 +63,6 @@ export class SocketRegistry {
     return true;
   }
 
-  /** Whether the user has a socket of this device (session) open on this node. */
-  hasDevice(userId: number, deviceId: string): boolean {
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.deviceId === deviceId) return true;
-    return false;
-  }
-
   /** Users with a socket on this node. */
   get users(): number {
     return this.byUser.size;

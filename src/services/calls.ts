@@ -28,11 +28,11 @@ export interface CallsOptions {
   pollMs: number;
   /** How long a callee's connected devices have to say they ring before the others are pushed (ms). */
   pushGraceMs: number;
-  /** How long a connected call outlives the last socket of one of its devices (ms), see CallsService.left. */
+  /** How long an end of an active call may go without a `call_connected` keepalive (ms), see `connected`. */
   deviceGraceMs: number;
 }
 
-export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 30_000 };
+export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 60_000 };
 
 /** What a call frame comes from: a user's socket, known by its device. */
 export interface CallDevice {
@@ -165,6 +165,8 @@ export class CallsService {
       glare: false,
       ringingDevices: [],
       busyDevices: [],
+      callerSeenAt: null,
+      calleeSeenAt: null,
       pushedDevices: null,
       deadline: now + this.opts.ringTimeoutMs,
     };
@@ -172,7 +174,8 @@ export class CallsService {
     if (!created.created && created.why === 'live' && isGlare(created.live, call)) {
       // Glare is resolved only for an invite that could be placed at all: from a device
       // in no other call, with a call_id never used.
-      if ((await this.store.get(call.id)) || (await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
+      if (await this.store.get(call.id)) created = { created: false, why: 'taken' };
+      else if ((await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
         created = { created: false, why: 'busy', live: created.live };
       } else if (call.id < created.live.id) {
         // This call wins: the other one ends as glare, then this one takes its place.
@@ -183,8 +186,6 @@ export class CallsService {
         const record = await this.writeRecord({ ...call, state: 'ended', endedAt: now, reason: 'cancelled', glare: true, deadline: null });
         await this.publishRecord(call, record);
         await this.toParties(call, frames.call('call_ended', { call_id: call.id, reason: 'cancelled', glare: true }));
-        // Nobody missed it: the record is not left unread for the other member.
-        await this.markRead(calleeId, call.conversationId, record.seq, call.id);
         return;
       }
     }
@@ -270,7 +271,7 @@ export class CallsService {
   async answer(from: CallDevice, callId: string, sdp: string): Promise<void> {
     const call = await this.partyCall(from, callId);
     if (from.userId !== call.calleeId) throw notFoundCall();
-    if (call.selectedDevice !== from.deviceId && (await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
+    if (call.state === 'ringing' && (await this.store.busyDevicesOf(from.userId)).includes(from.deviceId)) {
       throw new AppError('call_in_progress', 'This device is in another call; hang that one up first', { field: 'call_id' });
     }
     const now = this.clock.now();
@@ -282,7 +283,8 @@ export class CallsService {
     });
     if (!won.ok) {
       if (!won.call || won.call.state === 'ended') throw notFoundCall();
-      if (won.call.selectedDevice !== from.deviceId) from.send(frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' }));
+      // Another device, or another tab of this one, answered first.
+      from.send(frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' }));
       return;
     }
     const answered = won.call;
@@ -291,7 +293,9 @@ export class CallsService {
     await this.updateRecord(answered, 'connecting');
     await Promise.all([
       this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_answer', { call_id: call.id, sdp, ...fromFields(from) })),
-      this.fanout.toUsers([call.callerId], frames.call('call_selected', { call_id: call.id, device_id: from.deviceId })),
+      // The callee's sockets too: another tab of the answering device (the same session)
+      // stops ringing on it, as the other devices do on answered_elsewhere.
+      this.fanout.toUsers([call.callerId, call.calleeId], frames.call('call_selected', { call_id: call.id, device_id: from.deviceId })),
       this.fanout.toDevices(call.calleeId, { except: [from.deviceId] }, frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' })),
     ]);
     // An answered call is seen: it does not stay unread for the callee.
@@ -366,20 +370,30 @@ export class CallsService {
     }
   }
 
-  /** A party's device connected (ICE and DTLS): the call is active and its duration counts from now. */
+  /**
+   * A party's device is connected (ICE and DTLS). The first makes the call active (its
+   * duration counts from now); while active, each end repeats it every 15 s, and a call
+   * one of whose ends has been silent for `deviceGraceMs` (60 s) ends `failed`: a device
+   * that vanished (crashed, lost its network) never holds the call, the conversation and
+   * the other device for long. A repeat may arrive through any node.
+   */
   async connected(from: CallDevice, callId: string): Promise<void> {
-    const call = await this.partyCall(from, callId);
-    if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) throw notFoundCall();
-    const now = this.clock.now();
-    const done = await this.store.transition(call.id, ['connecting'], { state: 'active', connectedAt: now, deadline: now + MAX_CALL_MS });
-    if (done.ok) await this.updateRecord(done.call, 'active');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const call = await this.partyCall(from, callId);
+      if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) throw notFoundCall();
+      if (call.state !== 'connecting' && call.state !== 'active') return;
+      const now = this.clock.now();
+      const seen = isCallerDevice(call, from) ? { callerSeenAt: now, calleeSeenAt: call.calleeSeenAt ?? now } : { callerSeenAt: call.callerSeenAt ?? now, calleeSeenAt: now };
+      const connectedAt = call.connectedAt ?? now;
+      const deadline = Math.min(Math.min(seen.callerSeenAt, seen.calleeSeenAt) + this.opts.deviceGraceMs, connectedAt + MAX_CALL_MS);
+      const done = await this.store.transition(call.id, [call.state], { state: 'active', connectedAt, ...seen, deadline });
+      if (!done.ok) continue;
+      if (call.state === 'connecting') await this.updateRecord(done.call, 'active');
+      return;
+    }
   }
 
-  /**
-   * A socket of the user connected: calls ringing for them ring there too (unless this
-   * device is in another call), and a call this device is one end of gets its full time
-   * back (see `left`).
-   */
+  /** A socket of the user connected: calls ringing for them ring there too (unless this device is in another call). */
   async resume(device: CallDevice): Promise<void> {
     const calls = await this.store.liveFor(device.userId);
     const busy = calls.flatMap((c) => [c.callerId === device.userId ? c.callerDevice : null, c.calleeId === device.userId ? c.selectedDevice : null]);
@@ -388,30 +402,13 @@ export class CallsService {
         if (busy.includes(device.deviceId) || call.busyDevices.includes(device.deviceId)) continue;
         device.send(this.inviteFrame(call));
         await this.unlessEnded(call.id, call.calleeId, (frame) => device.send(frame));
-      } else if (call.state === 'active' && (isCallerDevice(call, device) || isSelectedDevice(call, device))) {
-        await this.store.transition(call.id, ['active'], { deadline: call.connectedAt! + MAX_CALL_MS });
       }
     }
   }
 
   /**
-   * The device's last socket on this node closed. A connected call it is one end of
-   * (its media may well go on without the socket) ends `failed` unless the device is
-   * back within `deviceGraceMs` (30 s): a device that vanished never leaves a call, and the
-   * conversation, taken for twelve hours.
-   */
-  async left(device: DeviceOf): Promise<void> {
-    const now = this.clock.now();
-    for (const call of await this.store.liveFor(device.userId)) {
-      if (call.state !== 'active' || !(isCallerDevice(call, device) || isSelectedDevice(call, device))) continue;
-      if (call.deadline !== null && call.deadline <= now + this.opts.deviceGraceMs) continue;
-      await this.store.transition(call.id, ['active'], { deadline: now + this.opts.deviceGraceMs });
-    }
-  }
-
-  /**
    * Ends calls past their deadline: ring → missed, connect → connect_timeout, a
-   * connected call at its longest → hangup, one whose device left → failed.
+   * connected call at its longest → hangup, one an end of which fell silent → failed.
    */
   async sweep(): Promise<void> {
     if (this.polling || this.closed) return;
@@ -432,7 +429,7 @@ export class CallsService {
     }
   }
 
-  /** The callee's read pointer moves up to the call's record (answered, or a glare call nobody missed). */
+  /** The callee's read pointer moves up to the call's record: an answered call is seen. */
   private async markRead(userId: number, conversationId: number, seq: number, callId: string): Promise<void> {
     await this.receipts.advance(userId, conversationId, 'read', seq).catch((err: unknown) => {
       this.log.warn({ err, callId }, 'marking a call record read failed');

@@ -213,7 +213,7 @@ export async function contactIds(db: Db, userId: number, among?: number[]): Prom
 /**
  * Unread messages per conversation for `userId` (of all their conversations, or of
  * `conversationIds`): after their last_read_seq, not their own, not system messages, not
- * deleted (for everyone, or for them).
+ * a call that glare cancelled (nobody missed it), not deleted (for everyone, or for them).
  * Conversations with none are absent.
  */
 export async function unreadCounts(db: Db, userId: number, conversationIds?: number[]): Promise<Map<number, number>> {
@@ -228,6 +228,7 @@ export async function unreadCounts(db: Db, userId: number, conversationIds?: num
   const rows = await q
     .whereRef('m.seq', '>', 'p.last_read_seq')
     .where('m.type', '<>', 'system')
+    .where(sql<boolean>`not (m.type = 'call' and m.call->>'outcome' = 'cancelled')`)
     .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
     .where('m.deleted_at', 'is', null)
     .where((eb) =>

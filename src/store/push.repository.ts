@@ -288,6 +288,7 @@ export async function unreadTotals(db: Db, userIds: number[]): Promise<Map<numbe
           select 1 from messages m
            where m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
              and m.type <> 'system' and m.deleted_at is null
+             and not (m.type = 'call' and m.call->>'outcome' = 'cancelled')
              and (m.sender_id is null or m.sender_id <> p.user_id)
              and not exists (select 1 from message_hidden h where h.user_id = p.user_id and h.message_id = m.id)
            limit ${MAX_BADGE_PER_CONVERSATION}) u

@@ -43,6 +43,8 @@ const call = (): LiveCall => ({
   glare: false,
   ringingDevices: [],
   busyDevices: [],
+  callerSeenAt: null,
+  calleeSeenAt: null,
   pushedDevices: null,
   deadline: Date.now() + 45_000,
 });

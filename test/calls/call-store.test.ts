@@ -94,6 +94,8 @@ function newCall(over: Partial<LiveCall> = {}): LiveCall {
     glare: false,
     ringingDevices: [],
     busyDevices: [],
+    callerSeenAt: null,
+    calleeSeenAt: null,
     pushedDevices: null,
     deadline: Date.now() + 45_000,
     ...over,

@@ -26,8 +26,9 @@ afterAll(() => t?.close());
 
 const cases = () =>
   Object.entries(CLIENT_FRAME_SCHEMAS).flatMap(([type, schema]) =>
-    // sync's since and changes_since maps (conversation id → seq / mod_seq) are tried by hand below.
-    integerFields(schema as any, ['since', 'changes_since']).flatMap((field) =>
+    // sync's since and changes_since maps (conversation id → seq / mod_seq) and the ICE
+    // candidates' sdpMLineIndex are tried by hand below.
+    integerFields(schema as any, ['since', 'changes_since', 'candidates']).flatMap((field) =>
       [1e20, 2 ** 53].map((big) => ({ name: `${type}.${field.path} = ${big}`, frame: withField(field, big), field: field.path })),
     ),
   );
@@ -63,6 +64,11 @@ describe('integers beyond range in frames', () => {
         field: `changes_since.${conversationId}`,
       },
       { name: 'sync.changes_since id', frame: { type: 'sync', changes_since: { [huge]: 0 } }, field: `changes_since.${huge}` },
+      {
+        name: 'call_candidates sdpMLineIndex',
+        frame: { type: 'call_candidates', call_id: '6f1c6c1e-8a0e-4f5e-9c1a-1b2c3d4e5f60', candidates: [{ candidate: '', sdpMLineIndex: 1e20 }] },
+        field: 'candidates.0.sdpMLineIndex',
+      },
     ];
     for (const c of all) {
       ws.send({ ...c.frame, conversation_id: c.field === 'conversation_id' ? c.frame.conversation_id : conversationId, ...pick(c.frame, c.field) });
