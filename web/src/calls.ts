@@ -22,6 +22,8 @@ const OUTGOING_RING_MS = 60_000;
 const CONNECT_MS = 35_000;
 /** Slack on an incoming call's deadline (started_at + ring_timeout_ms) for clocks and latency. */
 const RING_SLACK_MS = 2_000;
+/** An incoming call shows at least this long (a clock ahead of natter's would otherwise close it at once). */
+const MIN_RING_MS = 5_000;
 
 /** A call this tab placed or answered, until it ends. */
 export class CallSession {
@@ -373,7 +375,7 @@ export class CallController {
     this.incomingDeadline = setTimeout(() => {
       this.incomingDeadline = null;
       if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
-    }, f.ring_timeout_ms - elapsed + RING_SLACK_MS);
+    }, Math.max(f.ring_timeout_ms - elapsed, MIN_RING_MS) + RING_SLACK_MS);
     this.changed();
   }
 
