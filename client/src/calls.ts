@@ -1,9 +1,12 @@
 import { NatterError } from './errors.js';
 import type { paths } from './generated/openapi.js';
+import { unref } from './session.js';
 import type { ClientFrame, ClientFrameOf, ServerFrameOf, ServerFrameType } from './types.js';
 
 /** One ICE candidate as a call frame carries it (an `RTCIceCandidateInit`); `candidate: ""` marks the end of candidates. */
 export type CallCandidate = ClientFrameOf<'call_candidates'>['candidates'][number];
+/** A candidate as `sendCandidates` takes it (an `RTCIceCandidateInit`: `candidate` optional; one without it is skipped). */
+export type CallCandidateInit = Omit<CallCandidate, 'candidate'> & { candidate?: string };
 export type CallRejectReason = NonNullable<ClientFrameOf<'call_reject'>['reason']>;
 export type CallHangupReason = NonNullable<ClientFrameOf<'call_hangup'>['reason']>;
 export type CallEndReason = ServerFrameOf<'call_ended'>['reason'];
@@ -25,6 +28,8 @@ export interface IceServer {
 /** What the client lends the calls API: its socket, its frames and its REST fetch. */
 export interface CallsHost {
   sendFrame(frame: ClientFrame): boolean;
+  /** The real-time connection is up (frames sent now reach natter). */
+  online(): boolean;
   on<T extends ServerFrameType>(type: T, fn: (frame: ServerFrameOf<T>) => void): () => void;
   turn(): Promise<TurnCredentials>;
 }
@@ -37,9 +42,14 @@ interface CallState {
   /** Candidates waiting: for the selected device (caller side), or for the next batch. */
   waiting: { candidates: CallCandidate[]; toDevice?: string }[];
   timer: ReturnType<typeof setTimeout> | null;
+  /** This device reported its media connected: `call_connected` goes again every keepalive spell and after a reconnect. */
+  connected: boolean;
+  keepalive: ReturnType<typeof setInterval> | null;
 }
 
 const MAX_CANDIDATES = 64;
+/** How often an active call's device repeats `call_connected` (natter ends a call `failed` after 60 s without one). */
+export const CALL_KEEPALIVE_MS = 15_000;
 
 /**
  * A call's signalling, as natter relays it (docs/protocol.md "Calls"): typed methods for
@@ -56,16 +66,29 @@ const MAX_CANDIDATES = 64;
  */
 export class Calls {
   private readonly calls = new Map<string, CallState>();
+  /** Hangups and rejects given while offline: sent when the connection is back (the call's state is gone already). */
+  private readonly unsentEnds = new Map<string, ClientFrame>();
 
   constructor(
     private readonly host: CallsHost,
     private readonly candidateDelayMs = 10,
+    private readonly keepaliveMs = CALL_KEEPALIVE_MS,
   ) {
     host.on('call_invite', (f) => {
       if (!this.calls.has(f.call_id)) this.calls.set(f.call_id, newState(false));
     });
     host.on('call_selected', (f) => this.onSelected(f.call_id, f.device_id));
-    host.on('call_ended', (f) => this.forget(f.call_id));
+    host.on('call_ended', (f) => {
+      this.unsentEnds.delete(f.call_id);
+      this.forget(f.call_id);
+    });
+    // A refusal naming a call (unknown or ended: not_found, a call already going on, …): the call is over here.
+    host.on('error', (f) => {
+      if (f.call_id === undefined) return;
+      this.unsentEnds.delete(f.call_id);
+      this.forget(f.call_id);
+    });
+    host.on('connected', () => this.onOnline());
   }
 
   /**
@@ -97,16 +120,20 @@ export class Calls {
    * Trickles ICE candidates (`RTCIceCandidate.toJSON()`, or `{candidate: ''}` for the end).
    * Batched; on the caller's side held until a callee device answered, then sent to it.
    * `toDevice` names a device explicitly (natter's default: the selected one).
+   * False when the call is unknown here (nothing is kept) or the connection is down (they
+   * are kept, and go out when it is back).
    */
-  sendCandidates(callId: string, candidates: CallCandidate[], toDevice?: string): void {
-    const st = this.calls.get(callId) ?? this.calls.set(callId, newState(false)).get(callId)!;
-    const list = candidates.map(plainCandidate);
-    if (!list.length) return;
+  sendCandidates(callId: string, candidates: CallCandidateInit[], toDevice?: string): boolean {
+    const st = this.calls.get(callId);
+    if (!st) return false;
+    const list = candidates.filter((c): c is CallCandidate => typeof c.candidate === 'string').map(plainCandidate);
+    if (!list.length) return this.host.online();
     const last = st.waiting.at(-1);
     if (last && last.toDevice === toDevice) last.candidates.push(...list);
     else st.waiting.push({ candidates: list, ...(toDevice === undefined ? {} : { toDevice }) });
-    if (st.caller && !st.selected && toDevice === undefined) return;
+    if (st.caller && !st.selected && toDevice === undefined) return this.host.online();
     this.schedule(callId, st);
+    return this.host.online();
   }
 
   /** Renegotiation between the two connected devices: an offer (default) or the answer to one. */
@@ -114,21 +141,36 @@ export class Calls {
     return this.host.sendFrame({ type: 'call_negotiate', call_id: callId, sdp, sdp_type: sdpType });
   }
 
-  /** Declines a ringing call (`busy`: only this device drops out). */
+  /** Declines a ringing call (`busy`: only this device drops out). Offline: sent when the connection is back (false). */
   reject(callId: string, reason?: CallRejectReason): boolean {
-    if (reason !== 'busy') this.forget(callId);
-    return this.host.sendFrame({ type: 'call_reject', call_id: callId, ...(reason ? { reason } : {}) });
+    this.forget(callId);
+    return this.sendEnd({ type: 'call_reject', call_id: callId, ...(reason ? { reason } : {}) });
   }
 
-  /** Ends the call (the caller's hangup while it rings cancels it). */
+  /** Ends the call (the caller's hangup while it rings cancels it). Offline: sent when the connection is back (false). */
   hangup(callId: string, reason?: CallHangupReason): boolean {
     this.forget(callId);
-    return this.host.sendFrame({ type: 'call_hangup', call_id: callId, ...(reason ? { reason } : {}) });
+    return this.sendEnd({ type: 'call_hangup', call_id: callId, ...(reason ? { reason } : {}) });
   }
 
-  /** This device's media connected (ICE and DTLS): the call becomes active and its duration counts from here. */
+  /**
+   * This device's media connected (ICE and DTLS): the call becomes active and its duration
+   * counts from here. From then on the SDK repeats it every 15 s as the call's keepalive
+   * (natter ends an active call `failed` when a device is silent for 60 s) and at once after
+   * a reconnect, until the call ends (`call_ended`, `hangup`, `reject`). False while offline
+   * (it goes out when the connection is back).
+   */
   connected(callId: string): boolean {
+    const st = this.calls.get(callId) ?? this.calls.set(callId, newState(false)).get(callId)!;
+    st.connected = true;
+    st.keepalive ??= unref(setInterval(() => this.host.sendFrame({ type: 'call_connected', call_id: callId }), this.keepaliveMs));
     return this.host.sendFrame({ type: 'call_connected', call_id: callId });
+  }
+
+  /** Forgets every call (sign-out): no keepalive, nothing queued. */
+  clear(): void {
+    for (const id of [...this.calls.keys()]) this.forget(id);
+    this.unsentEnds.clear();
   }
 
   /** The selected callee device of a call this device placed (null until `call_selected`). */
@@ -154,6 +196,24 @@ export class Calls {
     return servers;
   }
 
+  private sendEnd(frame: ClientFrame & { call_id: string }): boolean {
+    if (this.host.sendFrame(frame)) return true;
+    this.unsentEnds.set(frame.call_id, frame);
+    return false;
+  }
+
+  /** Back online: what could not go out (hangups, rejects, candidates), and `call_connected` for the connected calls. */
+  private onOnline(): void {
+    for (const [id, frame] of [...this.unsentEnds]) {
+      if (!this.host.sendFrame(frame)) return;
+      this.unsentEnds.delete(id);
+    }
+    for (const [id, st] of this.calls) {
+      if (st.connected) this.host.sendFrame({ type: 'call_connected', call_id: id });
+      if (st.waiting.length) this.flush(id);
+    }
+  }
+
   private onSelected(callId: string, deviceId: string): void {
     const st = this.calls.get(callId);
     if (!st || !st.caller) return;
@@ -175,19 +235,26 @@ export class Calls {
     if (st.timer) clearTimeout(st.timer);
     st.timer = null;
     const keep: CallState['waiting'] = [];
+    let offline = false;
     for (const w of st.waiting) {
       const toDevice = w.toDevice ?? (st.caller ? (st.selected ?? undefined) : undefined);
-      if (st.caller && toDevice === undefined) {
+      if (offline || (st.caller && toDevice === undefined)) {
         keep.push(w);
         continue;
       }
       for (let i = 0; i < w.candidates.length; i += MAX_CANDIDATES) {
-        this.host.sendFrame({
+        const sent = this.host.sendFrame({
           type: 'call_candidates',
           call_id: callId,
           candidates: w.candidates.slice(i, i + MAX_CANDIDATES),
           ...(toDevice === undefined ? {} : { to_device: toDevice }),
         });
+        if (!sent) {
+          // Offline: the rest waits for the reconnect.
+          keep.push({ candidates: w.candidates.slice(i), ...(w.toDevice === undefined ? {} : { toDevice: w.toDevice }) });
+          offline = true;
+          break;
+        }
       }
     }
     st.waiting = keep;
@@ -196,12 +263,13 @@ export class Calls {
   private forget(callId: string): void {
     const st = this.calls.get(callId);
     if (st?.timer) clearTimeout(st.timer);
+    if (st?.keepalive) clearInterval(st.keepalive);
     this.calls.delete(callId);
   }
 }
 
 function newState(caller: boolean): CallState {
-  return { caller, selected: null, waiting: [], timer: null };
+  return { caller, selected: null, waiting: [], timer: null, connected: false, keepalive: null };
 }
 
 /** Just the fields natter takes (an RTCIceCandidate has more, and `toJSON` is not always called). */

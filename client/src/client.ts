@@ -58,6 +58,8 @@ export interface NatterClientOptions {
    * nodes does not leave it pending until the next reconnect.
    */
   echoTimeoutMs?: number;
+  /** Calls: an active call's `call_connected` keepalive is repeated every `keepaliveMs` (15 s; natter ends a call silent for 60 s). */
+  calls?: { keepaliveMs?: number };
 }
 
 export interface SendInput {
@@ -200,9 +202,10 @@ export class NatterClient {
     this.outboxStore = opts.outboxStore ?? memoryOutboxStore();
     this.calls = new Calls({
       sendFrame: (frame) => this.sendFrame(frame),
+      online: () => this.state_ === 'online',
       on: (type, fn) => this.on(type, fn),
       turn: () => this.turnCredentials(),
-    });
+    }, undefined, opts.calls?.keepaliveMs);
     this.outboxLoaded = this.outboxStore.load().then(
       (loaded) => {
         const known = new Set(loaded.map((e) => e.client_id));
@@ -308,6 +311,7 @@ export class NatterClient {
     const had = this.me;
     this.disconnect(new NatterError(401, 'unauthorized', 'signed out'));
     this.resetUserState();
+    this.calls.clear();
     this.device = null;
     this.me = null;
     if (had) this.emit(this.userListeners, null);

@@ -1,5 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { NatterClient, ServerFrame } from '../../client/src/index.js';
+import type { NatterClient, NatterClientOptions, ServerFrame } from '../../client/src/index.js';
 import { startApp, type TestApp } from '../harness/app.js';
 import { Clients, directBetween, eventually, recordingWebSocket } from './fixtures.js';
 
@@ -41,9 +42,9 @@ function inbox(c: NatterClient) {
 }
 
 /** Alice, and Bob on two devices (two sessions of one account), all online, with their direct conversation. */
-async function people() {
+async function people(aliceOpts: Partial<NatterClientOptions> = {}) {
   const aliceSent: Record<string, any>[] = [];
-  const alice = await clients.signedUp(t.url, { WebSocket: recordingWebSocket(aliceSent) });
+  const alice = await clients.signedUp(t.url, { WebSocket: recordingWebSocket(aliceSent), ...aliceOpts });
   const bob1 = await clients.signedUp(t.url);
   const bob2 = clients.make(t.url);
   await bob2.login({ email: bob1.user!.email, password: 'password123' });
@@ -134,7 +135,7 @@ describe('calls through the SDK', () => {
     expect(record.type).toBe('call');
     expect(record.sender_id).toBe(alice.user!.id);
     expect(record.call).toMatchObject({ reason: 'hangup', video: true });
-    expect(record.call!.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(record.call!.duration_ms).toBeGreaterThan(0);
     expect(record.call!.connected_at).not.toBeNull();
     // Both sides saw the record change live.
     await eventually(() => expect(b1.of('message_updated').some((f) => f.message.call?.outcome === 'finished')).toBe(true));
@@ -177,12 +178,86 @@ describe('calls through the SDK', () => {
     await b1.next('call_ended');
   });
 
-  test('TURN: iceServers from GET /calls/turn', async () => {
+  test('an active call repeats call_connected as its keepalive until it ends', async () => {
+    const { alice, aliceSent, bob1, c } = await people({ calls: { keepaliveMs: 50 } });
+    const b1 = inbox(bob1);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    await b1.next('call_invite');
+    bob1.calls.answer(callId, ANSWER);
+    await eventually(() => expect(alice.calls.selectedDevice(callId)).toBe(bob1.deviceId), 10_000);
+    expect(alice.calls.connected(callId)).toBe(true);
+    const keepalives = () => aliceSent.filter((f) => f.type === 'call_connected' && f.call_id === callId).length;
+    await eventually(() => expect(keepalives()).toBeGreaterThanOrEqual(3), 10_000);
+    alice.calls.hangup(callId);
+    expect(await b1.next('call_ended')).toMatchObject({ call_id: callId, reason: 'hangup' });
+  });
+
+  test('offline: candidates and the hangup wait for the reconnect; call_connected goes again at once after it', async () => {
+    const { alice, aliceSent, bob1, c } = await people();
+    const b1 = inbox(bob1);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    await b1.next('call_invite');
+    bob1.calls.answer(callId, ANSWER);
+    await eventually(() => expect(alice.calls.selectedDevice(callId)).toBe(bob1.deviceId), 10_000);
+    alice.calls.connected(callId);
+    const keepalives = () => aliceSent.filter((f) => f.type === 'call_connected' && f.call_id === callId).length;
+    expect(keepalives()).toBe(1);
+
+    alice.disconnect();
+    expect(alice.calls.sendCandidates(callId, [candidate(9)])).toBe(false);
+    // An unknown call keeps nothing; a candidate without a candidate string is skipped.
+    expect(alice.calls.sendCandidates(crypto.randomUUID(), [candidate(10)])).toBe(false);
+    alice.calls.sendCandidates(callId, [{ sdpMid: '0', sdpMLineIndex: 0 }]);
+    await alice.connect();
+    await eventually(() => expect(keepalives()).toBeGreaterThanOrEqual(2), 10_000);
+    const got = await b1.next('call_candidates');
+    expect(got.candidates).toEqual([candidate(9)]);
+
+    alice.disconnect();
+    expect(alice.calls.hangup(callId)).toBe(false);
+    await alice.connect();
+    expect(await b1.next('call_ended')).toMatchObject({ call_id: callId, reason: 'hangup' });
+    await eventually(async () => expect((await callRecord(bob1, c, callId)).call?.outcome).toBe('finished'), 10_000);
+  });
+
+  test('a refusal naming a call forgets it: no candidates kept for it', async () => {
+    const { alice, c } = await people();
+    const a = inbox(alice);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    alice.calls.hangup(callId);
+    await a.next('call_ended');
+    // An answer for the ended call: natter answers not_found naming it.
+    alice.calls.answer(callId, ANSWER);
+    expect(await a.next('error', (f) => f.call_id === callId)).toMatchObject({ code: 'not_found' });
+    expect(alice.calls.sendCandidates(callId, [candidate(1)])).toBe(false);
+  });
+
+  test('TURN: iceServers from GET /calls/turn carry the STUN URIs and signed TURN credentials', async () => {
+    const secret = 'a-turn-secret-long-enough';
+    const turnApp = await startApp({ turnUris: ['stun:stun.example.org:3478', 'turn:turn.example.org:3478?transport=udp'], turnSecret: secret });
+    try {
+      const alice = await clients.signedUp(turnApp.url);
+      const turn = await alice.calls.turn();
+      expect(turn.ttl).toBeGreaterThan(0);
+      const servers = await alice.calls.iceServers();
+      expect(servers).toEqual([
+        { urls: ['stun:stun.example.org:3478'] },
+        { urls: ['turn:turn.example.org:3478?transport=udp'], username: expect.stringMatching(new RegExp(`^\\d+:${alice.user!.id}$`)), credential: expect.any(String) },
+      ]);
+      const relay = servers[1]!;
+      expect(relay.credential).toBe(createHmac('sha1', secret).update(relay.username!).digest('base64'));
+      expect(Number(relay.username!.split(':')[0])).toBeGreaterThan(Date.now() / 1000);
+    } finally {
+      clients.closeAll();
+      await turnApp.close();
+    }
+  });
+
+  test('TURN not configured: STUN only, no credentials', async () => {
     const { alice } = await people();
     const turn = await alice.calls.turn();
-    expect(Array.isArray(turn.uris)).toBe(true);
-    expect(turn.ttl).toBeGreaterThan(0);
+    expect(turn).toMatchObject({ username: null, password: null });
     const servers = await alice.calls.iceServers();
-    for (const s of servers) expect(s.urls.length).toBeGreaterThan(0);
+    for (const s of servers) expect(s).not.toHaveProperty('username');
   });
 });

@@ -16,6 +16,15 @@ export interface IncomingCall {
 
 export type CallPhase = 'calling' | 'ringing' | 'connecting' | 'connected';
 
+/** How long the caller waits for an answer before giving up here (natter's ring timeout is 45 s by default; its call_ended may be lost offline). */
+const OUTGOING_RING_MS = 60_000;
+/** How long an answered call may take to connect before this tab gives up (natter's connect timeout is 30 s). */
+const CONNECT_MS = 35_000;
+/** Slack on an incoming call's deadline (started_at + ring_timeout_ms) for clocks and latency. */
+const RING_SLACK_MS = 2_000;
+/** An incoming call shows at least this long (a clock ahead of natter's would otherwise close it at once). */
+const MIN_RING_MS = 5_000;
+
 /** A call this tab placed or answered, until it ends. */
 export class CallSession {
   phase: CallPhase;
@@ -32,6 +41,9 @@ export class CallSession {
   private signalling = false;
   private offs: (() => void)[] = [];
   private ended = false;
+  /** This tab sent its answer (callee side): giving up is a hangup, not a busy reject. */
+  private answered = false;
+  private deadline: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly client: NatterClient,
@@ -61,6 +73,7 @@ export class CallSession {
       const state = this.pc.connectionState;
       if (state === 'connected' && this.phase !== 'connected') {
         this.phase = 'connected';
+        this.clearDeadline();
         this.connectedAt = Date.now();
         this.client.calls.connected(this.callId);
         this.changed();
@@ -73,8 +86,11 @@ export class CallSession {
   /** Places the call: an offer, sent as the invite. */
   async place(): Promise<void> {
     const offer = await this.pc.createOffer();
+    if (this.ended) return;
     this.callId = this.client.calls.invite(this.conversationId, { video: this.video, sdp: offer.sdp ?? '' });
     this.listen();
+    // natter's call_ended may not reach an offline tab: the call is given up here too.
+    this.setDeadline(OUTGOING_RING_MS, () => this.hangup());
     await this.pc.setLocalDescription(offer);
     this.startSignalling();
   }
@@ -88,8 +104,34 @@ export class CallSession {
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     if (this.ended) return;
-    this.client.calls.answer(this.callId, answer.sdp ?? '');
+    if (!this.client.calls.answer(this.callId, answer.sdp ?? '')) throw new Error('not connected');
+    this.answered = true;
+    this.setDeadline(CONNECT_MS, () => this.hangup('failed'));
     this.startSignalling();
+  }
+
+  /** Gives up on a call that could not start: a hangup once it went out (invite or answer), else a busy reject (only this device drops out). */
+  abandon(): void {
+    if (this.ended) return;
+    if (this.outgoing ? this.callId !== '' : this.answered) {
+      this.hangup();
+      return;
+    }
+    if (!this.outgoing && this.callId) this.client.calls.reject(this.callId, 'busy');
+    this.close();
+  }
+
+  private setDeadline(ms: number, fn: () => void): void {
+    this.clearDeadline();
+    this.deadline = setTimeout(() => {
+      this.deadline = null;
+      if (!this.ended && this.phase !== 'connected') fn();
+    }, ms);
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
   }
 
   private startSignalling(): void {
@@ -99,10 +141,8 @@ export class CallSession {
   }
 
   private sendCandidates(list: RTCIceCandidateInit[]): void {
-    this.client.calls.sendCandidates(
-      this.callId,
-      list.map((c) => ({ candidate: c.candidate ?? '', sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null, usernameFragment: c.usernameFragment ?? null })),
-    );
+    // Kept by the SDK while offline, and sent when the connection is back.
+    this.client.calls.sendCandidates(this.callId, list);
   }
 
   private listen(): void {
@@ -116,7 +156,10 @@ export class CallSession {
       }),
       calls.on('call_answer', (f) => {
         if (!mine(f)) return;
-        if (this.phase === 'calling' || this.phase === 'ringing') this.phase = 'connecting';
+        if (this.phase === 'calling' || this.phase === 'ringing') {
+          this.phase = 'connecting';
+          this.setDeadline(CONNECT_MS, () => this.hangup('failed'));
+        }
         this.changed();
         void this.pc
           .setRemoteDescription({ type: 'answer', sdp: f.sdp })
@@ -177,6 +220,7 @@ export class CallSession {
   close(ended?: ServerFrameOf<'call_ended'>): void {
     if (this.ended) return;
     this.ended = true;
+    this.clearDeadline();
     for (const off of this.offs.splice(0)) off();
     for (const t of this.localStream.getTracks()) t.stop();
     this.pc.close();
@@ -190,10 +234,16 @@ export class CallController {
   current: CallSession | null = null;
   /** Why the last call could not start (no camera, say); shown until the next. */
   error: string | null = null;
+  /** A call is being set up (camera, microphone, ICE servers): set before the first await, so a second click or an invite finds it. */
+  starting = false;
   private offs: (() => void)[] = [];
   private ringer: Ringer | null = null;
+  /** The incoming call's local deadline (its ring timeout): natter's call_ended may not reach an offline tab. */
+  private incomingDeadline: ReturnType<typeof setTimeout> | null = null;
+  /** Made on the first click or key (browsers start audio only after a user gesture), for the ring tone. */
+  private audio: AudioContext | null = null;
   /** Calls that ended while this tab was getting the camera and microphone (kept briefly). */
-  private readonly ended = new Set<string>();
+  private readonly ended = new Map<string, ReturnType<typeof setTimeout>>();
   /** An invite from the person this tab is calling at the same moment (glare): natter keeps one of the two calls. */
   private crossing: CallInvite | null = null;
   /** Our call lost a glare before the other one's invite came: that invite is answered when it comes. */
@@ -205,48 +255,94 @@ export class CallController {
     private readonly changed: () => void,
   ) {}
 
+  /** A call screen shows or one is being set up: the call buttons are off, and an invite is answered busy. */
+  get busy(): boolean {
+    return this.current !== null || this.starting;
+  }
+
   start(): void {
     const c = this.client;
     this.offs.push(
       c.on('call_invite', (f) => this.onInvite(f)),
       c.on('call_ended', (f) => {
-        this.ended.add(f.call_id);
-        setTimeout(() => this.ended.delete(f.call_id), 60_000);
+        if (!this.ended.has(f.call_id)) this.ended.set(f.call_id, setTimeout(() => this.ended.delete(f.call_id), 60_000));
         if (this.crossing?.call_id === f.call_id) this.crossing = null;
-        if (this.incoming?.invite.call_id !== f.call_id) return;
-        this.incoming = null;
-        this.stopRinging();
-        this.changed();
+        if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
+      }),
+      // Another tab of this browser (the same device) or another device answered: this tab's ringing stops.
+      c.on('call_selected', (f) => {
+        if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
       }),
     );
-    const unload = () => {
-      this.current?.hangup();
-      if (this.incoming) this.client.calls.reject(this.incoming.invite.call_id, 'busy');
-    };
-    // A call this tab places that natter refuses (a call already going on in the
-    // conversation, a block): the refusal names the call (a server without calls names none).
+    // pagehide hangs up a call in progress; an incoming call is left to the ring timeout or another tab.
+    const unload = () => this.current?.hangup();
+    // A refusal naming a call (unknown or ended: not_found; a call already going on; a block):
+    // the call is over here, in any phase. A server without calls names none (unknown_type).
     this.offs.push(
       c.on('error', (f) => {
+        if (f.client_id) return;
+        if (f.call_id !== undefined && this.incoming?.invite.call_id === f.call_id) {
+          this.dropIncoming();
+          return;
+        }
         const s = this.current;
-        if (!s || !s.outgoing || s.phase !== 'calling' || f.client_id || !REFUSALS.has(f.code)) return;
-        if (f.call_id !== undefined ? f.call_id !== s.callId : f.code !== 'unknown_type') return;
-        this.error =
-          f.code === 'call_in_progress'
-            ? 'A call is already going on in this chat.'
-            : f.code === 'unknown_type'
-              ? 'This server does not take calls.'
-              : f.error;
+        if (!s) return;
+        if (f.call_id !== undefined ? f.call_id !== s.callId : !(f.code === 'unknown_type' && s.outgoing && s.phase === 'calling')) return;
+        if (s.outgoing && s.phase === 'calling' && REFUSALS.has(f.code)) {
+          this.error =
+            f.code === 'call_in_progress'
+              ? 'A call is already going on in this chat.'
+              : f.code === 'unknown_type'
+                ? 'This server does not take calls.'
+                : f.error;
+        } else if (f.code === 'not_found') {
+          this.error = 'The call has ended.';
+        }
         s.close();
       }),
     );
+    const gesture = () => {
+      if (!this.audio) {
+        try {
+          this.audio = new AudioContext();
+        } catch {
+          return;
+        }
+      }
+      if (this.audio.state === 'suspended') void this.audio.resume().catch(() => undefined);
+    };
     window.addEventListener('pagehide', unload);
-    this.offs.push(() => window.removeEventListener('pagehide', unload));
+    window.addEventListener('pointerdown', gesture, true);
+    window.addEventListener('keydown', gesture, true);
+    this.offs.push(() => {
+      window.removeEventListener('pagehide', unload);
+      window.removeEventListener('pointerdown', gesture, true);
+      window.removeEventListener('keydown', gesture, true);
+    });
   }
 
   stop(): void {
     for (const off of this.offs.splice(0)) off();
     this.current?.hangup();
     this.stopRinging();
+    this.clearIncomingDeadline();
+    for (const t of this.ended.values()) clearTimeout(t);
+    this.ended.clear();
+    void this.audio?.close().catch(() => undefined);
+    this.audio = null;
+  }
+
+  /** The incoming call is gone (ended, answered elsewhere, refused, timed out): the screen closes, the ringing stops. */
+  private dropIncoming(): void {
+    this.incoming = null;
+    this.stopRinging();
+    this.clearIncomingDeadline();
+    this.changed();
+  }
+
+  private clearIncomingDeadline(): void {
+    if (this.incomingDeadline) clearTimeout(this.incomingDeadline);
+    this.incomingDeadline = null;
   }
 
   private onInvite(f: CallInvite): void {
@@ -258,7 +354,8 @@ export class CallController {
       this.crossing = f;
       return;
     }
-    if (this.current || this.incoming) {
+    // Never ring unseen behind a call screen (or while a call is being set up).
+    if (this.current || this.incoming || this.starting) {
       this.client.calls.reject(f.call_id, 'busy');
       return;
     }
@@ -271,7 +368,14 @@ export class CallController {
     }
     this.incoming = { invite: f, name: this.nameOf(f) };
     this.client.calls.ringing(f.call_id);
-    this.ringer = ring();
+    this.ringer = ring(this.audio);
+    // The ring timeout counts from started_at (the invite may come late: a reconnect).
+    const elapsed = Math.min(Math.max(Date.now() - Date.parse(f.started_at), 0), f.ring_timeout_ms);
+    this.clearIncomingDeadline();
+    this.incomingDeadline = setTimeout(() => {
+      this.incomingDeadline = null;
+      if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
+    }, Math.max(f.ring_timeout_ms - elapsed, MIN_RING_MS) + RING_SLACK_MS);
     this.changed();
   }
 
@@ -282,27 +386,34 @@ export class CallController {
 
   /** Calls the other member of a direct conversation. */
   async call(conversationId: number, video: boolean, peerName: string): Promise<void> {
-    if (this.current) return;
+    if (this.busy) return;
+    this.starting = true;
     this.error = null;
+    this.changed();
     const session = await this.session(conversationId, video, true, peerName);
     if (!session) return;
     try {
       await session.place();
     } catch (err) {
       this.error = err instanceof Error ? err.message : 'The call could not be placed';
-      session.close();
+      // After the invite went out this is a hangup (natter cancels the call), else just closing.
+      session.abandon();
     }
   }
 
   async accept(): Promise<void> {
     const inc = this.incoming;
-    if (!inc || this.current) return;
+    if (!inc || this.busy) return;
+    this.starting = true;
     this.incoming = null;
     this.stopRinging();
+    this.clearIncomingDeadline();
     this.error = null;
+    this.changed();
     const session = await this.session(inc.invite.conversation_id, inc.invite.video, false, inc.name);
     if (!session) {
-      this.client.calls.reject(inc.invite.call_id);
+      // No camera or microphone here: only this device drops out (another may answer).
+      this.client.calls.reject(inc.invite.call_id, 'busy');
       return;
     }
     if (this.ended.has(inc.invite.call_id)) {
@@ -312,17 +423,15 @@ export class CallController {
     try {
       await session.answer(inc.invite);
     } catch {
-      session.hangup('failed');
+      session.abandon();
     }
   }
 
   decline(): void {
     const inc = this.incoming;
     if (!inc) return;
-    this.incoming = null;
-    this.stopRinging();
+    this.dropIncoming();
     this.client.calls.reject(inc.invite.call_id);
-    this.changed();
   }
 
   private async session(conversationId: number, video: boolean, outgoing: boolean, peerName: string): Promise<CallSession | null> {
@@ -330,11 +439,13 @@ export class CallController {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
     } catch {
+      this.starting = false;
       this.error = video ? 'No camera or microphone for the call.' : 'No microphone for the call.';
       this.changed();
       return null;
     }
     const iceServers = await this.client.calls.iceServers().catch(() => []);
+    this.starting = false;
     const session = new CallSession(this.client, conversationId, video, outgoing, peerName, stream, iceServers, this.changed, (s, ended) => {
       if (this.current === s) this.current = null;
       // The other one's invite may have come as a crossing call, or (before this call had
@@ -362,17 +473,25 @@ interface Ringer {
   stop(): void;
 }
 
-/** A ring tone made with Web Audio (no sound file): two short beeps every two seconds. */
-function ring(): Ringer {
-  let ctx: AudioContext | null = null;
-  try {
-    ctx = new AudioContext();
-  } catch {
-    return { stop: () => {} };
+/**
+ * A ring tone made with Web Audio (no sound file): two short beeps every two seconds. On
+ * the app's context (made on the first user gesture) if there is one, else its own; a
+ * suspended context (no gesture yet) gets no beeps piled up, and is resumed when it can be.
+ */
+function ring(shared: AudioContext | null): Ringer {
+  let ctx: AudioContext | null = shared;
+  if (!ctx) {
+    try {
+      ctx = new AudioContext();
+    } catch {
+      return { stop: () => {} };
+    }
   }
   const audio = ctx;
+  const own = audio !== shared;
   const beep = () => {
-    if (audio.state === 'closed') return;
+    if (audio.state === 'suspended') void audio.resume().catch(() => undefined);
+    if (audio.state !== 'running') return;
     for (const at of [0, 0.4]) {
       const osc = audio.createOscillator();
       const gain = audio.createGain();
@@ -388,7 +507,7 @@ function ring(): Ringer {
   return {
     stop: () => {
       clearInterval(timer);
-      void audio.close().catch(() => undefined);
+      if (own) void audio.close().catch(() => undefined);
     },
   };
 }

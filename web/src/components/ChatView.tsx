@@ -109,10 +109,10 @@ export function ChatView(props: { store: ChatStore; conversationId: number; onBa
         </div>
         {peer && (
           <>
-            <button type="button" class="icon" aria-label="Voice call" title="Voice call" disabled={store.calls.current !== null || !store.online} onClick={() => void store.calls.call(id, false, title)}>
+            <button type="button" class="icon" aria-label="Voice call" title="Voice call" disabled={store.calls.busy || !store.online} onClick={() => void store.calls.call(id, false, title)}>
               <Icon name="phone" />
             </button>
-            <button type="button" class="icon" aria-label="Video call" title="Video call" disabled={store.calls.current !== null || !store.online} onClick={() => void store.calls.call(id, true, title)}>
+            <button type="button" class="icon" aria-label="Video call" title="Video call" disabled={store.calls.busy || !store.online} onClick={() => void store.calls.call(id, true, title)}>
               <Icon name="video" />
             </button>
           </>
