@@ -8,6 +8,7 @@ import type { AttachmentLinks } from '../domain/attachments.js';
 import { senderView, toMessage } from '../domain/messages.js';
 import type { IceCandidate } from '../schemas/calls.js';
 import { frames, type ServerFrame } from '../schemas/server-frames.js';
+import { callIdRecorded, isCallIdConflict, openCallRecords } from '../store/calls.repository.js';
 import { findForMember } from '../store/conversations.repository.js';
 import type { Db } from '../store/database.js';
 import { insertMessages, takeSeqs, type MessageRow } from '../store/messages.repository.js';
@@ -30,9 +31,11 @@ export interface CallsOptions {
   pushGraceMs: number;
   /** How long an end of an active call may go without a `call_connected` keepalive (ms), see `connected`. */
   deviceGraceMs: number;
+  /** How often this node settles the records of calls whose state was lost, and how old such a record must be (ms), see `settleLost`. */
+  settleMs: number;
 }
 
-export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 60_000 };
+export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 60_000, settleMs: 60_000 };
 
 /** What a call frame comes from: a user's socket, known by its device. */
 export interface CallDevice {
@@ -64,6 +67,7 @@ export interface RingPush {
 }
 
 const notFoundCall = () => new AppError('not_found', 'Call not found');
+const callIdTaken = () => new AppError('call_in_progress', 'This call_id is taken; choose a new one for each call', { field: 'call_id' });
 
 /** The record outcomes a change may replace: a call's record only moves forward. */
 const BEFORE: Record<CallOutcome, readonly CallOutcome[]> = {
@@ -93,6 +97,8 @@ const BEFORE: Record<CallOutcome, readonly CallOutcome[]> = {
 export class CallsService {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** When this node last settled lost calls' records (0: not yet, so the first sweep does). */
+  private settledAt = 0;
   private readonly pushTimers = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
@@ -143,6 +149,8 @@ export class CallsService {
     const calleeId = (await this.cache.memberIds(input.conversationId)).find((id) => id !== from.userId);
     if (calleeId === undefined) throw new AppError('not_found', 'Conversation not found');
     await this.blocks.assertMaySendTo(from.userId, input.conversationId);
+    // A call_id names one call for ever, not only while the store keeps its ended call.
+    if (await callIdRecorded(this.db, callId)) throw callIdTaken();
 
     const now = this.clock.now();
     const call: LiveCall = {
@@ -190,12 +198,8 @@ export class CallsService {
       }
     }
     if (!created.created) {
-      const why =
-        created.why === 'taken'
-          ? 'This call_id is taken; choose a new one for each call'
-          : created.why === 'busy'
-            ? 'This device is in another call'
-            : 'A call is already in progress in this conversation';
+      if (created.why === 'taken') throw callIdTaken();
+      const why = created.why === 'busy' ? 'This device is in another call' : 'A call is already in progress in this conversation';
       throw new AppError('call_in_progress', why, { field: 'call_id' });
     }
 
@@ -289,8 +293,12 @@ export class CallsService {
     }
     const answered = won.call;
     this.cancelPush(call.id);
-    // The record first, so that it says `connecting` before anything can say `active`.
-    await this.updateRecord(answered, 'connecting');
+    // The record first, so that it says `connecting` before anything can say `active`;
+    // and read, so that a callee's client that counts unread on call_selected sees it read.
+    await Promise.all([
+      this.updateRecord(answered, 'connecting'),
+      answered.seq !== null ? this.markRead(call.calleeId, call.conversationId, answered.seq, call.id) : undefined,
+    ]);
     await Promise.all([
       this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_answer', { call_id: call.id, sdp, ...fromFields(from) })),
       // The callee's sockets too: another tab of the answering device (the same session)
@@ -298,8 +306,6 @@ export class CallsService {
       this.fanout.toUsers([call.callerId, call.calleeId], frames.call('call_selected', { call_id: call.id, device_id: from.deviceId })),
       this.fanout.toDevices(call.calleeId, { except: [from.deviceId] }, frames.call('call_ended', { call_id: call.id, reason: 'answered_elsewhere' })),
     ]);
-    // An answered call is seen: it does not stay unread for the callee.
-    if (answered.seq !== null) await this.markRead(call.calleeId, call.conversationId, answered.seq, call.id);
   }
 
   /**
@@ -422,11 +428,40 @@ export class CallsService {
           call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : longest ? 'hangup' : 'failed';
         await this.end(id, reason, [call.state]);
       }
+      if (this.clock.now() - this.settledAt >= this.opts.settleMs) {
+        this.settledAt = this.clock.now();
+        await this.settleLost();
+      }
     } catch (err) {
       this.log.warn({ err }, 'ending overdue calls failed; trying again');
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * Records that still say a call rings, connects or lasts, of calls the store no longer
+   * knows — their state was lost with a lone node that restarted, or expired while every
+   * node was down — are settled: a call lost while it rang is missed, one lost later
+   * failed. A record of an ended call whose update did not go through gets its outcome.
+   * Only records older than `settleMs` are looked at; every node does it, and a record
+   * only moves forward (the first node's change wins).
+   */
+  async settleLost(): Promise<number> {
+    const now = this.clock.now();
+    let settled = 0;
+    for (const record of await openCallRecords(this.db, new Date(now - this.opts.settleMs), 100)) {
+      const info = record.call;
+      const before = info.outcome as CallState;
+      const call = await this.store.get(info.call_id);
+      if (call && call.state !== 'ended') continue;
+      const update = call ? callInfo(call, outcomeOf(call.reason!, before, call.glare)) : lostCallInfo(info, now, this.opts);
+      if (await this.changes.updateCallRecord(record.conversation_id, record.id, update, BEFORE[update.outcome])) {
+        settled++;
+        this.log.info({ callId: info.call_id, outcome: update.outcome }, call ? 'updated the record of an ended call' : 'settled the record of a call whose state was lost');
+      }
+    }
+    return settled;
   }
 
   /** The callee's read pointer moves up to the call's record: an answered call is seen. */
@@ -489,7 +524,15 @@ export class CallsService {
   }
 
   /** Writes the call's record (a message of type call from the caller) in the conversation's write lane. */
-  private writeRecord(call: LiveCall): Promise<MessageRow> {
+  private async writeRecord(call: LiveCall): Promise<MessageRow> {
+    try {
+      return await this.insertRecord(call);
+    } catch (err) {
+      throw isCallIdConflict(err) ? callIdTaken() : err;
+    }
+  }
+
+  private insertRecord(call: LiveCall): Promise<MessageRow> {
     return this.writer.run(call.conversationId, async (trx) => {
       const taken = (await takeSeqs(trx, new Map([[call.conversationId, 1]]))).get(call.conversationId);
       if (!taken) throw new AppError('not_found', 'Conversation not found');
@@ -612,5 +655,23 @@ function callInfo(call: LiveCall, outcome: CallOutcome): CallInfo {
     connected_at: iso(call.connectedAt),
     ended_at: iso(call.endedAt),
     duration_ms: call.connectedAt !== null && call.endedAt !== null ? Math.max(0, call.endedAt - call.connectedAt) : null,
+  };
+}
+
+/**
+ * The record of a call whose state is gone: missed if it rang (it stopped ringing at its
+ * ring timeout at the latest), failed if it was answered; its length is not known.
+ */
+function lostCallInfo(info: CallInfo, now: number, opts: Pick<CallsOptions, 'ringTimeoutMs' | 'connectTimeoutMs'>): CallInfo {
+  const at = (iso: string | null, plus: number) => (iso === null ? now : Math.min(now, Date.parse(iso) + plus));
+  const endedAt =
+    info.outcome === 'ringing' ? at(info.started_at, opts.ringTimeoutMs) : info.outcome === 'connecting' ? at(info.answered_at, opts.connectTimeoutMs) : now;
+  const missed = info.outcome === 'ringing';
+  return {
+    ...info,
+    outcome: missed ? 'missed' : 'failed',
+    reason: missed ? 'missed' : 'failed',
+    ended_at: new Date(endedAt).toISOString(),
+    duration_ms: null,
   };
 }

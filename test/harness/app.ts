@@ -105,12 +105,15 @@ export class TestClock implements Clock {
   }
 }
 
-/** Starts the real app on an ephemeral port over a fresh database; talk to it over HTTP. */
-export async function startApp(overrides: Partial<Config> = {}, opts: Omit<AppOptions, 'database'> = {}): Promise<TestApp> {
-  const database = await testDatabase();
+/**
+ * Starts the real app on an ephemeral port over a fresh database (or `opts.database`, as
+ * a restarted node would find it); talk to it over HTTP.
+ */
+export async function startApp(overrides: Partial<Config> = {}, opts: AppOptions = {}): Promise<TestApp> {
+  const database = opts.database ?? (await testDatabase());
   // Each app its own DATA_DIR (uploads land there), removed when it closes.
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'natter-data-'));
-  const app = await createApp(testConfig({ dataDir, ...overrides }), { database, ...opts });
+  const app = await createApp(testConfig({ dataDir, ...overrides }), { ...opts, database });
   const url = await app.listen();
   return {
     app,
