@@ -2,7 +2,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { browserSkipReason, FAKE_MEDIA, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+import {
+  browserSkipReason,
+  chatRow,
+  FAKE_MEDIA,
+  launchChromium,
+  NatterServer,
+  openDirectChat,
+  person,
+  sees,
+  send,
+  signUp,
+  stopsSeeing,
+  type Person,
+} from './harness.js';
 
 /**
  * Alice calls Bob in two browser contexts of a real Chromium (its fake camera and
@@ -48,23 +61,10 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
   const callEntry = (p: Page, name: RegExp) => p.getByRole('list', { name: 'Messages' }).getByRole('listitem', { name });
 
   test('both sign up; Alice opens a direct chat with Bob, and Bob has it open too', async () => {
-    for (const who of [alice, bob]) {
-      await who.page.goto('/');
-      await who.page.getByRole('button', { name: 'Create an account' }).click();
-      await who.page.getByLabel('Username').fill(who.name);
-      await who.page.getByLabel('Email').fill(who.email);
-      await who.page.getByLabel('Password').fill('password123');
-      await who.page.getByRole('button', { name: 'Create account' }).click();
-      await sees(who.page.getByRole('navigation', { name: 'Conversations' }));
-    }
-    await alice.page.getByRole('button', { name: 'New chat' }).click();
-    await alice.page.getByLabel('Search people').fill(bob.name);
-    await alice.page.getByRole('button', { name: new RegExp(bob.name) }).click();
-    await sees(alice.page.getByRole('heading', { name: bob.name }));
-    await alice.page.getByRole('textbox', { name: 'Message' }).fill('Call you?');
-    await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter');
-    const row = bob.page.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: bob.page.getByText(alice.name, { exact: true }) });
-    await row.click();
+    for (const who of [alice, bob]) await signUp(who);
+    await openDirectChat(alice, bob);
+    await send(alice.page, 'Call you?');
+    await chatRow(bob.page, alice.name).click();
     await sees(bob.page.getByRole('heading', { name: alice.name }));
   }, 60_000);
 

@@ -1,11 +1,25 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROOT } from '../../support/processes.js';
-import { browserSkipReason, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+import {
+  browserSkipReason,
+  chatRow,
+  composer,
+  launchChromium,
+  message,
+  NatterServer,
+  openDirectChat,
+  person,
+  sees,
+  send,
+  signUp,
+  stopsSeeing,
+  type Person,
+} from './harness.js';
 
 /**
  * Alice and Bob chat in two browser contexts of a real Chromium, through the web app that
@@ -39,29 +53,10 @@ describe.skipIf(skip !== undefined)('the web app in a real browser', () => {
     await server?.stop();
   });
 
-  const composer = (p: Page) => p.getByRole('textbox', { name: 'Message' });
-  const message = (p: Page, text: string | RegExp) => p.getByRole('listitem', { name: text });
-  const chatRow = (p: Page, title: string) =>
-    p.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: p.getByText(title, { exact: true }) });
-  const send = async (p: Page, text: string) => {
-    await composer(p).fill(text);
-    await composer(p).press('Enter');
-  };
 
   test('both sign up, and Alice opens a direct chat with Bob', async () => {
-    for (const who of [alice, bob]) {
-      await who.page.goto('/');
-      await who.page.getByRole('button', { name: 'Create an account' }).click();
-      await who.page.getByLabel('Username').fill(who.name);
-      await who.page.getByLabel('Email').fill(who.email);
-      await who.page.getByLabel('Password').fill('password123');
-      await who.page.getByRole('button', { name: 'Create account' }).click();
-      await sees(who.page.getByRole('navigation', { name: 'Conversations' }));
-    }
-    await alice.page.getByRole('button', { name: 'New chat' }).click();
-    await alice.page.getByLabel('Search people').fill(bob.name);
-    await alice.page.getByRole('button', { name: new RegExp(bob.name) }).click();
-    await sees(alice.page.getByRole('heading', { name: bob.name }));
+    for (const who of [alice, bob]) await signUp(who);
+    await openDirectChat(alice, bob);
     expect(alice.page.url()).toMatch(/\/c\/\d+$/);
   }, 60_000);
 

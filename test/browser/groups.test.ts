@@ -1,8 +1,19 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { browserSkipReason, launchChromium, NatterServer, person, sees, stopsSeeing, type Person } from './harness.js';
+import {
+  browserSkipReason,
+  chatRow,
+  launchChromium,
+  message,
+  NatterServer,
+  person,
+  sees,
+  send,
+  stopsSeeing,
+  type Person,
+} from './harness.js';
 
 /**
  * The rest of the app as people use it: signing in to an account made elsewhere, a group
@@ -47,14 +58,6 @@ describe.skipIf(skip !== undefined)('groups, search, blocking and privacy in a r
     await server?.stop();
   });
 
-  const composer = (p: Page) => p.getByRole('textbox', { name: 'Message' });
-  const message = (p: Page, text: string | RegExp) => p.getByRole('listitem', { name: text });
-  const chatRow = (p: Page, title: string) =>
-    p.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: p.getByText(title, { exact: true }) });
-  const send = async (p: Page, text: string) => {
-    await composer(p).fill(text);
-    await composer(p).press('Enter');
-  };
 
   test('accounts made elsewhere sign in; a wrong password is refused with a message', async () => {
     await max.page.goto('/');

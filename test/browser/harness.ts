@@ -113,3 +113,34 @@ export function sees(locator: Locator, timeout = WAIT): Promise<void> {
 export function stopsSeeing(locator: Locator, timeout = WAIT): Promise<void> {
   return locator.first().waitFor({ state: 'hidden', timeout });
 }
+
+/** The composer, a message in the open chat, a chat in the list, by what they are called. */
+export const composer = (p: Page) => p.getByRole('textbox', { name: 'Message' });
+export const message = (p: Page, text: string | RegExp) => p.getByRole('listitem', { name: text });
+export const chatRow = (p: Page, title: string) =>
+  p.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ has: p.getByText(title, { exact: true }) });
+
+/** Types a message into the open chat and sends it with Enter. */
+export async function send(p: Page, text: string): Promise<void> {
+  await composer(p).fill(text);
+  await composer(p).press('Enter');
+}
+
+/** Makes the person's account on the sign-up form; they land on their (empty) list. */
+export async function signUp(who: Person): Promise<void> {
+  await who.page.goto('/');
+  await who.page.getByRole('button', { name: 'Create an account' }).click();
+  await who.page.getByLabel('Username').fill(who.name);
+  await who.page.getByLabel('Email').fill(who.email);
+  await who.page.getByLabel('Password').fill('password123');
+  await who.page.getByRole('button', { name: 'Create account' }).click();
+  await sees(who.page.getByRole('navigation', { name: 'Conversations' }));
+}
+
+/** `from` finds `to` under New chat and opens their direct chat. */
+export async function openDirectChat(from: Person, to: Person): Promise<void> {
+  await from.page.getByRole('button', { name: 'New chat' }).click();
+  await from.page.getByLabel('Search people').fill(to.name);
+  await from.page.getByRole('button', { name: new RegExp(to.name) }).click();
+  await sees(from.page.getByRole('heading', { name: to.name }));
+}

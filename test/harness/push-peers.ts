@@ -1,5 +1,8 @@
 import { createECDH, createHmac, generateKeyPairSync, randomBytes, timingSafeEqual, type ECDH, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { decrypt } from 'http_ece';
 import { importJWK, jwtVerify } from 'jose';
 import type { WebPushSubscription } from '../../src/domain/devices.js';
@@ -364,4 +367,55 @@ export class WebhookReceiver extends HttpPeer<WebhookReceived> {
     if (header(req, 'content-type') !== 'application/json') return this.refuse(res, 'not JSON', { status: 415 });
     await this.accept(res, { body: JSON.parse(raw.toString('utf8')), timestamp }, { status: 204 });
   }
+}
+
+/** The three peers together, with the settings that point natter at all of them. */
+export interface PushPeers {
+  fcm: FcmServer;
+  webPush: WebPushReceiver;
+  hook: WebhookReceiver;
+  /** The VAPID key pair natter signs Web Push with (base64url, as VAPID_* take them). */
+  vapid: { publicKey: string; privateKey: string };
+  /** The service-account file FCM_SERVICE_ACCOUNT_FILE names. */
+  serviceAccountFile: string;
+  /** FCM, Web Push and webhook settings, as envConfig takes them. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startPushPeers(opts: { projectId: string; webhookSecret: string }): Promise<PushPeers> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'natter-push-peers-'));
+  const { serviceAccount, publicKey } = makeServiceAccount(opts.projectId);
+  const serviceAccountFile = path.join(dir, 'service-account.json');
+  writeFileSync(serviceAccountFile, JSON.stringify(serviceAccount));
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const vapid = { publicKey: ecdh.getPublicKey('base64url'), privateKey: ecdh.getPrivateKey('base64url') };
+  const [fcm, webPush, hook] = await Promise.all([
+    FcmServer.start({ projectId: opts.projectId, clientEmail: serviceAccount.client_email, publicKey }),
+    WebPushReceiver.start({ applicationServerKey: vapid.publicKey }),
+    WebhookReceiver.start({ secret: opts.webhookSecret }),
+  ]);
+  return {
+    fcm,
+    webPush,
+    hook,
+    vapid,
+    serviceAccountFile,
+    env: {
+      FCM_SERVICE_ACCOUNT_FILE: serviceAccountFile,
+      FCM_ENDPOINT: fcm.endpoint,
+      FCM_TOKEN_URL: fcm.tokenUrl,
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@example.com',
+      PUSH_WEBHOOK_URL: hook.url,
+      PUSH_WEBHOOK_SECRET: opts.webhookSecret,
+      WEBPUSH_ENDPOINTS: 'http://127.0.0.1:*',
+    },
+    async close() {
+      await Promise.all([fcm.close(), webPush.close(), hook.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,13 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MUTED_FOREVER } from '../../src/domain/member-settings.js';
 import type { RingCall } from '../../src/services/push.js';
 import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
-import { FcmServer, fcmError, makeServiceAccount, WebhookReceiver, WebPushReceiver } from '../harness/push-peers.js';
+import { fcmError, startPushPeers, type FcmServer, type PushPeers, type WebhookReceiver, WebPushReceiver } from '../harness/push-peers.js';
 import { direct, type User } from '../realtime/fixtures.js';
 
 /**
@@ -21,42 +17,22 @@ import { direct, type User } from '../realtime/fixtures.js';
 const SECRET = 'webhook-secret-for-calls-0123456789';
 const RING_MS = 45_000;
 
-let dir: string;
+let peers: PushPeers;
 let fcm: FcmServer;
 let webPush: WebPushReceiver;
 let hook: WebhookReceiver;
-let vapid: { publicKey: string; privateKey: string };
 let t: TestApp;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'natter-call-push-'));
-  const { serviceAccount, publicKey } = makeServiceAccount('natter-calls');
-  writeFileSync(path.join(dir, 'service-account.json'), JSON.stringify(serviceAccount));
-  fcm = await FcmServer.start({ projectId: 'natter-calls', clientEmail: serviceAccount.client_email, publicKey });
-  vapid = webpush.generateVAPIDKeys();
-  webPush = await WebPushReceiver.start({ applicationServerKey: vapid.publicKey });
-  hook = await WebhookReceiver.start({ secret: SECRET });
-  t = await startApp(
-    envConfig({
-      FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'service-account.json'),
-      FCM_ENDPOINT: fcm.endpoint,
-      FCM_TOKEN_URL: fcm.tokenUrl,
-      VAPID_PUBLIC_KEY: vapid.publicKey,
-      VAPID_PRIVATE_KEY: vapid.privateKey,
-      VAPID_SUBJECT: 'mailto:ops@example.com',
-      PUSH_WEBHOOK_URL: hook.url,
-      PUSH_WEBHOOK_SECRET: SECRET,
-      WEBPUSH_ENDPOINTS: 'http://127.0.0.1:*',
-    }),
-    // Quick retries, so the retry test does not sit out a second of backoff.
-    { pushTuning: { retryBaseMs: 50 } },
-  );
+  peers = await startPushPeers({ projectId: 'natter-calls', webhookSecret: SECRET });
+  ({ fcm, webPush, hook } = peers);
+  // Quick retries, so the retry test does not sit out a second of backoff.
+  t = await startApp(envConfig(peers.env), { pushTuning: { retryBaseMs: 50 } });
 });
 
 afterAll(async () => {
   await t?.close();
-  await Promise.all([fcm?.close(), webPush?.close(), hook?.close()]);
-  rmSync(dir, { recursive: true, force: true });
+  await peers?.close();
 });
 
 const fcmToken = () => `fcm-${randomBytes(16).toString('hex')}`;
@@ -302,7 +278,7 @@ describe('failures', () => {
 describe('PUSH_PREVIEW none', () => {
   test('the ring names nobody: "Incoming call", no caller in the data', async () => {
     const app = await startApp(
-      envConfig({ PUSH_PREVIEW: 'none', FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'service-account.json'), FCM_ENDPOINT: fcm.endpoint, FCM_TOKEN_URL: fcm.tokenUrl }),
+      envConfig({ PUSH_PREVIEW: 'none', FCM_SERVICE_ACCOUNT_FILE: peers.serviceAccountFile, FCM_ENDPOINT: fcm.endpoint, FCM_TOKEN_URL: fcm.tokenUrl }),
     );
     try {
       const alice = await registerUser(app);

@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import webpush from 'web-push';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { MUTED_FOREVER } from '../../src/domain/member-settings.js';
 import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
-import { FcmServer, fcmError, makeServiceAccount, WebhookReceiver, WebPushReceiver } from '../harness/push-peers.js';
+import { fcmError, startPushPeers, type FcmServer, type PushPeers, type WebhookReceiver, WebPushReceiver } from '../harness/push-peers.js';
 import { direct, group, restSend, Sockets, type User } from '../realtime/fixtures.js';
 
 /**
@@ -20,41 +16,20 @@ const DELAY_MS = 300;
 const QUIET_MS = DELAY_MS * 4 + 400;
 const SECRET = 'webhook-secret-for-tests-0123456789';
 
-let dir: string;
+let peers: PushPeers;
 let fcm: FcmServer;
 let webPush: WebPushReceiver;
 let hook: WebhookReceiver;
-let vapid: { publicKey: string; privateKey: string };
 let t: TestApp;
 const sockets = new Sockets();
 
 async function pushApp(env: Record<string, string> = {}, opts: Parameters<typeof startApp>[1] = {}): Promise<TestApp> {
-  return startApp(
-    envConfig({
-      PUSH_DELAY: `${DELAY_MS}ms`,
-      FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'service-account.json'),
-      FCM_ENDPOINT: fcm.endpoint,
-      FCM_TOKEN_URL: fcm.tokenUrl,
-      VAPID_PUBLIC_KEY: vapid.publicKey,
-      VAPID_PRIVATE_KEY: vapid.privateKey,
-      VAPID_SUBJECT: 'mailto:ops@example.com',
-      PUSH_WEBHOOK_URL: hook.url,
-      PUSH_WEBHOOK_SECRET: SECRET,
-      WEBPUSH_ENDPOINTS: 'http://127.0.0.1:*',
-      ...env,
-    }),
-    opts,
-  );
+  return startApp(envConfig({ PUSH_DELAY: `${DELAY_MS}ms`, ...peers.env, ...env }), opts);
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'natter-push-'));
-  const { serviceAccount, publicKey } = makeServiceAccount('natter-test');
-  writeFileSync(path.join(dir, 'service-account.json'), JSON.stringify(serviceAccount));
-  fcm = await FcmServer.start({ projectId: 'natter-test', clientEmail: serviceAccount.client_email, publicKey });
-  vapid = webpush.generateVAPIDKeys();
-  webPush = await WebPushReceiver.start({ applicationServerKey: vapid.publicKey });
-  hook = await WebhookReceiver.start({ secret: SECRET });
+  peers = await startPushPeers({ projectId: 'natter-test', webhookSecret: SECRET });
+  ({ fcm, webPush, hook } = peers);
   t = await pushApp();
 });
 
@@ -62,8 +37,7 @@ afterEach(() => sockets.closeAll());
 
 afterAll(async () => {
   await t?.close();
-  await Promise.all([fcm?.close(), webPush?.close(), hook?.close()]);
-  rmSync(dir, { recursive: true, force: true });
+  await peers?.close();
 });
 
 const fcmToken = () => `fcm-${randomBytes(16).toString('hex')}`;
