@@ -4,7 +4,7 @@
  *   npm run bench -- <scenario> [--spawn | --target http://127.0.0.1:8080] [options]
  *   npm run bench -- chart bench/results/direct-….json [--out file.svg]
  *
- * Scenarios: direct, group, idle, history, resume, search, upload, push, baseline, compare. See bench/README.md.
+ * Scenarios: direct, group, idle, history, resume, search, upload, push, calls, baseline, compare. See bench/README.md.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ import { cleanup } from './lib/cleanup.js';
 import { adminDatabaseUrl, busOf, createContext, num, type Context, type Options } from './lib/context.js';
 import { writeResult } from './lib/report.js';
 import { baseline } from './scenarios/baseline.js';
+import { calls } from './scenarios/calls.js';
 import { compare } from './scenarios/compare.js';
 import { direct } from './scenarios/direct.js';
 import { group } from './scenarios/group.js';
@@ -24,7 +25,7 @@ import { resume } from './scenarios/resume.js';
 import { search } from './scenarios/search.js';
 import { upload } from './scenarios/upload.js';
 
-const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, search, upload, push, baseline, compare };
+const SCENARIOS: Record<string, (ctx: Context) => Promise<Record<string, unknown>>> = { direct, group, idle, history, resume, search, upload, push, calls, baseline, compare };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
        npm run bench -- chart <results.json> [--out file.svg]
@@ -57,6 +58,9 @@ push:      (--spawn) --parts fanout,send  --push-concurrency N (PUSH_CONCURRENCY
                    --skip-analyze (PostgreSQL: no ANALYZE after the group is built: planner statistics as stale as they come)
            send:   the direct ladder at fixed rates, push off then on: --push-users 1000  --push-rates 500,1000
                    --send-push-delay 200ms  --send-acks delivered|none  --step-seconds  --drain-seconds
+calls:     (--spawn) --pairs 50  --calls 20 (per pair, one after another)  --candidates 4 (per batch)  --rounds 3
+           natter and the bare server relaying the same frames, in alternating rounds: calls/s, ring/answer/setup/
+           hang-up latency, server CPU per call, natter/bare
 baseline:  --parts ws,db (ws = ws-direct,ws-group)  --users/--members as above  --clients 4  --seconds 10
 compare:   natter (spawned), the bare servers and, with --target URL, a seed-compatible server, one
            after another on the same workload: max rate at p99 < --p99-limit (50 here) and CPU per
@@ -76,6 +80,7 @@ const STRING_OPTIONS = [
   'conversations', 'vocabulary', 'queries',
   'metrics',
   'recipients', 'push-delay', 'push-concurrency', 'fanout-timeout', 'settle-seconds', 'push-users', 'push-rates', 'send-push-delay', 'send-acks',
+  'pairs', 'calls', 'candidates',
 ];
 
 function defaultWorkers(): number {

@@ -1,8 +1,8 @@
 /**
  * The baseline server: the smallest thing that speaks the part of the wire contract the
  * generators use — register, conversations, and a WebSocket that echoes each `message`
- * as `new_message` to every participant — with no database, no auth work and no
- * validation. What it sustains is the ceiling of node + ws on this machine.
+ * as `new_message` to every participant and relays call signalling — with no database,
+ * no auth work and no validation. What it sustains is the ceiling of node + ws on this machine.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -60,12 +60,13 @@ server.on('upgrade', (req, socket, head) => {
     ws.on('close', () => set.delete(ws));
     ws.send(JSON.stringify({ type: 'connected', user_id: user }));
     ws.on('message', (data) => {
-      let frame: { type?: string; conversation_id?: number; content?: string };
+      let frame: { type?: string; conversation_id?: number; content?: string; call_id?: string };
       try {
         frame = JSON.parse(String(data as Buffer)) as typeof frame;
       } catch {
         return;
       }
+      if (frame.type?.startsWith('call_')) return relayCall(user, frame as CallFrame);
       if (frame.type !== 'message') return;
       const conv = conversations.get(Number(frame.conversation_id));
       if (!conv || !conv.members.includes(user)) return;
@@ -78,6 +79,46 @@ server.on('upgrade', (req, socket, head) => {
     });
   });
 });
+
+/**
+ * Call signalling relayed as natter relays it, with nothing kept but who is in which call:
+ * the invite to the callee, ringing and the answer to the caller, call_selected to both,
+ * candidates to the other end, and call_ended to both on a hangup.
+ */
+type CallFrame = { type: string; call_id: string; conversation_id?: number; [k: string]: unknown };
+const calls = new Map<string, { caller: number; callee: number }>();
+function relayCall(user: number, frame: CallFrame): void {
+  const to = (id: number, out: Record<string, unknown>) => {
+    const text = JSON.stringify(out);
+    for (const s of sockets.get(id) ?? []) s.send(text);
+  };
+  const relayed = { ...frame, from_user_id: user, from_device: String(user) };
+  if (frame.type === 'call_invite') {
+    const conv = conversations.get(Number(frame.conversation_id));
+    const callee = conv?.members.find((m) => m !== user);
+    if (!conv || !conv.members.includes(user) || callee === undefined) return;
+    calls.set(frame.call_id, { caller: user, callee });
+    return to(callee, relayed);
+  }
+  const call = calls.get(frame.call_id);
+  if (!call || (user !== call.caller && user !== call.callee)) return;
+  const other = user === call.caller ? call.callee : call.caller;
+  switch (frame.type) {
+    case 'call_ringing':
+    case 'call_candidates':
+    case 'call_negotiate':
+      return to(other, relayed);
+    case 'call_answer':
+      to(call.caller, relayed);
+      for (const id of [call.caller, call.callee]) to(id, { type: 'call_selected', call_id: frame.call_id, device_id: String(user) });
+      return;
+    case 'call_reject':
+    case 'call_hangup':
+      calls.delete(frame.call_id);
+      for (const id of [call.caller, call.callee]) to(id, { type: 'call_ended', call_id: frame.call_id, reason: frame.type === 'call_reject' ? 'declined' : 'hangup' });
+      return;
+  }
+}
 
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log('bare server ready'));
 const stop = () => {
