@@ -11,7 +11,7 @@ import { frames, type ServerFrame } from '../schemas/server-frames.js';
 import { callIdRecorded, isCallIdConflict, openCallRecords } from '../store/calls.repository.js';
 import { findForMember } from '../store/conversations.repository.js';
 import type { Db } from '../store/database.js';
-import { insertMessages, takeSeqs, type MessageRow } from '../store/messages.repository.js';
+import { insertOwnMessages, type MessageRow } from '../store/messages.repository.js';
 import type { BlocksService } from './blocks.js';
 import type { Fanout } from './fanout.js';
 import type { MessageChangesService } from './message-changes.js';
@@ -534,24 +534,10 @@ export class CallsService {
 
   private insertRecord(call: LiveCall): Promise<MessageRow> {
     return this.writer.run(call.conversationId, async (trx) => {
-      const taken = (await takeSeqs(trx, new Map([[call.conversationId, 1]]))).get(call.conversationId);
-      if (!taken) throw new AppError('not_found', 'Conversation not found');
-      const [row] = await insertMessages(trx, [
-        {
-          conversationId: call.conversationId,
-          senderId: call.callerId,
-          clientId: null,
-          type: 'call',
-          content: '',
-          mediaUrl: null,
-          replyToId: null,
-          attachments: [],
-          call: callInfo(call, call.state === 'ended' ? outcomeOf(call.reason!, 'ringing', call.glare) : 'ringing'),
-          seq: taken.seq,
-          modSeq: taken.modSeq,
-        },
-      ]);
-      return row!;
+      const outcome = call.state === 'ended' ? outcomeOf(call.reason!, 'ringing', call.glare) : 'ringing';
+      const rows = await insertOwnMessages(trx, call.conversationId, call.callerId, [{ type: 'call', content: '', call: callInfo(call, outcome) }]);
+      if (!rows) throw new AppError('not_found', 'Conversation not found');
+      return rows[0]!;
     });
   }
 

@@ -25,7 +25,7 @@ import {
   type InviteRow,
   type MemberRow,
 } from '../store/groups.repository.js';
-import { insertMessages, takeSeqs, type MessageRow } from '../store/messages.repository.js';
+import { insertOwnMessages, type MessageRow } from '../store/messages.repository.js';
 import { existingUserIds, findUsersByIds } from '../store/users.repository.js';
 import type { BlocksService } from './blocks.js';
 import type { ConversationsService } from './conversations.js';
@@ -299,31 +299,21 @@ export class GroupsService {
 
   /** The plan's writes, in the locked transaction; returns its system messages. */
   private async write(trx: Trx, actorId: number, { group }: Pick<Locked, 'group'>, plan: Plan): Promise<MessageRow[]> {
-    const taken = (await takeSeqs(trx, new Map([[group.id, plan.events.length]]))).get(group.id)!;
     const named = new Set([actorId, ...plan.events.flatMap((e) => e.user_ids ?? [])]);
     const names = new Map((await findUsersByIds(trx, [...named])).map((u) => [u.id, u.username]));
-    const rows = await insertMessages(
+    const rows = (await insertOwnMessages(
       trx,
-      plan.events.map((system, i) => ({
-        conversationId: group.id,
-        senderId: actorId,
-        clientId: null,
-        type: 'system' as const,
-        content: systemText(system, names),
-        mediaUrl: null,
-        replyToId: null,
-        attachments: [],
-        system,
-        seq: taken.seq + i,
-        modSeq: taken.modSeq + i,
-      })),
-    );
+      group.id,
+      actorId,
+      plan.events.map((system) => ({ type: 'system' as const, content: systemText(system, names), system })),
+    ))!;
+    const first = rows[0]!.seq;
     await deleteMembers(trx, group.id, plan.remove ?? []);
     // New members see from their own system message on (or the whole history), and
     // nothing before it is unread for them.
     await insertMembers(trx, group.id, plan.add ?? [], {
-      visibleFromSeq: group.history_visible_to_new_members ? 0 : taken.seq - 1,
-      readSeq: taken.seq - 1,
+      visibleFromSeq: group.history_visible_to_new_members ? 0 : first - 1,
+      readSeq: first - 1,
     });
     for (const r of plan.roles ?? []) await setRole(trx, group.id, r.userId, r.role);
     const info = plan.info ?? {};

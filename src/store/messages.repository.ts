@@ -247,6 +247,33 @@ export async function insertMessages(trx: Trx, items: (NewMessage & { seq: numbe
   }
 }
 
+/** A message natter writes itself (a group's system message, a call's record), as insertMessages takes it. */
+export type OwnMessage = Pick<NewMessage, 'type' | 'content' | 'system' | 'call'>;
+
+/**
+ * Messages natter writes itself into one conversation, from `senderId`, taking their
+ * seqs (in the caller's transaction: the conversation's write lane or its group lock).
+ * Undefined when the conversation is gone.
+ */
+export async function insertOwnMessages(trx: Trx, conversationId: number, senderId: number, messages: OwnMessage[]): Promise<MessageRow[] | undefined> {
+  const taken = (await takeSeqs(trx, new Map([[conversationId, messages.length]]))).get(conversationId);
+  if (!taken) return undefined;
+  return insertMessages(
+    trx,
+    messages.map((m, i) => ({
+      ...m,
+      conversationId,
+      senderId,
+      clientId: null,
+      mediaUrl: null,
+      replyToId: null,
+      attachments: [],
+      seq: taken.seq + i,
+      modSeq: taken.modSeq + i,
+    })),
+  );
+}
+
 /**
  * Marks the batch's attachments as sent with their messages, in the inserting
  * transaction. Each must still be unsent, uploaded by the message's sender into its
