@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, expect, test } from 'vitest';
 import { registerUser, startApp, testDatabase, type TestApp } from '../harness/app.js';
-import type { Database } from '../../src/store/database.js';
+import { isCallIdConflict } from '../../src/store/calls.repository.js';
+import { inTransaction, type Database } from '../../src/store/database.js';
+import { insertOwnMessages } from '../../src/store/messages.repository.js';
 import { direct, Sockets, type User } from '../realtime/fixtures.js';
 import { callRecord } from './peer.js';
 
@@ -107,4 +109,24 @@ test('a call that lasts is never settled, however long it rings or talks', async
   a.send({ type: 'call_hangup', call_id: activeId });
   expect((await b.nextOfType('call_ended')).reason).toBe('hangup');
   await expect.poll(async () => (await callRecord(t, talk.caller.token, talk.conv, activeId)).call.outcome).toBe('finished');
+});
+
+test('the database itself refuses a second record with a call_id, and natter knows the refusal for what it is', async () => {
+  const t = await node();
+  const { caller, callee, conv } = await pair(t);
+  const a = await sockets.connect(t, caller);
+  await sockets.connect(t, callee);
+  const id = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+  const record = (await a.next((f) => f.type === 'new_message' && f.message.call?.call_id === id)).message;
+  const again = inTransaction(t.app.database.db, (trx) =>
+    insertOwnMessages(trx, conv, caller.user.id, [{ type: 'call', content: '', call: { ...record.call, outcome: 'missed' } }]),
+  );
+  const err = await again.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isCallIdConflict(err), String(err)).toBe(true);
+  // Another unique violation is not this one.
+  expect(isCallIdConflict({ code: '23505', constraint: 'messages_sender_id_client_id_key', message: 'duplicate key value violates unique constraint' })).toBe(false);
 });
