@@ -23,6 +23,8 @@ export interface History {
   /** Older pages exist before messages[0]. */
   hasMore: boolean;
   loading: boolean;
+  /** The last page failed to load: it is not asked for again until asked (the button). */
+  failed?: boolean;
 }
 
 const TYPING_SHOWN_MS = 6000;
@@ -262,7 +264,7 @@ export class ChatStore {
         loading: false,
       });
     } catch {
-      this.histories.set(id, { ...this.history(id), loading: false });
+      this.histories.set(id, { ...this.history(id), loading: false, failed: true });
     }
     this.changed();
   }

@@ -13,6 +13,9 @@ import { SearchPanel } from './SearchPanel.js';
  * One conversation: its history (oldest first, older pages loaded when scrolled to the
  * top), messages still in the outbox shown as pending, who is typing, and the composer.
  */
+/** How near the top of the list (px) the next older page starts loading. */
+const TOP_MARGIN_PX = 200;
+
 export function ChatView(props: { store: ChatStore; conversationId: number; onBack: () => void; onLeft: () => void }) {
   const { store, conversationId: id } = props;
   const conv = store.conversation(id);
@@ -41,12 +44,18 @@ export function ChatView(props: { store: ChatStore; conversationId: number; onBa
       (entries) => {
         if (entries.some((e) => e.isIntersecting) && store.history(id).messages.length > 0) loadOlder();
       },
-      { root: scroller.current, rootMargin: '200px 0px 0px 0px' },
+      { root: scroller.current, rootMargin: `${TOP_MARGIN_PX}px 0px 0px 0px` },
     );
     observer.observe(el);
     return () => observer.disconnect();
     // The list (and so the sentinel) is there once the conversation is known.
   }, [store, id, conv !== undefined]);
+
+  /** At the top with older pages to load, none loading and the last not failed (the button retries). */
+  const nearTop = (el: HTMLElement) => {
+    const h = store.history(id);
+    return !h.loading && !h.failed && h.hasMore && h.messages.length > 0 && el.scrollTop < TOP_MARGIN_PX;
+  };
 
   const loadOlder = () => {
     const el = scroller.current;
@@ -66,11 +75,19 @@ export function ChatView(props: { store: ChatStore; conversationId: number; onBa
     } else if (stick.current) {
       el.scrollTop = el.scrollHeight;
     }
+    // The observer tells only when the top comes into view: if it is still in view once a
+    // page is in (a first page too short to scroll, or the top reached while a page was
+    // loading), the next page loads now, not at a scroll that may never come.
+    if (nearTop(el)) loadOlder();
   }, [count, firstSeq, history.loading]);
 
   const onScroll = () => {
     const el = scroller.current;
-    if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    if (!el) return;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    // Also here: a scroll back to the top within the frame that put the older page in
+    // place is one the observer never sees (it compares states frame by frame).
+    if (nearTop(el)) loadOlder();
   };
 
   if (!conv) {
