@@ -95,5 +95,9 @@ export interface CallStore {
   close(): Promise<void>;
 }
 
-/** How long an ended call is kept for racing nodes and late frames (ms). */
-export const ENDED_RETENTION_MS = 60_000;
+/**
+ * How long an ended call is kept for racing nodes and late frames (ms); more than twice
+ * the settling of lost calls' records (CallsService.settleLost, once a minute, records a
+ * minute old), so a record whose update failed is seen with its ended call.
+ */
+export const ENDED_RETENTION_MS = 180_000;

@@ -8,7 +8,7 @@ import type { AttachmentLinks } from '../domain/attachments.js';
 import { senderView, toMessage } from '../domain/messages.js';
 import type { IceCandidate } from '../schemas/calls.js';
 import { frames, type ServerFrame } from '../schemas/server-frames.js';
-import { callIdRecorded, isCallIdConflict, openCallRecords } from '../store/calls.repository.js';
+import { callIdRecorded, isCallIdConflict, openCallRecords, type OpenCallRecord } from '../store/calls.repository.js';
 import { findForMember } from '../store/conversations.repository.js';
 import type { Db } from '../store/database.js';
 import { insertOwnMessages, type MessageRow } from '../store/messages.repository.js';
@@ -450,18 +450,35 @@ export class CallsService {
   async settleLost(): Promise<number> {
     const now = this.clock.now();
     let settled = 0;
-    for (const record of await openCallRecords(this.db, new Date(now - this.opts.settleMs), 100)) {
-      const info = record.call;
-      const before = info.outcome as CallState;
-      const call = await this.store.get(info.call_id);
-      if (call && call.state !== 'ended') continue;
-      const update = call ? callInfo(call, outcomeOf(call.reason!, before, call.glare)) : lostCallInfo(info, now, this.opts);
-      if (await this.changes.updateCallRecord(record.conversation_id, record.id, update, BEFORE[update.outcome])) {
-        settled++;
-        this.log.info({ callId: info.call_id, outcome: update.outcome }, call ? 'updated the record of an ended call' : 'settled the record of a call whose state was lost');
+    let after: OpenCallRecord | undefined;
+    // Page by page (live calls older than settleMs fill pages too), at most 20 pages a round.
+    for (let page = 0; page < 20; page++) {
+      const records = await openCallRecords(this.db, this.opts.settleMs, 100, after);
+      for (const record of records) {
+        try {
+          if (await this.settleOne(record, now)) settled++;
+        } catch (err) {
+          this.log.warn({ err, callId: record.call.call_id }, 'settling a call record failed; trying again later');
+        }
       }
+      if (records.length < 100) break;
+      after = records.at(-1);
     }
     return settled;
+  }
+
+  private async settleOne(record: OpenCallRecord, now: number): Promise<boolean> {
+    const info = record.call;
+    const call = await this.store.get(info.call_id);
+    if (call && call.state !== 'ended') return false;
+    // The state it ended from, as the store knows it: the record may be behind (its update failed).
+    const before: CallState = call ? (call.connectedAt !== null ? 'active' : call.answeredAt !== null ? 'connecting' : 'ringing') : 'ringing';
+    const update = call ? callInfo(call, outcomeOf(call.reason!, before, call.glare)) : lostCallInfo(info, now, this.opts);
+    const done = await this.changes.updateCallRecord(record.conversation_id, record.id, update, BEFORE[update.outcome]);
+    if (done) {
+      this.log.info({ callId: info.call_id, outcome: update.outcome }, call ? 'updated the record of an ended call' : 'settled the record of a call whose state was lost');
+    }
+    return done;
   }
 
   /** The callee's read pointer moves up to the call's record: an answered call is seen. */

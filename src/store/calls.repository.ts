@@ -15,29 +15,35 @@ export async function callIdRecorded(db: Db, callId: string): Promise<boolean> {
 
 /** Postgres' unique_violation on a call record's call_id (migrations/000009). */
 export function isCallIdConflict(err: unknown): boolean {
-  const e = err as { code?: string; constraint?: string; message?: string };
-  return e.code === '23505' && `${e.constraint ?? ''} ${e.message ?? ''}`.includes('messages_call_id_idx');
+  const e = err as { code?: string; constraint?: string; message?: string } | null | undefined;
+  return e?.code === '23505' && `${e.constraint ?? ''} ${e.message ?? ''}`.includes('messages_call_id_idx');
 }
 
 export interface OpenCallRecord {
   id: number;
   conversation_id: number;
   call: CallInfo;
+  created_at: Date;
 }
 
 /**
  * Call records whose outcome still says the call lasts (ringing, connecting, active),
- * written before `before`, oldest first.
+ * written more than `olderThanMs` ago by the database's clock, oldest first, after
+ * `after` (the last record of the page before).
  */
-export async function openCallRecords(db: Db, before: Date, limit: number): Promise<OpenCallRecord[]> {
-  const rows = await db
+export async function openCallRecords(
+  db: Db,
+  olderThanMs: number,
+  limit: number,
+  after?: Pick<OpenCallRecord, 'created_at' | 'id'>,
+): Promise<OpenCallRecord[]> {
+  let q = db
     .selectFrom('messages as m')
-    .select(['m.id', 'm.conversation_id', 'm.call'])
+    .select(['m.id', 'm.conversation_id', 'm.call', 'm.created_at'])
     .where('m.type', '=', 'call')
     .where(sql<string>`m.call->>'outcome'`, 'in', ['ringing', 'connecting', 'active'])
-    .where('m.created_at', '<', before)
-    .orderBy('m.created_at')
-    .limit(limit)
-    .execute();
-  return rows.flatMap((r) => (r.call === null ? [] : [{ id: r.id, conversation_id: r.conversation_id, call: r.call }]));
+    .where('m.created_at', '<', sql<Date>`now() - ${olderThanMs}::double precision * interval '1 millisecond'`);
+  if (after) q = q.where(sql<boolean>`(m.created_at, m.id) > (${after.created_at}, ${after.id})`);
+  const rows = await q.orderBy('m.created_at').orderBy('m.id').limit(limit).execute();
+  return rows.flatMap((r) => (r.call === null ? [] : [{ id: r.id, conversation_id: r.conversation_id, call: r.call, created_at: r.created_at }]));
 }

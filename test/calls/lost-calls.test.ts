@@ -130,3 +130,25 @@ test('the database itself refuses a second record with a call_id, and natter kno
   // Another unique violation is not this one.
   expect(isCallIdConflict({ code: '23505', constraint: 'messages_sender_id_client_id_key', message: 'duplicate key value violates unique constraint' })).toBe(false);
 });
+
+test('a record left behind by its ended call (its update failed) gets the outcome the call had, from the state it ended in', async () => {
+  const t = await node();
+  const { caller, callee, conv } = await pair(t);
+  const [a, b] = [await sockets.connect(t, caller), await sockets.connect(t, callee)];
+  const id = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+  await b.nextOfType('call_invite');
+  b.send({ type: 'call_answer', call_id: id, sdp: 'v=0 answer' });
+  await a.nextOfType('call_selected');
+  b.send({ type: 'call_connected', call_id: id });
+  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  a.send({ type: 'call_hangup', call_id: id });
+  const finished = (await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'finished')).message;
+  // As if the updates to active and to finished had not gone through: the record says connecting.
+  const behind = { ...finished.call, outcome: 'connecting', reason: null, connected_at: null, ended_at: null, duration_ms: null };
+  await t.app.database.db.updateTable('messages').set({ call: JSON.stringify(behind) }).where('id', '=', finished.id).execute();
+
+  const settled = await a.next((f) => f.type === 'message_updated' && f.message.id === finished.id && f.message.mod_seq > finished.mod_seq, 5000);
+  expect(settled.message.call).toMatchObject({ outcome: 'finished', reason: 'hangup', connected_at: finished.call.connected_at, ended_at: finished.call.ended_at });
+  expect(settled.message.call.duration_ms).toBe(finished.call.duration_ms);
+});

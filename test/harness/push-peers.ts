@@ -390,7 +390,9 @@ export async function startPushPeers(opts: { projectId: string; webhookSecret: s
   writeFileSync(serviceAccountFile, JSON.stringify(serviceAccount));
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
-  const vapid = { publicKey: ecdh.getPublicKey('base64url'), privateKey: ecdh.getPrivateKey('base64url') };
+  // getPrivateKey drops leading zero bytes; VAPID_PRIVATE_KEY is exactly 32.
+  const raw = ecdh.getPrivateKey();
+  const vapid = { publicKey: ecdh.getPublicKey('base64url'), privateKey: Buffer.concat([Buffer.alloc(32 - raw.length), raw]).toString('base64url') };
   const [fcm, webPush, hook] = await Promise.all([
     FcmServer.start({ projectId: opts.projectId, clientEmail: serviceAccount.client_email, publicKey }),
     WebPushReceiver.start({ applicationServerKey: vapid.publicKey }),
