@@ -4,6 +4,7 @@ import { registerUser, startApp, testDatabase, type TestApp } from '../harness/a
 import { isCallIdConflict } from '../../src/store/calls.repository.js';
 import { inTransaction, type Database } from '../../src/store/database.js';
 import { insertOwnMessages } from '../../src/store/messages.repository.js';
+import type { WsClient } from '../harness/ws.js';
 import { direct, Sockets, type User } from '../realtime/fixtures.js';
 import { callRecord } from './peer.js';
 
@@ -37,6 +38,16 @@ async function pair(t: TestApp): Promise<{ caller: User; callee: User; conv: num
   return { caller, callee, conv: await direct(t, caller, callee) };
 }
 
+/** Rings `callee` from `caller` and answers, until the call is active: the record says so. */
+async function talking(caller: WsClient, callee: WsClient, conv: number, id: string): Promise<void> {
+  caller.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+  await callee.next((f) => f.type === 'call_invite' && f.call_id === id);
+  callee.send({ type: 'call_answer', call_id: id, sdp: 'v=0 answer' });
+  await caller.next((f) => f.type === 'call_selected' && f.call_id === id);
+  callee.send({ type: 'call_connected', call_id: id });
+  await caller.next((f) => f.type === 'message_updated' && f.message.call?.call_id === id && f.message.call.outcome === 'active');
+}
+
 test('a node restarted mid-call: the ringing call is recorded missed, the active one failed; their call_ids stay taken', async () => {
   const first = await node();
   const talk = await pair(first);
@@ -45,12 +56,7 @@ test('a node restarted mid-call: the ringing call is recorded missed, the active
   const c = await sockets.connect(first, ring.caller);
   const [activeId, ringingId] = [randomUUID(), randomUUID()];
 
-  a.send({ type: 'call_invite', conversation_id: talk.conv, call_id: activeId, sdp: 'v=0', video: true });
-  await b.nextOfType('call_invite');
-  b.send({ type: 'call_answer', call_id: activeId, sdp: 'v=0 answer' });
-  await a.nextOfType('call_selected');
-  b.send({ type: 'call_connected', call_id: activeId });
-  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  await talking(a, b, talk.conv, activeId);
   c.send({ type: 'call_invite', conversation_id: ring.conv, call_id: ringingId, sdp: 'v=0', video: false });
   await c.next((f) => f.type === 'new_message' && f.message.call?.call_id === ringingId);
   expect((await callRecord(first, talk.callee.token, talk.conv, activeId)).call.outcome).toBe('active');
@@ -90,12 +96,7 @@ test('a call that lasts is never settled, however long it rings or talks', async
   const ring = await pair(t);
   const [a, b, c] = [await sockets.connect(t, talk.caller), await sockets.connect(t, talk.callee), await sockets.connect(t, ring.caller)];
   const [activeId, ringingId] = [randomUUID(), randomUUID()];
-  a.send({ type: 'call_invite', conversation_id: talk.conv, call_id: activeId, sdp: 'v=0', video: false });
-  await b.nextOfType('call_invite');
-  b.send({ type: 'call_answer', call_id: activeId, sdp: 'v=0 answer' });
-  await a.nextOfType('call_selected');
-  b.send({ type: 'call_connected', call_id: activeId });
-  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  await talking(a, b, talk.conv, activeId);
   c.send({ type: 'call_invite', conversation_id: ring.conv, call_id: ringingId, sdp: 'v=0', video: false });
   await c.next((f) => f.type === 'new_message' && f.message.call?.call_id === ringingId);
 
@@ -136,12 +137,7 @@ test('a record left behind by its ended call (its update failed) gets the outcom
   const { caller, callee, conv } = await pair(t);
   const [a, b] = [await sockets.connect(t, caller), await sockets.connect(t, callee)];
   const id = randomUUID();
-  a.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
-  await b.nextOfType('call_invite');
-  b.send({ type: 'call_answer', call_id: id, sdp: 'v=0 answer' });
-  await a.nextOfType('call_selected');
-  b.send({ type: 'call_connected', call_id: id });
-  await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'active');
+  await talking(a, b, conv, id);
   a.send({ type: 'call_hangup', call_id: id });
   const finished = (await a.next((f) => f.type === 'message_updated' && f.message.call?.outcome === 'finished')).message;
   // As if the updates to active and to finished had not gone through: the record says connecting.
