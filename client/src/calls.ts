@@ -19,6 +19,12 @@ export type CallFrameType = Extract<ServerFrameType, `call_${string}`>;
 export type TurnCredentials = paths['/api/v1/calls/turn']['get']['responses'][200]['content']['application/json'];
 
 /** An `RTCIceServer` as `new RTCPeerConnection({ iceServers })` takes it. */
+/** How long natter lets a call ring, and an answered call connect, before it ends the call. */
+export interface CallTimeouts {
+  ringTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
 export interface IceServer {
   urls: string[];
   username?: string;
@@ -68,6 +74,7 @@ export class Calls {
   private readonly calls = new Map<string, CallState>();
   /** Hangups and rejects given while offline: sent when the connection is back (the call's state is gone already). */
   private readonly unsentEnds = new Map<string, ClientFrame>();
+  private known: CallTimeouts | null = null;
 
   constructor(
     private readonly host: CallsHost,
@@ -88,7 +95,21 @@ export class Calls {
       this.unsentEnds.delete(f.call_id);
       this.forget(f.call_id);
     });
-    host.on('connected', () => this.onOnline());
+    host.on('connected', (f) => {
+      // Older servers send no timeouts: the last known (or none) stay.
+      if (f.calls) this.known = { ringTimeoutMs: f.calls.ring_timeout_ms, connectTimeoutMs: f.calls.connect_timeout_ms };
+      this.onOnline();
+    });
+  }
+
+  /**
+   * The server's call timeouts (from `connected`; null before the first one): how long a
+   * call rings, and how long an answered call may take to connect, before natter ends it.
+   * An app that gives up on a call locally (natter's `call_ended` may not reach a device
+   * that is offline) waits at least this long.
+   */
+  get timeouts(): CallTimeouts | null {
+    return this.known;
   }
 
   /**

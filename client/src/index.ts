@@ -1,5 +1,5 @@
 export { CALL_KEEPALIVE_MS, Calls } from './calls.js';
-export type { CallCandidate, CallCandidateInit, CallEndReason, CallFrameType, CallHangupReason, CallRejectReason, IceServer, SdpType, TurnCredentials } from './calls.js';
+export type { CallCandidate, CallCandidateInit, CallEndReason, CallFrameType, CallHangupReason, CallRejectReason, CallTimeouts, IceServer, SdpType, TurnCredentials } from './calls.js';
 export { NatterClient } from './client.js';
 export type {
   ConnectionState,

@@ -133,7 +133,7 @@ export class Gateway {
         }
         if (!conn.open) return false;
         await this.deps.presence.connected(userId);
-        conn.sendFrame(frames.connected(userId, deviceId));
+        conn.sendFrame(frames.connected(userId, deviceId, this.deps.calls.timeouts));
         // A call ringing for this user rings on this socket too (a device woken by a push).
         void this.deps.calls.resume(device(conn)).catch((err: unknown) => this.deps.log.warn({ err, userId }, 'resuming ringing calls failed'));
         return true;

@@ -12,7 +12,18 @@ import { MessageSchema, type Message } from './messages.js';
  * checks that it lists exactly these). Clients ignore types and fields they do not know.
  */
 export const SERVER_FRAME_SCHEMAS = {
-  connected: Type.Object({ type: Type.Literal('connected'), user_id: Type.Integer(), device_id: Type.String() }),
+  connected: Type.Object({
+    type: Type.Literal('connected'),
+    user_id: Type.Integer(),
+    device_id: Type.String(),
+    calls: Type.Object(
+      {
+        ring_timeout_ms: Type.Integer({ description: 'How long a call rings (CALL_RING_TIMEOUT) before natter ends it as missed.' }),
+        connect_timeout_ms: Type.Integer({ description: 'How long an answered call may take to connect (CALL_CONNECT_TIMEOUT) before natter ends it.' }),
+      },
+      { description: "This server's call timeouts, so a client that lost natter's call_ended gives up no sooner than natter." },
+    ),
+  }),
   new_message: Type.Object({ type: Type.Literal('new_message'), message: MessageSchema }),
   message_updated: Type.Object({ type: Type.Literal('message_updated'), message: MessageSchema }),
   reaction: Type.Object({
@@ -73,7 +84,12 @@ type CallRelayType = keyof typeof CALL_SERVER_FRAME_SCHEMAS;
 
 /** The one way to build a server frame. */
 export const frames = {
-  connected: (userId: number, deviceId: string): ServerFrameOf<'connected'> => ({ type: 'connected', user_id: userId, device_id: deviceId }),
+  connected: (userId: number, deviceId: string, calls: ServerFrameOf<'connected'>['calls']): ServerFrameOf<'connected'> => ({
+    type: 'connected',
+    user_id: userId,
+    device_id: deviceId,
+    calls,
+  }),
   newMessage: (message: Message): ServerFrameOf<'new_message'> => ({ type: 'new_message', message }),
   messageUpdated: (message: Message): ServerFrameOf<'message_updated'> => ({ type: 'message_updated', message }),
   reaction: (r: Omit<ServerFrameOf<'reaction'>, 'type'>): ServerFrameOf<'reaction'> => ({ type: 'reaction', ...r }),

@@ -120,6 +120,11 @@ export class CallsService {
     private readonly meter: CallMeter = NO_CALL_METER,
   ) {}
 
+  /** The timeouts natter runs calls by, for the `connected` frame. */
+  get timeouts(): { ring_timeout_ms: number; connect_timeout_ms: number } {
+    return { ring_timeout_ms: this.opts.ringTimeoutMs, connect_timeout_ms: this.opts.connectTimeoutMs };
+  }
+
   start(): void {
     this.timer = setInterval(() => void this.sweep(), this.opts.pollMs);
     this.timer.unref();

@@ -16,6 +16,7 @@ import {
   isCallMessage,
   listed,
   login,
+  openSocket,
   orderedCallIds,
   registerAccount,
 } from './peer.js';
@@ -491,6 +492,10 @@ describe('calls nobody answers (CALL_RING_TIMEOUT=1s)', () => {
     const { callId: id } = await a.invite(conv);
     const invite = await b1.callFrame('call_invite', id);
     expect(invite.ring_timeout_ms).toBe(1000);
+    // Every socket learns the timeouts on connecting, the caller's too (before it places a call).
+    const fresh = await openSocket(t, alice.first.token);
+    expect(fresh.all('connected')[0]!.calls).toEqual({ ring_timeout_ms: 1000, connect_timeout_ms: 30_000 });
+    await fresh.close();
 
     for (const d of [a, b1]) expect(await d.ended(id), d.label).toMatchObject({ reason: 'missed' });
     await b1.frame('message_updated', isCallMessage(id, 'missed'));
@@ -520,8 +525,11 @@ describe('calls that never connect (CALL_CONNECT_TIMEOUT=1s)', () => {
 
   test('Bob answers but no ICE ever connects: connect_timeout, the record says failed', async () => {
     const t = app();
-    const { bob, conv, a, b } = await cast(t, 1);
+    const { alice, bob, conv, a, b } = await cast(t, 1);
     const b1 = b[0]!;
+    const fresh = await openSocket(t, alice.first.token);
+    expect(fresh.all('connected')[0]!.calls).toEqual({ ring_timeout_ms: 45_000, connect_timeout_ms: 1000 });
+    await fresh.close();
     const call = await a.invite(conv);
     await b1.callFrame('call_invite', call.callId);
     // A real answer, but Bob's peer is gone at once: no candidates, no call_connected.

@@ -232,6 +232,19 @@ describe('calls through the SDK', () => {
     expect(alice.calls.sendCandidates(callId, [candidate(1)])).toBe(false);
   });
 
+  test("calls.timeouts: the server's ring and connect timeouts, known once connected", async () => {
+    const tuned = await startApp({ callRingTimeout: 90, callConnectTimeout: 40 });
+    try {
+      const alice = await clients.signedUp(tuned.url);
+      expect(alice.calls.timeouts).toBeNull();
+      await alice.connect();
+      expect(alice.calls.timeouts).toEqual({ ringTimeoutMs: 90_000, connectTimeoutMs: 40_000 });
+    } finally {
+      clients.closeAll();
+      await tuned.close();
+    }
+  });
+
   test('TURN: iceServers from GET /calls/turn carry the STUN URIs and signed TURN credentials', async () => {
     const secret = 'a-turn-secret-long-enough';
     const turnApp = await startApp({ turnUris: ['stun:stun.example.org:3478', 'turn:turn.example.org:3478?transport=udp'], turnSecret: secret });

@@ -53,7 +53,9 @@ describe('connect and sync', () => {
     await a.connect();
     expect(a.state).toBe('online');
     expect(states).toEqual(['connecting', 'online']);
-    expect(connected).toEqual([{ type: 'connected', user_id: a.user!.id, device_id: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+    expect(connected).toEqual([
+      { type: 'connected', user_id: a.user!.id, device_id: expect.stringMatching(/^[0-9a-f]{32}$/), calls: { ring_timeout_ms: 45_000, connect_timeout_ms: 30_000 } },
+    ]);
     expect(a.deviceId).toBe((connected[0] as { device_id: string }).device_id);
     expect(aSent[0]).toEqual({ type: 'sync', since: {}, changes_since: {} });
     expect((await synced).conversations[String(c)]).toBe(2);

@@ -19,8 +19,10 @@ describe('upgrade and authentication', () => {
     const byQuery = await sockets.connect(t, a);
     const byHeader = await sockets.connect(t, a, { header: true });
     // Both sockets are the one session, so the one device the auth reply named.
-    expect(byQuery.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id, device_id: a.device_id }]);
-    expect(byHeader.all('connected')).toEqual([{ type: 'connected', user_id: a.user.id, device_id: a.device_id }]);
+    // And the call timeouts this server runs by (the defaults here).
+    const connected = { type: 'connected', user_id: a.user.id, device_id: a.device_id, calls: { ring_timeout_ms: 45_000, connect_timeout_ms: 30_000 } };
+    expect(byQuery.all('connected')).toEqual([connected]);
+    expect(byHeader.all('connected')).toEqual([connected]);
     byQuery.send({ type: 'ping' });
     expect(await byQuery.nextOfType('pong')).toEqual({ type: 'pong' });
   });

@@ -16,10 +16,14 @@ export interface IncomingCall {
 
 export type CallPhase = 'calling' | 'ringing' | 'connecting' | 'connected';
 
-/** How long the caller waits for an answer before giving up here (natter's ring timeout is 45 s by default; its call_ended may be lost offline). */
-const OUTGOING_RING_MS = 60_000;
-/** How long an answered call may take to connect before this tab gives up (natter's connect timeout is 30 s). */
-const CONNECT_MS = 35_000;
+/**
+ * How much longer than natter this tab waits before giving up on a call that does not
+ * start: natter ends it (its ring or connect timeout, from `client.calls.timeouts`), but its
+ * call_ended may be lost to a tab that went offline.
+ */
+const GIVE_UP_SLACK_MS = 10_000;
+/** natter's defaults, for a server that does not say its own. */
+const DEFAULT_TIMEOUTS = { ringTimeoutMs: 45_000, connectTimeoutMs: 30_000 };
 /** Slack on an incoming call's deadline (started_at + ring_timeout_ms) for clocks and latency. */
 const RING_SLACK_MS = 2_000;
 /** An incoming call shows at least this long (a clock ahead of natter's would otherwise close it at once). */
@@ -90,7 +94,7 @@ export class CallSession {
     this.callId = this.client.calls.invite(this.conversationId, { video: this.video, sdp: offer.sdp ?? '' });
     this.listen();
     // natter's call_ended may not reach an offline tab: the call is given up here too.
-    this.setDeadline(OUTGOING_RING_MS, () => this.hangup());
+    this.setDeadline(this.timeouts.ringTimeoutMs + GIVE_UP_SLACK_MS, () => this.hangup());
     await this.pc.setLocalDescription(offer);
     this.startSignalling();
   }
@@ -106,7 +110,7 @@ export class CallSession {
     if (this.ended) return;
     if (!this.client.calls.answer(this.callId, answer.sdp ?? '')) throw new Error('not connected');
     this.answered = true;
-    this.setDeadline(CONNECT_MS, () => this.hangup('failed'));
+    this.setDeadline(this.timeouts.connectTimeoutMs + GIVE_UP_SLACK_MS, () => this.hangup('failed'));
     this.startSignalling();
   }
 
@@ -119,6 +123,10 @@ export class CallSession {
     }
     if (!this.outgoing && this.callId) this.client.calls.reject(this.callId, 'busy');
     this.close();
+  }
+
+  private get timeouts() {
+    return this.client.calls.timeouts ?? DEFAULT_TIMEOUTS;
   }
 
   private setDeadline(ms: number, fn: () => void): void {
@@ -158,7 +166,7 @@ export class CallSession {
         if (!mine(f)) return;
         if (this.phase === 'calling' || this.phase === 'ringing') {
           this.phase = 'connecting';
-          this.setDeadline(CONNECT_MS, () => this.hangup('failed'));
+          this.setDeadline(this.timeouts.connectTimeoutMs + GIVE_UP_SLACK_MS, () => this.hangup('failed'));
         }
         this.changed();
         void this.pc
