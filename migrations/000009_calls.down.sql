@@ -1,5 +1,3 @@
-DROP INDEX messages_open_call_idx;
-DROP INDEX messages_call_id_idx;
 -- Call records stay in the sequence as empty text messages.
 UPDATE messages SET type = 'text' WHERE type = 'call';
 ALTER TABLE messages DROP CONSTRAINT messages_call_check;

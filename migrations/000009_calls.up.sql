@@ -10,9 +10,3 @@ ALTER TABLE messages ADD CONSTRAINT messages_type_check
     CHECK (type IN ('text', 'image', 'video', 'audio', 'file', 'system', 'call'));
 ALTER TABLE messages ADD COLUMN call jsonb;
 ALTER TABLE messages ADD CONSTRAINT messages_call_check CHECK ((type = 'call') = (call IS NOT NULL));
--- A call_id names one call for ever: a second record with the same id is refused.
-CREATE UNIQUE INDEX messages_call_id_idx ON messages ((call->>'call_id')) WHERE type = 'call';
--- Records of calls not over yet (few at any time): the sweep that settles the records of
--- calls whose state was lost (a lone node restarted mid-call) reads them.
-CREATE INDEX messages_open_call_idx ON messages (created_at)
-    WHERE type = 'call' AND (call->>'outcome') IN ('ringing', 'connecting', 'active');

@@ -13,7 +13,7 @@ export async function callIdRecorded(db: Db, callId: string): Promise<boolean> {
   return row !== undefined;
 }
 
-/** Postgres' unique_violation on a call record's call_id (migrations/000009). */
+/** Postgres' unique_violation on a call record's call_id (migrations/000010). */
 export function isCallIdConflict(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string; message?: string } | null | undefined;
   return e?.code === '23505' && `${e.constraint ?? ''} ${e.message ?? ''}`.includes('messages_call_id_idx');

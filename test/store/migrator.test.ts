@@ -26,6 +26,14 @@ async function columns(db: Kysely<any>, table: string): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+async function indexes(db: Kysely<any>, table: string): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    select indexname as name from pg_indexes
+    where schemaname = current_schema() and tablename = ${table}
+    order by indexname`.execute(db);
+  return rows.map((r) => r.name);
+}
+
 /** Every row of schema_migrations, as golang-migrate would read them. */
 async function versionRows(db: Kysely<any>): Promise<{ version: number; dirty: boolean }[]> {
   const { rows } = await sql<{ version: number; dirty: boolean }>`select version, dirty from schema_migrations`.execute(db);
@@ -57,27 +65,27 @@ describe('on the real migrations', () => {
 
   test('up, down all, up again on an empty database', async () => {
     const db = database.db;
-    expect(migrator.latest).toBe(9);
+    expect(migrator.latest).toBe(10);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await tables(db)).toEqual(ALL_TABLES);
     expect(await columns(db, 'messages')).toContain('search');
-    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
-    expect(await migrator.state()).toEqual({ version: 9, dirty: false });
+    expect(await versionRows(db)).toEqual([{ version: 10, dirty: false }]);
+    expect(await migrator.state()).toEqual({ version: 10, dirty: false });
     expect(await migrator.up()).toEqual([]);
 
-    expect(await migrator.down()).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.down()).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await versionRows(db)).toEqual([]);
     expect(await migrator.state()).toEqual({ version: null, dirty: false });
     expect(await migrator.down()).toEqual([]);
 
-    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await migrator.up()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await tables(db)).toEqual(ALL_TABLES);
-    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
+    expect(await versionRows(db)).toEqual([{ version: 10, dirty: false }]);
   });
 
   test('schema_migrations has the columns golang-migrate expects', async () => {
@@ -123,11 +131,16 @@ describe('on the real migrations', () => {
     expect(await columns(db, 'push_outbox')).toEqual(expect.arrayContaining(['device_id', 'last_seq', 'due_at', 'claim']));
     expect(await tables(db)).not.toContain('push_tokens');
     expect(await columns(db, 'sessions')).not.toContain('device_id');
-    expect(await migrator.up(5)).toEqual([9]);
+    expect(await migrator.up(1)).toEqual([9]);
     expect(await columns(db, 'sessions')).toContain('device_id');
     expect(await columns(db, 'messages')).toContain('call');
+    expect(await indexes(db, 'messages')).not.toContain('messages_call_id_idx');
+    expect(await migrator.up(5)).toEqual([10]);
+    expect(await indexes(db, 'messages')).toEqual(expect.arrayContaining(['messages_call_id_idx', 'messages_open_call_idx']));
     expect(await migrator.up(5)).toEqual([]);
 
+    expect(await migrator.down(1)).toEqual([10]);
+    expect(await indexes(db, 'messages')).not.toContain('messages_call_id_idx');
     expect(await migrator.down(1)).toEqual([9]);
     expect(await columns(db, 'messages')).not.toContain('call');
     expect(await migrator.down(1)).toEqual([8]);
@@ -153,8 +166,8 @@ describe('on the real migrations', () => {
     expect(await migrator.down(1)).toEqual([]);
 
     expect(await migrator.up(0)).toEqual([]);
-    expect(await migrator.up(9)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(await migrator.down(9)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(await migrator.up(10)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await migrator.down(10)).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     expect(await versionRows(db)).toEqual([]);
   });
 
@@ -179,19 +192,19 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await migrator.goto(9);
+    await migrator.goto(10);
     expect(await tables(db)).toEqual(ALL_TABLES);
     await migrator.goto(0);
     expect(await tables(db)).toEqual(['schema_migrations']);
 
-    await expect(migrator.goto(10)).rejects.toThrow(/there is no migration 10/);
+    await expect(migrator.goto(11)).rejects.toThrow(/there is no migration 11/);
     expect(await versionRows(db)).toEqual([]);
   });
 
   test('force records a clean version and runs nothing', async () => {
     const db = database.db;
-    await migrator.force(9);
-    expect(await versionRows(db)).toEqual([{ version: 9, dirty: false }]);
+    await migrator.force(10);
+    expect(await versionRows(db)).toEqual([{ version: 10, dirty: false }]);
     expect(await tables(db)).toEqual(['schema_migrations']);
     expect(await migrator.up()).toEqual([]);
 
@@ -206,11 +219,34 @@ describe('on the real migrations', () => {
     expect(await versionRows(db)).toEqual([]);
   });
 
+  test('000010 on a database whose records reuse a call_id: the first keeps it, the later get fresh ones, and a reuse is refused after', async () => {
+    const db = database.db;
+    await migrator.up(9);
+    const { rows: users } = await sql<{ id: number }>`
+      insert into users (username, email, password_hash) values ('a', 'a@example.com', 'x') returning id`.execute(db);
+    const { rows: convs } = await sql<{ id: number }>`insert into conversations (type) values ('group') returning id`.execute(db);
+    const [user, conv] = [users[0]!.id, convs[0]!.id];
+    const call = (outcome: string) => JSON.stringify({ call_id: 'reused', video: false, caller_id: user, outcome });
+    for (const [seq, outcome] of [[1, 'missed'], [2, 'finished'], [3, 'declined']] as const) {
+      await sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, ${seq}, ${user}, 'call', ${call(outcome)}::jsonb)`.execute(db);
+    }
+
+    expect(await migrator.up()).toEqual([10]);
+    const { rows } = await sql<{ seq: number; call_id: string; outcome: string }>`
+      select seq, call->>'call_id' as call_id, call->>'outcome' as outcome from messages order by seq`.execute(db);
+    expect(rows.map((r) => [r.seq, r.outcome])).toEqual([[1, 'missed'], [2, 'finished'], [3, 'declined']]);
+    expect(rows[0]!.call_id).toBe('reused');
+    expect(new Set(rows.map((r) => r.call_id)).size).toBe(3);
+    await expect(
+      sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, 4, ${user}, 'call', ${call('missed')}::jsonb)`.execute(db),
+    ).rejects.toThrow(/messages_call_id_idx/);
+  });
+
   test('two migrators starting together apply each file once', async () => {
     const other = new Migrator(database, MIGRATIONS_DIR);
     const results = await Promise.all([migrator.up(), other.up()]);
-    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7,8,9']);
-    expect(await versionRows(database.db)).toEqual([{ version: 9, dirty: false }]);
+    expect(results.map((r) => r.join(',')).sort()).toEqual(['', '1,2,3,4,5,6,7,8,9,10']);
+    expect(await versionRows(database.db)).toEqual([{ version: 10, dirty: false }]);
   });
 });
 
