@@ -253,8 +253,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       clock,
       {
         ...DEFAULT_CALL_TUNING,
-        ringTimeoutMs: config.callRingTimeout * 1000,
-        connectTimeoutMs: config.callConnectTimeout * 1000,
+        ringTimeoutMs: Math.round(config.callRingTimeout * 1000),
+        connectTimeoutMs: Math.round(config.callConnectTimeout * 1000),
         ...opts.callTuning,
       },
       log.child({ part: 'calls' }),

@@ -18,13 +18,13 @@ export type CallFrameType = Extract<ServerFrameType, `call_${string}`>;
 /** What `GET /api/v1/calls/turn` answers (generated): TURN credentials (null without TURN), their `ttl` in seconds, the STUN/TURN `uris`, a `note` without TURN. */
 export type TurnCredentials = paths['/api/v1/calls/turn']['get']['responses'][200]['content']['application/json'];
 
-/** An `RTCIceServer` as `new RTCPeerConnection({ iceServers })` takes it. */
 /** How long natter lets a call ring, and an answered call connect, before it ends the call. */
 export interface CallTimeouts {
   ringTimeoutMs: number;
   connectTimeoutMs: number;
 }
 
+/** An `RTCIceServer` as `new RTCPeerConnection({ iceServers })` takes it. */
 export interface IceServer {
   urls: string[];
   username?: string;

@@ -39,8 +39,8 @@ async function pair(t: TestApp): Promise<{ caller: User; callee: User; conv: num
 }
 
 /** Rings `callee` from `caller` and answers, until the call is active: the record says so. */
-async function talking(caller: WsClient, callee: WsClient, conv: number, id: string): Promise<void> {
-  caller.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+async function talking(caller: WsClient, callee: WsClient, conv: number, id: string, video = false): Promise<void> {
+  caller.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video });
   await callee.next((f) => f.type === 'call_invite' && f.call_id === id);
   callee.send({ type: 'call_answer', call_id: id, sdp: 'v=0 answer' });
   await caller.next((f) => f.type === 'call_selected' && f.call_id === id);
@@ -56,7 +56,7 @@ test('a node restarted mid-call: the ringing call is recorded missed, the active
   const c = await sockets.connect(first, ring.caller);
   const [activeId, ringingId] = [randomUUID(), randomUUID()];
 
-  await talking(a, b, talk.conv, activeId);
+  await talking(a, b, talk.conv, activeId, true);
   c.send({ type: 'call_invite', conversation_id: ring.conv, call_id: ringingId, sdp: 'v=0', video: false });
   await c.next((f) => f.type === 'new_message' && f.message.call?.call_id === ringingId);
   expect((await callRecord(first, talk.callee.token, talk.conv, activeId)).call.outcome).toBe('active');

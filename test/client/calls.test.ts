@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { NatterClient, NatterClientOptions, ServerFrame } from '../../client/src/index.js';
-import { startApp, type TestApp } from '../harness/app.js';
+import { envConfig, startApp, type TestApp } from '../harness/app.js';
 import { Clients, directBetween, eventually, recordingWebSocket } from './fixtures.js';
 
 /**
@@ -233,12 +233,13 @@ describe('calls through the SDK', () => {
   });
 
   test("calls.timeouts: the server's ring and connect timeouts, known once connected", async () => {
-    const tuned = await startApp({ callRingTimeout: 90, callConnectTimeout: 40 });
+    // Durations in ms are whole milliseconds on the wire (2300 ms is 2.3000000000000003 s once parsed).
+    const tuned = await startApp(envConfig({ CALL_RING_TIMEOUT: '2300ms', CALL_CONNECT_TIMEOUT: '4350ms' }));
     try {
       const alice = await clients.signedUp(tuned.url);
       expect(alice.calls.timeouts).toBeNull();
       await alice.connect();
-      expect(alice.calls.timeouts).toEqual({ ringTimeoutMs: 90_000, connectTimeoutMs: 40_000 });
+      expect(alice.calls.timeouts).toEqual({ ringTimeoutMs: 2300, connectTimeoutMs: 4350 });
     } finally {
       clients.closeAll();
       await tuned.close();

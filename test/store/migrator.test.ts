@@ -226,19 +226,23 @@ describe('on the real migrations', () => {
       insert into users (username, email, password_hash) values ('a', 'a@example.com', 'x') returning id`.execute(db);
     const { rows: convs } = await sql<{ id: number }>`insert into conversations (type) values ('group') returning id`.execute(db);
     const [user, conv] = [users[0]!.id, convs[0]!.id];
-    const call = (outcome: string) => JSON.stringify({ call_id: 'reused', video: false, caller_id: user, outcome });
-    for (const [seq, outcome] of [[1, 'missed'], [2, 'finished'], [3, 'declined']] as const) {
-      await sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, ${seq}, ${user}, 'call', ${call(outcome)}::jsonb)`.execute(db);
+    const call = (id: string, outcome: string) => JSON.stringify({ call_id: id, video: false, caller_id: user, outcome });
+    const records: [string, string][] = [['reused', 'missed'], ['once', 'finished'], ['reused', 'finished'], ['twice', 'declined'], ['reused', 'declined'], ['twice', 'missed']];
+    for (const [i, [id, outcome]] of records.entries()) {
+      await sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, ${i + 1}, ${user}, 'call', ${call(id, outcome)}::jsonb)`.execute(db);
     }
 
     expect(await migrator.up()).toEqual([10]);
-    const { rows } = await sql<{ seq: number; call_id: string; outcome: string }>`
-      select seq, call->>'call_id' as call_id, call->>'outcome' as outcome from messages order by seq`.execute(db);
-    expect(rows.map((r) => [r.seq, r.outcome])).toEqual([[1, 'missed'], [2, 'finished'], [3, 'declined']]);
-    expect(rows[0]!.call_id).toBe('reused');
-    expect(new Set(rows.map((r) => r.call_id)).size).toBe(3);
+    const { rows } = await sql<{ call_id: string; outcome: string }>`
+      select call->>'call_id' as call_id, call->>'outcome' as outcome from messages order by seq`.execute(db);
+    // Each id stays with its first record; the records and their outcomes are all there.
+    expect(rows.map((r) => r.outcome)).toEqual(records.map(([, outcome]) => outcome));
+    expect(rows.map((r) => r.call_id).slice(0, 2)).toEqual(['reused', 'once']);
+    expect(rows[3]!.call_id).toBe('twice');
+    expect(new Set(rows.map((r) => r.call_id)).size).toBe(records.length);
+    for (const i of [2, 4, 5]) expect(rows[i]!.call_id).toMatch(/^[0-9a-f-]{36}$/);
     await expect(
-      sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, 4, ${user}, 'call', ${call('missed')}::jsonb)`.execute(db),
+      sql`insert into messages (conversation_id, seq, sender_id, type, call) values (${conv}, 7, ${user}, 'call', ${call('once', 'missed')}::jsonb)`.execute(db),
     ).rejects.toThrow(/messages_call_id_idx/);
   });
 
