@@ -16,12 +16,15 @@ export const SERVER_FRAME_SCHEMAS = {
     type: Type.Literal('connected'),
     user_id: Type.Integer(),
     device_id: Type.String(),
-    calls: Type.Object(
-      {
-        ring_timeout_ms: Type.Integer({ description: 'How long a call rings (CALL_RING_TIMEOUT) before natter ends it as missed.' }),
-        connect_timeout_ms: Type.Integer({ description: 'How long an answered call may take to connect (CALL_CONNECT_TIMEOUT) before natter ends it.' }),
-      },
-      { description: "This server's call timeouts, so a client that lost natter's call_ended gives up no sooner than natter." },
+    // Optional in the contract because servers before calls send none; natter always does.
+    calls: Type.Optional(
+      Type.Object(
+        {
+          ring_timeout_ms: Type.Integer({ description: 'How long a call rings (CALL_RING_TIMEOUT) before natter ends it as missed.' }),
+          connect_timeout_ms: Type.Integer({ description: 'How long an answered call may take to connect (CALL_CONNECT_TIMEOUT) before natter ends it.' }),
+        },
+        { description: "This server's call timeouts, so a client that lost natter's call_ended gives up no sooner than natter. Servers before calls send none." },
+      ),
     ),
   }),
   new_message: Type.Object({ type: Type.Literal('new_message'), message: MessageSchema }),
@@ -84,7 +87,7 @@ type CallRelayType = keyof typeof CALL_SERVER_FRAME_SCHEMAS;
 
 /** The one way to build a server frame. */
 export const frames = {
-  connected: (userId: number, deviceId: string, calls: ServerFrameOf<'connected'>['calls']): ServerFrameOf<'connected'> => ({
+  connected: (userId: number, deviceId: string, calls: NonNullable<ServerFrameOf<'connected'>['calls']>): ServerFrameOf<'connected'> => ({
     type: 'connected',
     user_id: userId,
     device_id: deviceId,

@@ -294,8 +294,8 @@ export interface components {
             type: "connected";
             user_id: number;
             device_id: string;
-            /** @description This server's call timeouts, so a client that lost natter's call_ended gives up no sooner than natter. */
-            calls: {
+            /** @description This server's call timeouts, so a client that lost natter's call_ended gives up no sooner than natter. Servers before calls send none. */
+            calls?: {
                 /** @description How long a call rings (CALL_RING_TIMEOUT) before natter ends it as missed. */
                 ring_timeout_ms: number;
                 /** @description How long an answered call may take to connect (CALL_CONNECT_TIMEOUT) before natter ends it. */
