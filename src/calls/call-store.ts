@@ -34,6 +34,8 @@ export interface LiveCall {
   calleeSeenAt: number | null;
   /** Devices the ring push went to, once it was sent (null before: devices may yet be pushed). */
   pushedDevices: number | null;
+  /** When a node claimed the ring push (`claimPush`): only that node sends it. Null before. */
+  pushClaimedAt: number | null;
   /** When natter ends the call unless it moved on (ring, connect or longest-call timeout); null once ended. */
   deadline: number | null;
 }
@@ -90,6 +92,14 @@ export interface CallStore {
   busyDevicesOf(userId: number): Promise<string[]>;
   /** Ids of live calls whose deadline is at or before `now`. */
   due(now: number): Promise<string[]>;
+  /**
+   * Claims the ring push of a ringing call: sets `pushClaimedAt` to `now` unless a node
+   * claimed it before. The call after, or undefined when it was claimed already, no
+   * longer rings or is gone: exactly one node sends a call's ring push.
+   */
+  claimPush(id: string, now: number): Promise<LiveCall | undefined>;
+  /** Ids of ringing calls whose ring push nobody claimed, that started at or before `startedBy`. */
+  unpushed(startedBy: number): Promise<string[]>;
   /** False while a shared store is unreachable. */
   isReady(): boolean;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ export const CALL_FIELDS = [
   'callerSeenAt',
   'calleeSeenAt',
   'pushedDevices',
+  'pushClaimedAt',
   'deadline',
 ] as const satisfies readonly (keyof LiveCall)[];
 

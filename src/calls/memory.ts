@@ -119,6 +119,23 @@ export class MemoryCallStore implements CallStore {
     return out;
   }
 
+  async claimPush(id: string, now: number): Promise<LiveCall | undefined> {
+    this.purge();
+    const call = this.calls.get(id);
+    if (!call || call.state !== 'ringing' || call.pushClaimedAt !== null) return undefined;
+    call.pushClaimedAt = now;
+    return structuredClone(call);
+  }
+
+  async unpushed(startedBy: number): Promise<string[]> {
+    this.purge();
+    const out: string[] = [];
+    for (const call of this.calls.values()) {
+      if (call.state === 'ringing' && call.pushClaimedAt === null && call.startedAt <= startedBy) out.push(call.id);
+    }
+    return out;
+  }
+
   isReady(): boolean {
     return true;
   }

@@ -17,7 +17,8 @@ export const CALL_KEY_MARGIN_MS = 5 * 60_000;
 // (c:<id>) whose fields are its LiveCall fields, each as JSON written by Node: the scripts
 // compare and copy those strings and never encode a number, so ms timestamps and ids come
 // back exactly. Pointers: conv:<conversation> and dev:<device> → the live call's id;
-// u:<user> the user's live calls; due a sorted set of live calls by deadline.
+// u:<user> the user's live calls; due a sorted set of live calls by deadline; unpushed
+// a sorted set of ringing calls whose ring push nobody claimed, by start.
 const PRELUDE = `
 local P = ARGV[1]
 local ENDED = '"ended"'
@@ -40,7 +41,7 @@ end
 `;
 
 // KEYS: 1 call. ARGV: 2 id, 3 conversation, 4 caller device, 5 caller, 6 callee, 7 ttl ms,
-// 8 deadline ('' none), 9.. field, value pairs.
+// 8 deadline ('' none), 9 start while its push is unclaimed ('' none), 10.. field, value pairs.
 // Returns {'created'}, {'taken'}, or {'live' | 'busy', the other call's fields}.
 const CREATE = `${PRELUDE}
 local id = ARGV[2]
@@ -52,7 +53,7 @@ if other and isLive(other) then return {'live', redis.call('HGETALL', callKey(ot
 other = redis.call('GET', devKey)
 if other and isLive(other) then return {'busy', redis.call('HGETALL', callKey(other))} end
 local ttl = tonumber(ARGV[7])
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', convKey, id, 'PX', ttl)
 redis.call('SET', devKey, id, 'PX', ttl)
@@ -64,6 +65,10 @@ end
 if ARGV[8] ~= '' then
   redis.call('ZADD', P .. 'due', ARGV[8], id)
   extend(P .. 'due', ttl)
+end
+if ARGV[9] ~= '' then
+  redis.call('ZADD', P .. 'unpushed', ARGV[9], id)
+  extend(P .. 'unpushed', ttl)
 end
 return {'created'}`;
 
@@ -107,6 +112,7 @@ if ending then
   if selected then release(P .. 'dev:' .. selected) end
   for _, key in ipairs(users) do redis.call('SREM', key, id) end
   redis.call('ZREM', P .. 'due', id)
+  redis.call('ZREM', P .. 'unpushed', id)
   redis.call('PEXPIRE', h, ARGV[5])
   return {1, redis.call('HGETALL', h)}
 end
@@ -128,6 +134,7 @@ if selected then
 end
 for _, key in ipairs(users) do extend(key, ttl) end
 extend(P .. 'due', ttl)
+extend(P .. 'unpushed', ttl)
 return {1, redis.call('HGETALL', h)}`;
 
 // KEYS: 1 call. ARGV: 2 list field, 3 device. Returns the call's fields, or nil unless it rings.
@@ -157,12 +164,39 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
 end
 return out`;
 
+// KEYS: 1 call. ARGV: 2 id, 3 now ms. Returns the call's fields once claimed, or nil
+// (claimed before, not ringing, gone); either way the call is no longer unpushed.
+const CLAIM_PUSH = `${PRELUDE}
+redis.call('ZREM', P .. 'unpushed', ARGV[2])
+if redis.call('HGET', KEYS[1], 'state') ~= '"ringing"' then return false end
+local claimed = redis.call('HGET', KEYS[1], 'pushClaimedAt')
+if claimed and claimed ~= 'null' then return false end
+redis.call('HSET', KEYS[1], 'pushClaimedAt', ARGV[3])
+return redis.call('HGETALL', KEYS[1])`;
+
+// KEYS: 1 unpushed set. ARGV: 2 latest start ms. Returns the ids of ringing calls whose
+// push nobody claimed; drops the others.
+const UNPUSHED = `${PRELUDE}
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
+  local h = callKey(id)
+  local claimed = redis.call('HGET', h, 'pushClaimedAt')
+  if redis.call('HGET', h, 'state') == '"ringing"' and (not claimed or claimed == 'null') then
+    out[#out + 1] = id
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out`;
+
 const SCRIPTS = {
   natterCallCreate: CREATE,
   natterCallTransition: TRANSITION,
   natterCallAddDevice: ADD_DEVICE,
   natterCallLiveFor: LIVE_FOR,
   natterCallDue: DUE,
+  natterCallClaimPush: CLAIM_PUSH,
+  natterCallUnpushed: UNPUSHED,
 } as const;
 
 /**
@@ -202,6 +236,7 @@ export class RedisCallStore implements CallStore {
       JSON.stringify(call.calleeId),
       String(this.ttl(call.deadline, now)),
       call.deadline === null ? '' : String(call.deadline),
+      call.state === 'ringing' && call.pushClaimedAt === null ? String(call.startedAt) : '',
       ...encode(call, CALL_FIELDS),
     );
     if (reply[0] === 'created') return { created: true };
@@ -249,6 +284,14 @@ export class RedisCallStore implements CallStore {
 
   async due(now: number): Promise<string[]> {
     return this.run<string[]>('natterCallDue', this.key('due'), String(now));
+  }
+
+  async claimPush(id: string, now: number): Promise<LiveCall | undefined> {
+    return decode(await this.run<string[] | null>('natterCallClaimPush', this.callKey(id), id, JSON.stringify(now)));
+  }
+
+  async unpushed(startedBy: number): Promise<string[]> {
+    return this.run<string[]>('natterCallUnpushed', this.key('unpushed'), String(startedBy));
   }
 
   isReady(): boolean {

@@ -29,13 +29,15 @@ export interface CallsOptions {
   pollMs: number;
   /** How long a callee's connected devices have to say they ring before the others are pushed (ms). */
   pushGraceMs: number;
+  /** How long after that another node sends a ring push the node that placed the call did not (it stopped) (ms). */
+  pushTakeoverMs: number;
   /** How long an end of an active call may go without a `call_connected` keepalive (ms), see `connected`. */
   deviceGraceMs: number;
   /** How often this node settles the records of calls whose state was lost, and how old such a record must be (ms), see `settleLost`. */
   settleMs: number;
 }
 
-export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, deviceGraceMs: 60_000, settleMs: 60_000 };
+export const DEFAULT_CALL_TUNING = { pollMs: 500, pushGraceMs: 1000, pushTakeoverMs: 4000, deviceGraceMs: 60_000, settleMs: 60_000 };
 
 /** What a call frame comes from: a user's socket, known by its device. */
 export interface CallDevice {
@@ -181,6 +183,7 @@ export class CallsService {
       callerSeenAt: null,
       calleeSeenAt: null,
       pushedDevices: null,
+      pushClaimedAt: null,
       deadline: now + this.opts.ringTimeoutMs,
     };
     let created = await this.store.create(call);
@@ -433,6 +436,7 @@ export class CallsService {
           call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : longest ? 'hangup' : 'failed';
         await this.end(id, reason, [call.state]);
       }
+      await this.pushLeftBehind();
       if (this.clock.now() - this.settledAt >= this.opts.settleMs) {
         this.settledAt = this.clock.now();
         await this.settleLost();
@@ -441,6 +445,21 @@ export class CallsService {
       this.log.warn({ err }, 'ending overdue calls failed; trying again');
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * Ring pushes the node that placed a call did not send (it stopped in the moment
+   * between placing and pushing): any node sends them, once (`claimPush`), late rather
+   * than never. A call whose record was never written is left to its ring timeout.
+   */
+  private async pushLeftBehind(): Promise<void> {
+    for (const id of await this.store.unpushed(this.clock.now() - this.opts.pushGraceMs - this.opts.pushTakeoverMs)) {
+      if (this.pushTimers.has(id)) continue;
+      const call = await this.store.get(id);
+      if (!call || call.messageId === null) continue;
+      this.log.info({ callId: id }, 'sending the ring push of a call placed by a node that did not');
+      this.startPush(call);
     }
   }
 
@@ -596,15 +615,21 @@ export class CallsService {
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.pushTimers.delete(call.id);
-      void this.ringByPush(call).catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
+      this.startPush(call);
     }, this.opts.pushGraceMs);
     timer.unref();
     this.pushTimers.set(call.id, timer);
   }
 
+  /** Rings by push in the background (a ring retries within its window; nothing waits for it). */
+  private startPush(call: LiveCall): void {
+    void this.ringByPush(call).catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
+  }
+
+  /** Sends the call's ring push, if this node is the one to (the first to claim it) and it still rings. */
   private async ringByPush(call: LiveCall): Promise<void> {
-    const now = await this.store.get(call.id);
-    if (!now || now.state !== 'ringing') return;
+    const now = await this.store.claimPush(call.id, this.clock.now());
+    if (!now) return;
     const busy = await this.store.busyDevicesOf(call.calleeId);
     const pushed = (count: number) =>
       void this.store

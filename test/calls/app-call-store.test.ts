@@ -46,6 +46,7 @@ const call = (): LiveCall => ({
   callerSeenAt: null,
   calleeSeenAt: null,
   pushedDevices: null,
+  pushClaimedAt: null,
   deadline: Date.now() + 45_000,
 });
 

@@ -99,6 +99,7 @@ function newCall(over: Partial<LiveCall> = {}): LiveCall {
     callerSeenAt: null,
     calleeSeenAt: null,
     pushedDevices: null,
+    pushClaimedAt: null,
     deadline: Date.now() + 45_000,
     ...over,
   };
@@ -289,6 +290,37 @@ for (const [name, deployment] of Object.entries(factories)) {
 
       await store.transition(soon.id, ['connecting'], ended());
       expect(await dueOf(Number.MAX_SAFE_INTEGER)).toEqual([none.id]);
+    });
+
+    test('claimPush: of 20 concurrent claims exactly one gets the call; unpushed lists the ringing calls nobody claimed that started by then', async () => {
+      const d = deployment();
+      const [a, b] = d.shared ? [await d.node(), await d.node()] : [track(await d.node()), undefined];
+      const [early, late, answered, over] = [newCall({ startedAt: T0 }), newCall({ startedAt: T0 + 2000 }), newCall({ startedAt: T0 }), newCall({ startedAt: T0 })];
+      for (const c of [early, late, answered, over]) await a.create(c);
+      await a.transition(answered.id, ['ringing'], { state: 'connecting', selectedDevice: device() });
+      await a.transition(over.id, ['ringing'], ended());
+      const mine = [early.id, late.id, answered.id, over.id];
+      const unpushed = async (by: number) => (await (b ?? a).unpushed(by)).filter((id) => mine.includes(id)).sort();
+
+      expect(await unpushed(T0 - 1)).toEqual([]);
+      expect(await unpushed(T0)).toEqual([early.id]);
+      expect(await unpushed(T0 + 2000)).toEqual([early.id, late.id].sort());
+
+      const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 && b ? b : a).claimPush(early.id, T0 + 1500 + i)));
+      const won = claims.filter((c) => c !== undefined);
+      expect(won).toHaveLength(1);
+      expect(won[0]).toMatchObject({ id: early.id, state: 'ringing', pushClaimedAt: expect.any(Number) });
+      expect(await a.get(early.id)).toEqual(won[0]);
+      expect(await unpushed(T0 + 2000)).toEqual([late.id]);
+      // Claimed once, never again; a call that does not ring has no push to claim.
+      expect(await a.claimPush(early.id, T0 + 9000)).toBeUndefined();
+      expect(await a.claimPush(answered.id, T0 + 9000)).toBeUndefined();
+      expect(await a.claimPush(over.id, T0 + 9000)).toBeUndefined();
+      expect(await a.claimPush(randomUUID(), T0 + 9000)).toBeUndefined();
+
+      // Answered before anyone claimed it: no longer unpushed.
+      await a.transition(late.id, ['ringing'], { state: 'connecting', selectedDevice: device() });
+      expect(await unpushed(Number.MAX_SAFE_INTEGER)).toEqual([]);
     });
 
     test('patches leave the fields fixed at creation alone', async () => {
