@@ -156,8 +156,23 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     await sees(callEntry(alice.page, /^Voice call · No answer$/), 15_000);
   }, 60_000);
 
+  /**
+   * Clicks the chat's `label` button in every page at one instant (the pages share the
+   * machine's clock). Scripted, not by Playwright's click: a click that waits for the
+   * button to be actionable may come after the other's invite put its screen over it.
+   */
+  async function clickAtOnce(pages: Page[], label: string): Promise<void> {
+    const at = Date.now() + 500;
+    const script = `new Promise((resolve, reject) => setTimeout(() => {
+      const button = document.querySelector(${JSON.stringify(`button[aria-label="${label}"]`)});
+      if (!button || button.disabled) reject(new Error('no enabled ${label} button'));
+      else resolve(button.click());
+    }, ${at} - Date.now()))`;
+    await Promise.all(pages.map((p) => p.evaluate(script)));
+  }
+
   test('both call each other at the same moment: natter keeps one call, and both are in it', async () => {
-    await Promise.all([alice, bob].map((who) => who.page.getByRole('button', { name: 'Video call' }).click()));
+    await clickAtOnce([alice.page, bob.page], 'Video call');
     for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
     await expect(incoming(alice.page).count()).resolves.toBe(0);
     await expect(incoming(bob.page).count()).resolves.toBe(0);
