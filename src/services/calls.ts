@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { CallStore, LiveCall } from '../calls/call-store.js';
+import type { CallPatch, CallStore, LiveCall } from '../calls/call-store.js';
 import type { Clock } from '../domain/clock.js';
 import { MAX_CALL_MS, outcomeOf, type CallEndReason, type CallInfo, type CallOutcome, type CallState } from '../domain/calls.js';
 import { AppError } from '../domain/errors.js';
@@ -397,9 +397,14 @@ export class CallsService {
       if (!isCallerDevice(call, from) && !isSelectedDevice(call, from)) throw notFoundCall();
       if (call.state !== 'connecting' && call.state !== 'active') return;
       const now = this.clock.now();
-      const seen = isCallerDevice(call, from) ? { callerSeenAt: now, calleeSeenAt: call.calleeSeenAt ?? now } : { callerSeenAt: call.callerSeenAt ?? now, calleeSeenAt: now };
+      // Only this end's time is written (the other end's only the first time, when its
+      // grace starts): the other end's keepalive may be going through another node at
+      // this moment, and must not be overwritten with the time read here. The deadline
+      // from a time read here may be early by one repeat; the sweep looks again (silentSince).
+      const [mine, theirs] = isCallerDevice(call, from) ? (['callerSeenAt', 'calleeSeenAt'] as const) : (['calleeSeenAt', 'callerSeenAt'] as const);
+      const seen: CallPatch = { [mine]: now, ...(call[theirs] === null ? { [theirs]: now } : {}) };
       const connectedAt = call.connectedAt ?? now;
-      const deadline = Math.min(Math.min(seen.callerSeenAt, seen.calleeSeenAt) + this.opts.deviceGraceMs, connectedAt + MAX_CALL_MS);
+      const deadline = Math.min(Math.min(now, call[theirs] ?? now) + this.opts.deviceGraceMs, connectedAt + MAX_CALL_MS);
       const done = await this.store.transition(call.id, [call.state], { state: 'active', connectedAt, ...seen, deadline });
       if (!done.ok) continue;
       if (call.state === 'connecting') await this.updateRecord(done.call, 'active');
@@ -432,6 +437,15 @@ export class CallsService {
         const call = await this.store.get(id);
         if (!call || call.state === 'ended' || call.deadline === null || call.deadline > this.clock.now()) continue;
         const longest = call.connectedAt !== null && call.deadline >= call.connectedAt + MAX_CALL_MS;
+        if (call.state === 'active' && !longest) {
+          // Its deadline may be a repeat behind the ends' keepalives (see `connected`): it
+          // fails only if an end has really been silent for the grace.
+          const until = Math.min(silentSince(call) + this.opts.deviceGraceMs, call.connectedAt! + MAX_CALL_MS);
+          if (until > this.clock.now()) {
+            await this.store.transition(id, ['active'], { deadline: until });
+            continue;
+          }
+        }
         const reason: CallEndReason =
           call.state === 'ringing' ? 'missed' : call.state === 'connecting' ? 'connect_timeout' : longest ? 'hangup' : 'failed';
         await this.end(id, reason, [call.state]);
@@ -672,6 +686,8 @@ const isGlare = (live: LiveCall, call: LiveCall) =>
 
 const isCallerDevice = (call: LiveCall, from: DeviceOf) => from.userId === call.callerId && from.deviceId === call.callerDevice;
 const isSelectedDevice = (call: LiveCall, from: DeviceOf) => from.userId === call.calleeId && from.deviceId === call.selectedDevice;
+/** Since when the quieter end of an active call has said nothing. */
+const silentSince = (call: LiveCall) => Math.min(call.callerSeenAt ?? call.connectedAt ?? 0, call.calleeSeenAt ?? call.connectedAt ?? 0);
 const fromFields = (from: CallDevice) => ({ from_user_id: from.userId, from_device: from.deviceId });
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

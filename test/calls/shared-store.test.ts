@@ -7,14 +7,17 @@ import { envConfig, registerUser, startApp, testDatabase, type TestApp } from '.
 import { startPushPeers, type PushPeers } from '../harness/push-peers.js';
 import { direct, Sockets, type User } from '../realtime/fixtures.js';
 
-// A call rings the callee's devices that do not show it by a push of its own, sent by the
-// node that placed the call after the grace — or, when that node stopped first, by
-// another node: once, whichever. The nodes share their calls in Redis and one database;
-// the callee's devices are webhook devices, received by a peer that checks signatures.
+// Nodes of one process that share their calls in Redis, their bus and one database,
+// as a cluster's nodes do: what two nodes handling one call at the same moment must get
+// right. A call rings the callee's devices that do not show it by a push of its own,
+// sent by the node that placed the call after the grace — or, when that node stopped
+// first, by another node: once, whichever (the callee's devices are webhook devices,
+// received by a peer that checks signatures). Keepalives from both ends of a call,
+// through two nodes at once, both count.
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'webhook-secret-for-ring-pushes-0123456789';
-const busPrefix = `ringpush${randomBytes(4).toString('hex')}`;
+const busPrefix = `sharedcalls${randomBytes(4).toString('hex')}`;
 
 const sockets = new Sockets();
 const apps: TestApp[] = [];
@@ -38,10 +41,10 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** A node of the deployment: calls in Redis, the shared database, the push peers. */
+/** A node of the deployment: calls and bus in Redis, the shared database, the push peers. */
 async function node(tuning: Partial<CallsOptions> = {}): Promise<TestApp> {
   const t = await startApp(
-    { ...envConfig(peers.env), presence: 'redis', redisUrl: REDIS_URL, busPrefix, callRingTimeout: 20 },
+    { ...envConfig(peers.env), bus: 'redis', redisUrl: REDIS_URL, busPrefix, callRingTimeout: 20 },
     { callTuning: { pollMs: 50, ...tuning }, database: { ...database, close: async () => {} } },
   );
   apps.push(t);
@@ -116,4 +119,23 @@ test('with every node up, the ring push goes once, though each could send it', a
   await expect.poll(() => rings(pocket.pushToken).length, { timeout: 5000 }).toBe(1);
   await new Promise((r) => setTimeout(r, 800));
   expect(rings(pocket.pushToken).map((r) => r.notification.data.call_id)).toEqual([id]);
+});
+
+test('keepalives from both ends through two nodes at the same moment both count: the call goes on', async () => {
+  const [one, two] = [await node({ deviceGraceMs: 400 }), await node({ deviceGraceMs: 400 })];
+  const [alice, bob] = [await registerUser(one), await registerUser(one)];
+  const conv = await direct(one, alice, bob);
+  const [a, b] = [await sockets.connect(one, alice), await sockets.connect(two, bob)];
+  const id = randomUUID();
+  a.send({ type: 'call_invite', conversation_id: conv, call_id: id, sdp: 'v=0', video: false });
+  await b.next((f) => f.type === 'call_invite' && f.call_id === id);
+  b.send({ type: 'call_answer', call_id: id, sdp: 'v=0 answer' });
+  await a.next((f) => f.type === 'call_selected' && f.call_id === id);
+  const alive = (ws: typeof a) => ws.send({ type: 'call_connected', call_id: id });
+  alive(b);
+  await a.next((f) => f.type === 'message_updated' && f.message.call?.call_id === id && f.message.call.outcome === 'active');
+  // Each end repeats it every 100 ms (15 s in an app), in the same tick, for five graces.
+  const both = setInterval(() => [a, b].forEach(alive), 100);
+  await a.expectNone((f) => f.type === 'call_ended', 2000).finally(() => clearInterval(both));
+  expect((await one.app.callStore.get(id))?.state).toBe('active');
 });
