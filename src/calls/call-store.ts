@@ -34,7 +34,7 @@ export interface LiveCall {
   calleeSeenAt: number | null;
   /** Devices the ring push went to, once it was sent (null before: devices may yet be pushed). */
   pushedDevices: number | null;
-  /** When a node claimed the ring push (`claimPush`): only that node sends it. Null before. */
+  /** When a node last claimed the ring push (`claimPush`); null before the invite went out. */
   pushClaimedAt: number | null;
   /** When natter ends the call unless it moved on (ring, connect or longest-call timeout); null once ended. */
   deadline: number | null;
@@ -93,13 +93,15 @@ export interface CallStore {
   /** Ids of live calls whose deadline is at or before `now`. */
   due(now: number): Promise<string[]>;
   /**
-   * Claims the ring push of a ringing call: sets `pushClaimedAt` to `now` unless a node
-   * claimed it before. The call after, or undefined when it was claimed already, no
-   * longer rings or is gone: exactly one node sends a call's ring push.
+   * Claims the ring push of a ringing call not pushed yet (`pushedDevices` null), setting
+   * `pushClaimedAt` to `now`: with `held`, only if the claim is still the one made at
+   * `held` (the holder renews it); without, only if nobody claimed it or the last claim
+   * is `leaseMs` old (its node stopped, or its push failed before it was sent). The call
+   * after, or undefined when it is not to be claimed: one node at a time sends the push.
    */
-  claimPush(id: string, now: number): Promise<LiveCall | undefined>;
-  /** Ids of ringing calls whose ring push nobody claimed, that started at or before `startedBy`. */
-  unpushed(startedBy: number): Promise<string[]>;
+  claimPush(id: string, now: number, leaseMs: number, held?: number): Promise<LiveCall | undefined>;
+  /** Ids of ringing calls not pushed yet whose last claim was made at or before `claimedBy`. */
+  unpushed(claimedBy: number): Promise<string[]>;
   /** False while a shared store is unreachable. */
   isReady(): boolean;
   close(): Promise<void>;

@@ -119,19 +119,21 @@ export class MemoryCallStore implements CallStore {
     return out;
   }
 
-  async claimPush(id: string, now: number): Promise<LiveCall | undefined> {
+  async claimPush(id: string, now: number, leaseMs: number, held?: number): Promise<LiveCall | undefined> {
     this.purge();
     const call = this.calls.get(id);
-    if (!call || call.state !== 'ringing' || call.pushClaimedAt !== null) return undefined;
+    if (!call || call.state !== 'ringing' || call.pushedDevices !== null) return undefined;
+    const claimable = held !== undefined ? call.pushClaimedAt === held : call.pushClaimedAt === null || call.pushClaimedAt + leaseMs <= now;
+    if (!claimable) return undefined;
     call.pushClaimedAt = now;
     return structuredClone(call);
   }
 
-  async unpushed(startedBy: number): Promise<string[]> {
+  async unpushed(claimedBy: number): Promise<string[]> {
     this.purge();
     const out: string[] = [];
     for (const call of this.calls.values()) {
-      if (call.state === 'ringing' && call.pushClaimedAt === null && call.startedAt <= startedBy) out.push(call.id);
+      if (call.state === 'ringing' && call.pushedDevices === null && call.pushClaimedAt !== null && call.pushClaimedAt <= claimedBy) out.push(call.id);
     }
     return out;
   }

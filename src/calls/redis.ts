@@ -18,7 +18,7 @@ export const CALL_KEY_MARGIN_MS = 5 * 60_000;
 // compare and copy those strings and never encode a number, so ms timestamps and ids come
 // back exactly. Pointers: conv:<conversation> and dev:<device> → the live call's id;
 // u:<user> the user's live calls; due a sorted set of live calls by deadline; unpushed
-// a sorted set of ringing calls whose ring push nobody claimed, by start.
+// a sorted set of ringing calls whose ring push was claimed but not sent, by claim.
 const PRELUDE = `
 local P = ARGV[1]
 local ENDED = '"ended"'
@@ -31,6 +31,11 @@ end
 local function extend(key, ttl)
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
+-- A ringing call whose ring push was not sent yet (pushedDevices null).
+local function unpushed(h)
+  local pushed = redis.call('HGET', h, 'pushedDevices')
+  return redis.call('HGET', h, 'state') == '"ringing"' and (not pushed or pushed == 'null')
+end
 -- A JSON string field as a Lua string; nil for null or missing.
 local function str(json)
   if not json then return nil end
@@ -41,7 +46,7 @@ end
 `;
 
 // KEYS: 1 call. ARGV: 2 id, 3 conversation, 4 caller device, 5 caller, 6 callee, 7 ttl ms,
-// 8 deadline ('' none), 9 start while its push is unclaimed ('' none), 10.. field, value pairs.
+// 8 deadline ('' none), 9.. field, value pairs.
 // Returns {'created'}, {'taken'}, or {'live' | 'busy', the other call's fields}.
 const CREATE = `${PRELUDE}
 local id = ARGV[2]
@@ -53,7 +58,7 @@ if other and isLive(other) then return {'live', redis.call('HGETALL', callKey(ot
 other = redis.call('GET', devKey)
 if other and isLive(other) then return {'busy', redis.call('HGETALL', callKey(other))} end
 local ttl = tonumber(ARGV[7])
-redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', convKey, id, 'PX', ttl)
 redis.call('SET', devKey, id, 'PX', ttl)
@@ -65,10 +70,6 @@ end
 if ARGV[8] ~= '' then
   redis.call('ZADD', P .. 'due', ARGV[8], id)
   extend(P .. 'due', ttl)
-end
-if ARGV[9] ~= '' then
-  redis.call('ZADD', P .. 'unpushed', ARGV[9], id)
-  extend(P .. 'unpushed', ttl)
 end
 return {'created'}`;
 
@@ -164,28 +165,32 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
 end
 return out`;
 
-// KEYS: 1 call. ARGV: 2 id, 3 now ms. Returns the call's fields once claimed, or nil
-// (claimed before, not ringing, gone); either way the call is no longer unpushed.
+// KEYS: 1 call. ARGV: 2 id, 3 now ms, 4 lease ms, 5 the claim held (JSON; '' none).
+// Returns the call's fields once claimed (the claim listed in unpushed), or nil.
 const CLAIM_PUSH = `${PRELUDE}
-redis.call('ZREM', P .. 'unpushed', ARGV[2])
-if redis.call('HGET', KEYS[1], 'state') ~= '"ringing"' then return false end
-local claimed = redis.call('HGET', KEYS[1], 'pushClaimedAt')
-if claimed and claimed ~= 'null' then return false end
-redis.call('HSET', KEYS[1], 'pushClaimedAt', ARGV[3])
-return redis.call('HGETALL', KEYS[1])`;
+local h = KEYS[1]
+if not unpushed(h) then
+  redis.call('ZREM', P .. 'unpushed', ARGV[2])
+  return false
+end
+local claimed = redis.call('HGET', h, 'pushClaimedAt')
+if claimed == 'null' then claimed = false end
+if ARGV[5] ~= '' then
+  if claimed ~= ARGV[5] then return false end
+elseif claimed and tonumber(claimed) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
+  return false
+end
+redis.call('HSET', h, 'pushClaimedAt', ARGV[3])
+redis.call('ZADD', P .. 'unpushed', ARGV[3], ARGV[2])
+extend(P .. 'unpushed', redis.call('PTTL', h))
+return redis.call('HGETALL', h)`;
 
-// KEYS: 1 unpushed set. ARGV: 2 latest start ms. Returns the ids of ringing calls whose
-// push nobody claimed; drops the others.
+// KEYS: 1 unpushed set. ARGV: 2 latest claim ms. Returns the ids of ringing calls not
+// pushed yet whose last claim is that old; drops those pushed, answered or ended.
 const UNPUSHED = `${PRELUDE}
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
-  local h = callKey(id)
-  local claimed = redis.call('HGET', h, 'pushClaimedAt')
-  if redis.call('HGET', h, 'state') == '"ringing"' and (not claimed or claimed == 'null') then
-    out[#out + 1] = id
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
+  if unpushed(callKey(id)) then out[#out + 1] = id else redis.call('ZREM', KEYS[1], id) end
 end
 return out`;
 
@@ -236,7 +241,6 @@ export class RedisCallStore implements CallStore {
       JSON.stringify(call.calleeId),
       String(this.ttl(call.deadline, now)),
       call.deadline === null ? '' : String(call.deadline),
-      call.state === 'ringing' && call.pushClaimedAt === null ? String(call.startedAt) : '',
       ...encode(call, CALL_FIELDS),
     );
     if (reply[0] === 'created') return { created: true };
@@ -286,12 +290,20 @@ export class RedisCallStore implements CallStore {
     return this.run<string[]>('natterCallDue', this.key('due'), String(now));
   }
 
-  async claimPush(id: string, now: number): Promise<LiveCall | undefined> {
-    return decode(await this.run<string[] | null>('natterCallClaimPush', this.callKey(id), id, JSON.stringify(now)));
+  async claimPush(id: string, now: number, leaseMs: number, held?: number): Promise<LiveCall | undefined> {
+    const reply = await this.run<string[] | null>(
+      'natterCallClaimPush',
+      this.callKey(id),
+      id,
+      JSON.stringify(now),
+      String(leaseMs),
+      held === undefined ? '' : JSON.stringify(held),
+    );
+    return decode(reply);
   }
 
-  async unpushed(startedBy: number): Promise<string[]> {
-    return this.run<string[]>('natterCallUnpushed', this.key('unpushed'), String(startedBy));
+  async unpushed(claimedBy: number): Promise<string[]> {
+    return this.run<string[]>('natterCallUnpushed', this.key('unpushed'), String(claimedBy));
   }
 
   isReady(): boolean {

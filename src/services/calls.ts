@@ -29,7 +29,11 @@ export interface CallsOptions {
   pollMs: number;
   /** How long a callee's connected devices have to say they ring before the others are pushed (ms). */
   pushGraceMs: number;
-  /** How long after that another node sends a ring push the node that placed the call did not (it stopped) (ms). */
+  /**
+   * How much longer than the grace a claim on a call's ring push holds before another
+   * node may send it, when the claiming node did not (it stopped, or its push failed
+   * before it was sent) (ms).
+   */
   pushTakeoverMs: number;
   /** How long an end of an active call may go without a `call_connected` keepalive (ms), see `connected`. */
   deviceGraceMs: number;
@@ -237,7 +241,15 @@ export class CallsService {
     const busy = await this.store.busyDevicesOf(call.calleeId);
     await this.fanout.toDevices(call.calleeId, { except: busy }, this.inviteFrame(current));
     await this.unlessEnded(call.id, call.calleeId);
-    this.schedulePush(current);
+    // The ring push is this node's to send once the grace is over; the claim, made
+    // now the invite is out, lets another node send it if this one does not.
+    const claimed = await this.store.claimPush(call.id, this.clock.now(), this.pushLeaseMs);
+    if (claimed) this.schedulePush(claimed, claimed.pushClaimedAt!);
+  }
+
+  /** How long a claim on a ring push holds (see `pushTakeoverMs`). */
+  private get pushLeaseMs(): number {
+    return this.opts.pushGraceMs + this.opts.pushTakeoverMs;
   }
 
   /**
@@ -463,17 +475,18 @@ export class CallsService {
   }
 
   /**
-   * Ring pushes the node that placed a call did not send (it stopped in the moment
-   * between placing and pushing): any node sends them, once (`claimPush`), late rather
-   * than never. A call whose record was never written is left to its ring timeout.
+   * Ring pushes claimed but not sent — the node that placed the call stopped in the
+   * moment between its invite and its push, or its push failed before it was sent: once
+   * the claim is old, any node claims it and sends it, late rather than never. A call
+   * whose invite never went out is left to its ring timeout.
    */
   private async pushLeftBehind(): Promise<void> {
-    for (const id of await this.store.unpushed(this.clock.now() - this.opts.pushGraceMs - this.opts.pushTakeoverMs)) {
+    for (const id of await this.store.unpushed(this.clock.now() - this.pushLeaseMs)) {
       if (this.pushTimers.has(id)) continue;
-      const call = await this.store.get(id);
-      if (!call || call.messageId === null) continue;
-      this.log.info({ callId: id }, 'sending the ring push of a call placed by a node that did not');
-      this.startPush(call);
+      const claimed = await this.store.claimPush(id, this.clock.now(), this.pushLeaseMs);
+      if (!claimed) continue;
+      this.log.info({ callId: id }, 'sending a ring push its node did not send');
+      this.startPush(claimed);
     }
   }
 
@@ -625,11 +638,15 @@ export class CallsService {
    * are pushed (high priority). A ring push that arrives after the ring window shows a
    * missed call (the push says when the call started and how long it rings).
    */
-  private schedulePush(call: LiveCall): void {
+  private schedulePush(call: LiveCall, held: number): void {
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.pushTimers.delete(call.id);
-      this.startPush(call);
+      // Renewed, so that a node that took it over meanwhile (this one was stalled) is the only one.
+      void this.store
+        .claimPush(call.id, this.clock.now(), this.pushLeaseMs, held)
+        .then((claimed) => claimed && this.startPush(claimed))
+        .catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'claiming a ring push failed; another node will send it'));
     }, this.opts.pushGraceMs);
     timer.unref();
     this.pushTimers.set(call.id, timer);
@@ -640,10 +657,8 @@ export class CallsService {
     void this.ringByPush(call).catch((err: unknown) => this.log.warn({ err, callId: call.id }, 'ringing by push failed'));
   }
 
-  /** Sends the call's ring push, if this node is the one to (the first to claim it) and it still rings. */
+  /** Sends the ring push of a call this node holds the claim of (`call`: as claimed). */
   private async ringByPush(call: LiveCall): Promise<void> {
-    const now = await this.store.claimPush(call.id, this.clock.now());
-    if (!now) return;
     const busy = await this.store.busyDevicesOf(call.calleeId);
     const pushed = (count: number) =>
       void this.store
@@ -657,7 +672,7 @@ export class CallsService {
     const caller = await this.cache.profile(call.callerId);
     await this.push.ringDevices({
       userId: call.calleeId,
-      excludeDevices: [...new Set([...now.ringingDevices, ...now.busyDevices, ...busy])],
+      excludeDevices: [...new Set([...call.ringingDevices, ...call.busyDevices, ...busy])],
       call: {
         call_id: call.id,
         conversation_id: call.conversationId,

@@ -292,34 +292,44 @@ for (const [name, deployment] of Object.entries(factories)) {
       expect(await dueOf(Number.MAX_SAFE_INTEGER)).toEqual([none.id]);
     });
 
-    test('claimPush: of 20 concurrent claims exactly one gets the call; unpushed lists the ringing calls nobody claimed that started by then', async () => {
+    test('claimPush: of 20 concurrent claims one wins; the holder renews it; an old claim is taken over; unpushed lists claims not sent', async () => {
       const d = deployment();
       const [a, b] = d.shared ? [await d.node(), await d.node()] : [track(await d.node()), undefined];
-      const [early, late, answered, over] = [newCall({ startedAt: T0 }), newCall({ startedAt: T0 + 2000 }), newCall({ startedAt: T0 }), newCall({ startedAt: T0 })];
-      for (const c of [early, late, answered, over]) await a.create(c);
-      await a.transition(answered.id, ['ringing'], { state: 'connecting', selectedDevice: device() });
-      await a.transition(over.id, ['ringing'], ended());
-      const mine = [early.id, late.id, answered.id, over.id];
-      const unpushed = async (by: number) => (await (b ?? a).unpushed(by)).filter((id) => mine.includes(id)).sort();
+      const other = b ?? a;
+      const LEASE = 5000;
+      const [call, answered, over] = [newCall(), newCall(), newCall()];
+      for (const c of [call, answered, over]) await a.create(c);
+      const mine = [call.id, answered.id, over.id];
+      const unpushed = async (by: number) => (await other.unpushed(by)).filter((id) => mine.includes(id)).sort();
+      // Nothing is listed before a claim: a call whose invite never went out is not pushed.
+      expect(await unpushed(Number.MAX_SAFE_INTEGER)).toEqual([]);
 
-      expect(await unpushed(T0 - 1)).toEqual([]);
-      expect(await unpushed(T0)).toEqual([early.id]);
-      expect(await unpushed(T0 + 2000)).toEqual([early.id, late.id].sort());
-
-      const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 && b ? b : a).claimPush(early.id, T0 + 1500 + i)));
+      const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : a).claimPush(call.id, T0 + i, LEASE)));
       const won = claims.filter((c) => c !== undefined);
       expect(won).toHaveLength(1);
-      expect(won[0]).toMatchObject({ id: early.id, state: 'ringing', pushClaimedAt: expect.any(Number) });
-      expect(await a.get(early.id)).toEqual(won[0]);
-      expect(await unpushed(T0 + 2000)).toEqual([late.id]);
-      // Claimed once, never again; a call that does not ring has no push to claim.
-      expect(await a.claimPush(early.id, T0 + 9000)).toBeUndefined();
-      expect(await a.claimPush(answered.id, T0 + 9000)).toBeUndefined();
-      expect(await a.claimPush(over.id, T0 + 9000)).toBeUndefined();
-      expect(await a.claimPush(randomUUID(), T0 + 9000)).toBeUndefined();
+      const at = won[0]!.pushClaimedAt!;
+      expect(won[0]).toMatchObject({ id: call.id, state: 'ringing', pushClaimedAt: expect.any(Number) });
+      expect(await a.get(call.id)).toEqual(won[0]);
+      expect(await unpushed(at - 1)).toEqual([]);
+      expect(await unpushed(at)).toEqual([call.id]);
 
-      // Answered before anyone claimed it: no longer unpushed.
-      await a.transition(late.id, ['ringing'], { state: 'connecting', selectedDevice: device() });
+      // Within the lease only the holder, naming its claim, gets it again.
+      expect(await other.claimPush(call.id, at + LEASE - 1, LEASE)).toBeUndefined();
+      expect(await other.claimPush(call.id, at + 100, LEASE, at + 1)).toBeUndefined();
+      expect(await a.claimPush(call.id, at + 1000, LEASE, at)).toMatchObject({ pushClaimedAt: at + 1000 });
+      expect(await unpushed(at + 999)).toEqual([]);
+      // The holder did not send it: once the lease is over anyone takes it over, and the old holder has lost it.
+      expect(await other.claimPush(call.id, at + 1000 + LEASE, LEASE)).toMatchObject({ pushClaimedAt: at + 1000 + LEASE });
+      expect(await a.claimPush(call.id, at + 1000 + LEASE + 1, LEASE, at + 1000)).toBeUndefined();
+
+      // Sent (pushedDevices known): nobody claims it again, and it is not listed.
+      await a.transition(call.id, ['ringing'], { pushedDevices: 1 });
+      expect(await other.claimPush(call.id, Number.MAX_SAFE_INTEGER, LEASE)).toBeUndefined();
+      // A call that no longer rings has no push to claim; neither has an unknown one.
+      await a.claimPush(answered.id, T0, LEASE);
+      await a.transition(answered.id, ['ringing'], { state: 'connecting', selectedDevice: device() });
+      await a.transition(over.id, ['ringing'], ended());
+      for (const id of [answered.id, over.id, randomUUID()]) expect(await a.claimPush(id, T0 + 9000, LEASE)).toBeUndefined();
       expect(await unpushed(Number.MAX_SAFE_INTEGER)).toEqual([]);
     });
 
