@@ -23,6 +23,8 @@ export interface LiveCall {
   endedAt: number | null;
   /** The callee device whose answer won. */
   selectedDevice: string | null;
+  /** Its answer, for a caller device that was offline when it came (null before; absent in calls of older nodes). */
+  answerSdp: string | null;
   reason: CallEndReason | null;
   /** Ended by glare: the other call of the two won. */
   glare: boolean;

@@ -17,6 +17,7 @@ export const CALL_FIELDS = [
   'connectedAt',
   'endedAt',
   'selectedDevice',
+  'answerSdp',
   'reason',
   'glare',
   'ringingDevices',

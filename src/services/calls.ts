@@ -180,6 +180,7 @@ export class CallsService {
       connectedAt: null,
       endedAt: null,
       selectedDevice: null,
+      answerSdp: null,
       reason: null,
       glare: false,
       ringingDevices: [],
@@ -302,6 +303,7 @@ export class CallsService {
     const won = await this.store.transition(call.id, ['ringing'], {
       state: 'connecting',
       selectedDevice: from.deviceId,
+      answerSdp: sdp,
       answeredAt: now,
       deadline: now + this.opts.connectTimeoutMs,
     });
@@ -424,11 +426,20 @@ export class CallsService {
     }
   }
 
-  /** A socket of the user connected: calls ringing for them ring there too (unless this device is in another call). */
+  /**
+   * A socket of the user connected: calls ringing for them ring there too (unless this
+   * device is in another call), and a caller device that was offline when its call was
+   * answered gets the answer and `call_selected` now (once is all it missed them).
+   */
   async resume(device: CallDevice): Promise<void> {
     const calls = await this.store.liveFor(device.userId);
     const busy = calls.flatMap((c) => [c.callerId === device.userId ? c.callerDevice : null, c.calleeId === device.userId ? c.selectedDevice : null]);
     for (const call of calls) {
+      if (call.state === 'connecting' && isCallerDevice(call, device) && call.selectedDevice !== null && call.answerSdp) {
+        device.send(frames.call('call_answer', { call_id: call.id, sdp: call.answerSdp, from_user_id: call.calleeId, from_device: call.selectedDevice }));
+        device.send(frames.call('call_selected', { call_id: call.id, device_id: call.selectedDevice }));
+        continue;
+      }
       if (call.state === 'ringing' && call.calleeId === device.userId && call.messageId !== null) {
         if (busy.includes(device.deviceId) || call.busyDevices.includes(device.deviceId)) continue;
         device.send(this.inviteFrame(call));

@@ -143,9 +143,6 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     }
   }, 90_000);
 
-  // A stale incoming call (the caller gave up while this tab was offline) goes away after its
-  // ring timeout: not tested here, the browser harness starts natter with the default 45 s.
-
   test('Alice gives up while it rings: the incoming screen goes away and Bob has a missed call', async () => {
     await alice.page.getByRole('button', { name: 'Voice call' }).click();
     const ring = incoming(bob.page);
@@ -184,4 +181,62 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
       await expect(callEntry(who.page, /^Video call · \d+:\d\d$/).count()).resolves.toBe(2);
     }
   }, 60_000);
+
+  test('Alice gives up while Bob\'s tab is offline: back online, its incoming screen goes away at once, not at the ring timeout (45 s)', async () => {
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await bob.context.setOffline(true);
+    await sees(bob.page.getByText('You are offline'));
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    await stopsSeeing(callView(alice.page));
+    await bob.context.setOffline(false);
+    await stopsSeeing(ring, 10_000);
+    await sees(callEntry(bob.page, /^Missed voice call$/), 15_000);
+  }, 60_000);
+
+  test('Alice is offline for a moment just as Bob answers: back online, her call connects', async () => {
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await alice.context.setOffline(true);
+    await sees(alice.page.getByText('You are offline'));
+    await ring.getByRole('button', { name: 'Accept' }).click();
+    await sees(status(bob.page).getByText('Connecting…'));
+    await alice.context.setOffline(false);
+    for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+  }, 90_000);
+
+  test('glare while Bob\'s tab still gets its microphone: natter keeps Alice\'s call, and both are in it', async () => {
+    // Bob's microphone is held until released (the first time), and his call ids sort
+    // after Alice's, so his call is the one glare ends.
+    await bob.page.evaluate(`(() => {
+      const md = navigator.mediaDevices;
+      window.__real = { gum: md.getUserMedia.bind(md), uuid: crypto.randomUUID.bind(crypto) };
+      md.getUserMedia = (c) => new Promise((res, rej) => {
+        md.getUserMedia = window.__real.gum;
+        window.__release = () => window.__real.gum(c).then(res, rej);
+      });
+      crypto.randomUUID = () => 'ffffffff-ffff-4fff-bfff-' + window.__real.uuid().slice(-12);
+    })()`);
+    try {
+      await bob.page.getByRole('button', { name: 'Voice call' }).click();
+      await alice.page.getByRole('button', { name: 'Voice call' }).click();
+      await sees(callView(alice.page));
+      // Bob's tab waits for its microphone; Alice's invite reaches it meanwhile (it shows nothing then).
+      await expect.poll(() => bob.page.evaluate('typeof window.__release'), { timeout: 10_000 }).toBe('function');
+      await alice.page.waitForTimeout(1000);
+      await bob.page.evaluate('window.__release()');
+      for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+      await callView(bob.page).getByRole('button', { name: 'Hang up' }).click();
+      for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+    } finally {
+      await bob.page.evaluate(`(() => {
+        navigator.mediaDevices.getUserMedia = window.__real.gum;
+        crypto.randomUUID = window.__real.uuid;
+      })()`);
+    }
+  }, 90_000);
 });

@@ -39,6 +39,7 @@ const call = (): LiveCall => ({
   connectedAt: null,
   endedAt: null,
   selectedDevice: null,
+  answerSdp: null,
   reason: null,
   glare: false,
   ringingDevices: [],

@@ -92,6 +92,7 @@ function newCall(over: Partial<LiveCall> = {}): LiveCall {
     connectedAt: null,
     endedAt: null,
     selectedDevice: null,
+    answerSdp: null,
     reason: null,
     glare: false,
     ringingDevices: [],

@@ -221,3 +221,19 @@ test('a call that lost by glare is not left unread, whichever invite came first'
   await second.a.next((f) => f.type === 'new_message' && f.message.call?.call_id === loser);
   expect(await unread(second.alice, second.conv)).toBe(0);
 });
+
+test('a caller device offline when its call was answered gets the answer and call_selected when it is back', async () => {
+  const { alice, conv, a, b } = await pair();
+  const callId = invite(a, conv);
+  await b.nextOfType('call_invite');
+  a.socket.terminate();
+  await a.closed;
+  b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer while away' });
+  await b.next((f) => f.type === 'call_selected' && f.call_id === callId);
+  const back = await sockets.connect(t, alice);
+  expect(await back.next((f) => f.type === 'call_answer' && f.call_id === callId)).toMatchObject({ sdp: 'v=0 answer while away', from_user_id: expect.any(Number) });
+  expect(await back.next((f) => f.type === 'call_selected' && f.call_id === callId)).toMatchObject({ device_id: expect.any(String) });
+  // The call goes on from there.
+  back.send({ type: 'call_connected', call_id: callId });
+  await back.next((f) => f.type === 'message_updated' && f.message.call?.call_id === callId && f.message.call.outcome === 'active');
+});

@@ -163,7 +163,8 @@ export class CallSession {
         this.changed();
       }),
       calls.on('call_answer', (f) => {
-        if (!mine(f)) return;
+        // natter says it again to a caller that was offline when it came: applied once.
+        if (!mine(f) || this.pc.signalingState !== 'have-local-offer') return;
         if (this.phase === 'calling' || this.phase === 'ringing') {
           this.phase = 'connecting';
           this.setDeadline(this.timeouts.connectTimeoutMs + GIVE_UP_SLACK_MS, () => this.hangup('failed'));
@@ -254,6 +255,8 @@ export class CallController {
   private readonly ended = new Map<string, ReturnType<typeof setTimeout>>();
   /** An invite from the person this tab is calling at the same moment (glare): natter keeps one of the two calls. */
   private crossing: CallInvite | null = null;
+  /** The chat this tab is placing a call in while the call is set up (camera, microphone). */
+  private placing: number | null = null;
   /** Our call lost a glare before the other one's invite came: that invite is answered when it comes. */
   private lostGlare: { conversationId: number; until: number } | null = null;
 
@@ -280,6 +283,12 @@ export class CallController {
       // Another tab of this browser (the same device) or another device answered: this tab's ringing stops.
       c.on('call_selected', (f) => {
         if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
+      }),
+      // Back online: a call that rang here may have ended meanwhile, and natter does not
+      // say so again. Saying it rings asks: an ended call is refused (not_found), and
+      // the refusal closes the screen.
+      c.on('connected', () => {
+        if (this.incoming) this.client.calls.ringing(this.incoming.invite.call_id);
       }),
     );
     // pagehide hangs up a call in progress; an incoming call is left to the ring timeout or another tab.
@@ -362,6 +371,11 @@ export class CallController {
       this.crossing = f;
       return;
     }
+    if (this.starting && this.placing === f.conversation_id) {
+      // Glare while this tab still gets its camera: the same as once its call is out.
+      this.crossing = f;
+      return;
+    }
     // Never ring unseen behind a call screen (or while a call is being set up).
     if (this.current || this.incoming || this.starting) {
       this.client.calls.reject(f.call_id, 'busy');
@@ -396,10 +410,18 @@ export class CallController {
   async call(conversationId: number, video: boolean, peerName: string): Promise<void> {
     if (this.busy) return;
     this.starting = true;
+    this.placing = conversationId;
     this.error = null;
     this.changed();
     const session = await this.session(conversationId, video, true, peerName);
-    if (!session) return;
+    this.placing = null;
+    if (!session) {
+      // No call of ours after all: an invite that crossed it rings as any.
+      const crossing = this.crossing;
+      this.crossing = null;
+      if (crossing) this.onInvite(crossing);
+      return;
+    }
     try {
       await session.place();
     } catch (err) {
