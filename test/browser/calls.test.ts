@@ -239,4 +239,17 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
       })()`);
     }
   }, 90_000);
+
+  test('a call that rings while Settings is open: Settings closes, and the call can be accepted', async () => {
+    await bob.page.getByRole('button', { name: 'Settings' }).click();
+    await sees(bob.page.getByRole('dialog', { name: 'Settings' }));
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await stopsSeeing(bob.page.getByRole('dialog', { name: 'Settings' }));
+    await ring.getByRole('button', { name: 'Accept' }).click({ timeout: 5000 });
+    for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+    await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+    for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+  }, 90_000);
 });

@@ -79,6 +79,12 @@ function Chat({ client, onSignedOut }: { client: NatterClient; onSignedOut: () =
   const match = /^\/c\/(\d+)$/.exec(path);
   const openId = match ? Number(match[1]) : null;
   useEffect(() => store.open(openId), [store, openId]);
+  // A call screen goes over everything: a dialog open under it (a modal <dialog> sits in
+  // the browser's top layer, above any other screen) would hold the focus and the keys.
+  const inCall = store.calls.incoming !== null || store.calls.current !== null;
+  useEffect(() => {
+    if (inCall) setDialog(null);
+  }, [inCall]);
 
   const signOut = async () => {
     store.stop();
