@@ -247,7 +247,6 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       writer,
       messages,
       changes,
-      receipts,
       links,
       push.platforms.length > 0 ? push : undefined,
       clock,

@@ -1026,7 +1026,7 @@ export class NatterClient {
   }
 
   private countUnread(m: ServerFrameOf<'new_message'>['message']): void {
-    if (!this.me || m.sender_id === this.me.id || m.type === 'system' || m.deleted_at) return;
+    if (!this.me || m.sender_id === this.me.id || m.type === 'system' || m.deleted_at || seenCall(m)) return;
     const st = this.unreadState.get(m.conversation_id) ?? { base: 0, baseSeq: 0, live: new Set<number>() };
     if (m.seq <= st.baseSeq) return;
     st.live.add(m.seq);
@@ -1034,9 +1034,12 @@ export class NatterClient {
     this.emitUnread();
   }
 
-  /** A message deleted (for everyone, or hidden for this user) is no longer unread. */
+  /**
+   * A message deleted (for everyone, or hidden for this user) is no longer unread; nor is
+   * a call record once the callee answered, or glare cancelled it (as natter counts).
+   */
   private uncountDeleted(m: ServerFrameOf<'message_updated'>['message']): void {
-    if (!m.deleted_for) return;
+    if (!m.deleted_for && !seenCall(m)) return;
     const st = this.unreadState.get(m.conversation_id);
     if (!st) return;
     if (st.live.delete(m.seq)) this.emitUnread();
@@ -1144,4 +1147,9 @@ export class NatterClient {
   private report(err: unknown): void {
     this.emit(this.errorListeners, err);
   }
+}
+
+/** A call record nobody has to look at: answered by the callee, or cancelled by glare. Never unread. */
+function seenCall(m: { type: string; call?: { outcome: string; answered_at: string | null } | null }): boolean {
+  return m.type === 'call' && !!m.call && (m.call.answered_at !== null || m.call.outcome === 'cancelled');
 }

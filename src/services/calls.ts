@@ -18,7 +18,6 @@ import type { MessageChangesService } from './message-changes.js';
 import type { MessageWriter } from './message-writer.js';
 import type { MessagesService } from './messages.js';
 import type { NodeCache } from './node-cache.js';
-import type { ReceiptsService } from './receipts.js';
 
 export interface CallsOptions {
   /** How long a call rings before it ends as missed (ms). */
@@ -117,7 +116,6 @@ export class CallsService {
     private readonly writer: MessageWriter,
     private readonly messages: MessagesService,
     private readonly changes: MessageChangesService,
-    private readonly receipts: ReceiptsService,
     private readonly links: AttachmentLinks,
     private readonly push: RingPush | undefined,
     private readonly clock: Clock,
@@ -315,12 +313,10 @@ export class CallsService {
     }
     const answered = won.call;
     this.cancelPush(call.id);
-    // The record first, so that it says `connecting` before anything can say `active`;
-    // and read, so that a callee's client that counts unread on call_selected sees it read.
-    await Promise.all([
-      this.updateRecord(answered, 'connecting'),
-      answered.seq !== null ? this.markRead(call.calleeId, call.conversationId, answered.seq, call.id) : undefined,
-    ]);
+    // The record first, so that it says `connecting` before anything can say `active`
+    // (and an answered call no longer counts as unread: `notSeenCall`). The callee's read
+    // pointer stays: messages before the call may still be unread.
+    await this.updateRecord(answered, 'connecting');
     await Promise.all([
       this.fanout.toDevices(call.callerId, { only: call.callerDevice }, frames.call('call_answer', { call_id: call.id, sdp, ...fromFields(from) })),
       // The callee's sockets too: another tab of the answering device (the same session)
@@ -541,13 +537,6 @@ export class CallsService {
       this.log.info({ callId: info.call_id, outcome: update.outcome }, call ? 'updated the record of an ended call' : 'settled the record of a call whose state was lost');
     }
     return done;
-  }
-
-  /** The callee's read pointer moves up to the call's record: an answered call is seen. */
-  private async markRead(userId: number, conversationId: number, seq: number, callId: string): Promise<void> {
-    await this.receipts.advance(userId, conversationId, 'read', seq).catch((err: unknown) => {
-      this.log.warn({ err, callId }, 'marking a call record read failed');
-    });
   }
 
   /**

@@ -2,6 +2,13 @@ import { sql } from 'kysely';
 import type { CallInfo } from '../domain/calls.js';
 import type { Db } from './database.js';
 
+/**
+ * For a message `m`: it is not a call record nobody has to look at — a call that glare
+ * cancelled (nobody missed it), or one the callee answered (they were there). Unread
+ * counts and push badges leave those out; missed, declined and busy calls count.
+ */
+export const notSeenCall = sql<boolean>`not (m.type = 'call' and (m.call->>'outcome' = 'cancelled' or m.call->>'answered_at' is not null))`;
+
 /** Whether some call's record already has this call_id (one call per id, for ever). */
 export async function callIdRecorded(db: Db, callId: string): Promise<boolean> {
   const row = await db

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import { isAdmin, type Roster } from '../domain/conversations.js';
 import type { Db, Trx } from './database.js';
+import { notSeenCall } from './calls.repository.js';
 import type { ConversationsTable } from './schema.js';
 import type { Role } from '../schemas/conversations.js';
 import type { UserRow } from './users.repository.js';
@@ -213,7 +214,7 @@ export async function contactIds(db: Db, userId: number, among?: number[]): Prom
 /**
  * Unread messages per conversation for `userId` (of all their conversations, or of
  * `conversationIds`): after their last_read_seq, not their own, not system messages, not
- * a call that glare cancelled (nobody missed it), not deleted (for everyone, or for them).
+ * a call record nobody has to look at (`notSeenCall`), not deleted (for everyone, or for them).
  * Conversations with none are absent.
  */
 export async function unreadCounts(db: Db, userId: number, conversationIds?: number[]): Promise<Map<number, number>> {
@@ -228,7 +229,7 @@ export async function unreadCounts(db: Db, userId: number, conversationIds?: num
   const rows = await q
     .whereRef('m.seq', '>', 'p.last_read_seq')
     .where('m.type', '<>', 'system')
-    .where(sql<boolean>`not (m.type = 'call' and m.call->>'outcome' = 'cancelled')`)
+    .where(notSeenCall)
     .where((eb) => eb.or([eb('m.sender_id', 'is', null), eb('m.sender_id', '<>', userId)]))
     .where('m.deleted_at', 'is', null)
     .where((eb) =>

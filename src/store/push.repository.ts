@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { PushPlatform, WebPushSubscription } from '../domain/devices.js';
 import type { Db, Trx } from './database.js';
+import { notSeenCall } from './calls.repository.js';
 
 /**
  * push_outbox: one row per (conversation, device) with messages waiting to be pushed.
@@ -288,7 +289,7 @@ export async function unreadTotals(db: Db, userIds: number[]): Promise<Map<numbe
           select 1 from messages m
            where m.conversation_id = p.conversation_id and m.seq > p.last_read_seq
              and m.type <> 'system' and m.deleted_at is null
-             and not (m.type = 'call' and m.call->>'outcome' = 'cancelled')
+             and ${notSeenCall}
              and (m.sender_id is null or m.sender_id <> p.user_id)
              and not exists (select 1 from message_hidden h where h.user_id = p.user_id and h.message_id = m.id)
            limit ${MAX_BADGE_PER_CONVERSATION}) u

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { envConfig, registerUser, startApp, type TestApp } from '../harness/app.js';
 import { parseProm, value } from '../metrics/prom-text.js';
 import type { WsClient } from '../harness/ws.js';
-import { direct, Sockets, type User } from '../realtime/fixtures.js';
+import { direct, restSend, Sockets, type User } from '../realtime/fixtures.js';
 
 let t: TestApp;
 const sockets = new Sockets();
@@ -236,4 +236,19 @@ test('a caller device offline when its call was answered gets the answer and cal
   // The call goes on from there.
   back.send({ type: 'call_connected', call_id: callId });
   await back.next((f) => f.type === 'message_updated' && f.message.call?.call_id === callId && f.message.call.outcome === 'active');
+});
+
+test('answering a call leaves the messages before it unread, and tells the caller nothing was read; the answered call itself is not unread', async () => {
+  const { alice, bob, conv, a, b } = await pair();
+  await restSend(t, alice, conv, 'are you there?');
+  await restSend(t, alice, conv, 'urgent, read this first');
+  const unread = async () => (await t.request('GET', '/api/v1/users/me/unread', { token: bob.token })).body.total;
+  expect(await unread()).toBe(2);
+  const callId = invite(a, conv);
+  await b.nextOfType('call_invite');
+  expect(await unread()).toBe(3);
+  b.send({ type: 'call_answer', call_id: callId, sdp: 'v=0 answer' });
+  await a.nextOfType('call_selected');
+  expect(await unread()).toBe(2);
+  await a.expectNone((f) => f.type === 'receipt' && f.status === 'read', 300);
 });

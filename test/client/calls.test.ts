@@ -152,6 +152,17 @@ describe('calls through the SDK', () => {
     await eventually(async () => expect((await callRecord(alice, c, callId)).call).toMatchObject({ outcome: 'declined', video: false, duration_ms: null }), 10_000);
   });
 
+  test('unread: a ringing call counts on every callee device until one answers; the messages before it stay unread', async () => {
+    const { alice, bob1, bob2, c } = await people();
+    alice.send(c, { content: 'before the call' });
+    for (const bob of [bob1, bob2]) await eventually(() => expect(bob.unread.get(c)).toBe(1), 10_000);
+    const callId = alice.calls.invite(c, { video: false, sdp: OFFER });
+    for (const bob of [bob1, bob2]) await eventually(() => expect(bob.unread.get(c)).toBe(2), 10_000);
+    bob2.calls.answer(callId, ANSWER);
+    for (const bob of [bob1, bob2]) await eventually(() => expect(bob.unread.get(c)).toBe(1), 10_000);
+    alice.calls.hangup(callId);
+  });
+
   test('the caller hangs up while it rings: cancelled for everyone, a missed call in the record', async () => {
     const { alice, bob1, c } = await people();
     const [a, b1] = [inbox(alice), inbox(bob1)];
