@@ -91,6 +91,8 @@ export interface AppOptions {
   pushTuning?: Partial<typeof DEFAULT_PUSH_TUNING>;
   /** Call timing (sweep interval, push grace) for tests. */
   callTuning?: Partial<typeof DEFAULT_CALL_TUNING>;
+  /** How long close() lets HTTP requests in flight finish before it cuts their connections (ms; default half of SHUTDOWN_TIMEOUT). */
+  shutdownGraceMs?: number;
   /** Where the built web app is (default: web/dist of this checkout); tests serve their own. */
   webAppDir?: string;
 }
@@ -337,7 +339,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
           await metricsListener?.close();
           await gateway.close();
           await calls.close();
-          await server.close();
+          // A connection whose request never completes (a client gone quiet halfway
+          // through its headers) would hold the close until Node's headersTimeout (60 s):
+          // past half of SHUTDOWN_TIMEOUT (the rest is for draining and closing), the
+          // connections left are cut.
+          const cut = setTimeout(() => server.server.closeAllConnections(), opts.shutdownGraceMs ?? Math.round((config.shutdownTimeout * 1000) / 2));
+          cut.unref();
+          await server.close().finally(() => clearTimeout(cut));
           await presence.close();
           await writer.drain();
           await push.close();

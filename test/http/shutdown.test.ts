@@ -89,3 +89,20 @@ test('a request arriving while the server closes is 503 with {error, code} and C
   expect(error.code).toBe('shutting_down');
   expect(error.error.length).toBeGreaterThan(0);
 });
+
+test('a connection that never finishes its request does not hold the close past the grace', async () => {
+  t = await startApp({}, { shutdownGraceMs: 300 });
+  const app = t;
+  const { port } = new URL(app.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  // Headers begun, never ended: Node waits headersTimeout (60 s) for the rest.
+  socket.write('GET /health HTTP/1.1\r\nHost: natter\r\n');
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  await app.close();
+  t = undefined;
+  expect(Date.now() - started).toBeLessThan(20_000);
+  await closed;
+});
