@@ -140,6 +140,13 @@ export class NatterClient {
   /** Per conversation: seqs above `held` already received (past a gap). */
   private readonly seen = new Map<number, Set<number>>();
   private modSeqs: Record<string, number> = {};
+  /**
+   * Conversations no `synced` has given a mod_seq yet (begun, or joined, since the last
+   * sync): the lowest mod_seq their live frames carried, minus one. The next sync asks for
+   * the changes after it; without it, that sync would only give the baseline, and every
+   * edit, delete, reaction or call outcome made while away in them would be missed.
+   */
+  private readonly unsyncedModSeqs = new Map<string, number>();
   private syncing = false;
   private resync = false;
   /** The sync a `connected` started is running: its `synced` refreshes the unread counts. */
@@ -321,6 +328,7 @@ export class NatterClient {
     this.held.clear();
     this.seen.clear();
     this.modSeqs = {};
+    this.unsyncedModSeqs.clear();
     this.connectSync = false;
     this.pendingReceipts.clear();
     this.sentReceipts.clear();
@@ -580,7 +588,15 @@ export class NatterClient {
   private sendSync(): void {
     const since: Record<string, number> = {};
     for (const [c, seq] of this.held) since[String(c)] = seq;
-    this.syncing = this.sendFrame({ type: 'sync', since, changes_since: { ...this.modSeqs } });
+    this.syncing = this.sendFrame({ type: 'sync', since, changes_since: { ...Object.fromEntries(this.unsyncedModSeqs), ...this.modSeqs } });
+  }
+
+  /** A live frame carried a change of `conversationId`: counted for a conversation no sync gave a baseline. */
+  private sawChange(conversationId: number, modSeq: number | undefined): void {
+    const key = String(conversationId);
+    if (typeof modSeq !== 'number' || modSeq < 1 || this.modSeqs[key] !== undefined) return;
+    const low = this.unsyncedModSeqs.get(key);
+    if (low === undefined || modSeq - 1 < low) this.unsyncedModSeqs.set(key, modSeq - 1);
   }
 
   private handleFrame(frame: ServerFrame): void {
@@ -599,6 +615,7 @@ export class NatterClient {
         break;
       }
       case 'new_message':
+        this.sawChange(frame.message.conversation_id, frame.message.mod_seq);
         if (!this.acceptMessage(frame.message)) return;
         break;
       case 'synced':
@@ -608,7 +625,11 @@ export class NatterClient {
         this.onReceipt(frame);
         break;
       case 'message_updated':
+        this.sawChange(frame.message.conversation_id, frame.message.mod_seq);
         this.uncountDeleted(frame.message);
+        break;
+      case 'reaction':
+        this.sawChange(frame.conversation_id, frame.mod_seq);
         break;
       case 'status_change':
         this.presenceFromFrames.add(frame.user_id);
@@ -662,6 +683,7 @@ export class NatterClient {
       if (seen) for (const s of seen) if (s <= top) seen.delete(s);
     }
     this.modSeqs = { ...this.modSeqs, ...frame.mod_seqs };
+    for (const key of Object.keys(frame.mod_seqs)) this.unsyncedModSeqs.delete(key);
     this.syncing = false;
     this.attempt = 0;
     if (this.resync) {
@@ -694,6 +716,7 @@ export class NatterClient {
       this.seen.delete(Number(key));
     }
     delete this.modSeqs[key];
+    this.unsyncedModSeqs.delete(key);
     this.resync = false;
     this.sendSync();
   }

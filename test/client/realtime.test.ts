@@ -349,6 +349,37 @@ describe('helpers', () => {
     expect(fresh).toEqual([]);
   });
 
+  test('a conversation begun after the last sync: its edits, deletes and reactions made while away come with the next', async () => {
+    const a = await clients.signedUp(t.url);
+    const b = await clients.signedUp(t.url);
+    await Promise.all([a.connect(), b.connect()]);
+    // Begun after a's sync: that sync gave it no mod_seq.
+    const c = await directBetween(b, a);
+    const kept = await sendAndAck(b, c, 'as first written');
+    const gone = await sendAndAck(b, c, 'to be deleted');
+    await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    a.disconnect();
+    await b.edit(c, kept.id, 'edited while a was away');
+    await b.delete(c, gone.id, true);
+    await b.react(c, kept.id, '👍', true);
+    const updates: any[] = [];
+    a.on('message_updated', (f) => updates.push(f.message));
+    await a.connect();
+    await eventually(() =>
+      // In the order of their latest change (the reaction came after the delete).
+      expect(updates.map((m) => [m.id, m.content, m.deleted_for, m.reactions?.length ?? 0])).toEqual([
+        [gone.id, '', 'everyone', 0],
+        [kept.id, 'edited while a was away', null, 1],
+      ]),
+    );
+    // From then on the sync's baseline counts: a later reconnect asks from it, and gets nothing again.
+    a.disconnect();
+    updates.length = 0;
+    await a.connect();
+    await sleep(200);
+    expect(updates).toEqual([]);
+  });
+
   test('edit, react and delete: REST calls whose changes reach every member as frames', async () => {
     const { a, b, c } = await pair();
     await Promise.all([a.connect(), b.connect()]);
