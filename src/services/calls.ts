@@ -425,7 +425,8 @@ export class CallsService {
   /**
    * A socket of the user connected: calls ringing for them ring there too (unless this
    * device is in another call), and a caller device that was offline when its call was
-   * answered gets the answer and `call_selected` now (once is all it missed them).
+   * answered gets the answer and `call_selected` now. A socket that connects while the
+   * answer's own frames are still on their way gets both twice; clients take the first.
    */
   async resume(device: CallDevice): Promise<void> {
     const calls = await this.store.liveFor(device.userId);

@@ -212,6 +212,33 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
   }, 90_000);
 
+  test('natter says the answer twice, back to back (as to a caller back online just as it answers): the call connects, not failed', async () => {
+    // Every call_answer natter sends Alice's tab arrives twice in a row. Routing applies to
+    // pages loaded after it: her tab reloads (and again after, unrouted).
+    await alice.page.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        ws.send(m);
+        if (typeof m === 'string' && m.includes('"type":"call_answer"')) ws.send(m);
+      });
+    });
+    const talked = callEntry(alice.page, /^Voice call · \d+:\d\d$/);
+    const before = await talked.count();
+    try {
+      await alice.page.reload();
+      await alice.page.getByRole('button', { name: 'Voice call' }).click();
+      await incoming(bob.page).getByRole('button', { name: 'Accept' }).click();
+      for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+      await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
+      for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
+      await expect.poll(() => talked.count(), { timeout: 15_000 }).toBe(before + 1);
+    } finally {
+      await alice.page.unrouteAll();
+      await alice.page.reload();
+      await sees(alice.page.getByRole('button', { name: 'Voice call' }));
+    }
+  }, 60_000);
+
   test('glare while Bob\'s tab still gets its microphone: natter keeps Alice\'s call, and both are in it', async () => {
     // Bob's microphone is held until released (the first time), and his call ids sort
     // after Alice's, so his call is the one glare ends.

@@ -47,6 +47,8 @@ export class CallSession {
   private ended = false;
   /** This tab sent its answer (callee side): giving up is a hangup, not a busy reject. */
   private answered = false;
+  /** The callee's answer was taken (caller side): natter may say it twice, back to back. */
+  private answerTaken = false;
   private deadline: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -163,8 +165,10 @@ export class CallSession {
         this.changed();
       }),
       calls.on('call_answer', (f) => {
-        // natter says it again to a caller that was offline when it came: applied once.
-        if (!mine(f) || this.pc.signalingState !== 'have-local-offer') return;
+        // natter says it again to a caller that was offline when it came, possibly right
+        // after the first (before that one is applied): taken once, by a flag set now.
+        if (!mine(f) || this.answerTaken || this.pc.signalingState !== 'have-local-offer') return;
+        this.answerTaken = true;
         if (this.phase === 'calling' || this.phase === 'ringing') {
           this.phase = 'connecting';
           this.setDeadline(this.timeouts.connectTimeoutMs + GIVE_UP_SLACK_MS, () => this.hangup('failed'));
