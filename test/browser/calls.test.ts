@@ -198,6 +198,21 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     await expect.poll(() => missed.count(), { timeout: 15_000 }).toBe(before + 1);
   }, 60_000);
 
+  test('Bob declines while Alice\'s tab is offline: back online, her call view goes away at once, not at her give-up deadline (55 s)', async () => {
+    const declined = callEntry(alice.page, /^Voice call · Declined$/);
+    const before = await declined.count();
+    await alice.page.getByRole('button', { name: 'Voice call' }).click();
+    const ring = incoming(bob.page);
+    await sees(ring);
+    await alice.context.setOffline(true);
+    await sees(alice.page.getByText('You are offline'));
+    await ring.getByRole('button', { name: 'Decline' }).click();
+    await stopsSeeing(ring);
+    await alice.context.setOffline(false);
+    await stopsSeeing(callView(alice.page), 10_000);
+    await expect.poll(() => declined.count(), { timeout: 15_000 }).toBe(before + 1);
+  }, 60_000);
+
   test('Alice is offline for a moment just as Bob answers: back online, her call connects', async () => {
     await alice.page.getByRole('button', { name: 'Voice call' }).click();
     const ring = incoming(bob.page);

@@ -238,6 +238,22 @@ test('a caller device offline when its call was answered gets the answer and cal
   await back.next((f) => f.type === 'message_updated' && f.message.call?.call_id === callId && f.message.call.outcome === 'active');
 });
 
+test('a caller back online asks by call_ringing whether its call lives: a live one ignores it, one declined meanwhile is refused', async () => {
+  const { alice, conv, a, b } = await pair();
+  const callId = invite(a, conv);
+  await b.nextOfType('call_invite');
+  a.send({ type: 'call_ringing', call_id: callId });
+  await a.expectNone((f) => f.type === 'error' || f.type === 'call_ringing');
+  await b.expectNone((f) => f.type === 'call_ringing', 50);
+  a.socket.terminate();
+  await a.closed;
+  b.send({ type: 'call_reject', call_id: callId });
+  await b.next((f) => f.type === 'message_updated' && f.message.call?.call_id === callId && f.message.call.outcome === 'declined');
+  const back = await sockets.connect(t, alice);
+  back.send({ type: 'call_ringing', call_id: callId });
+  expect(await back.nextOfType('error')).toMatchObject({ code: 'not_found', call_id: callId });
+});
+
 test('answering a call leaves the messages before it unread, and tells the caller nothing was read; the answered call itself is not unread', async () => {
   const { alice, bob, conv, a, b } = await pair();
   await restSend(t, alice, conv, 'are you there?');

@@ -288,11 +288,13 @@ export class CallController {
       c.on('call_selected', (f) => {
         if (this.incoming?.invite.call_id === f.call_id) this.dropIncoming();
       }),
-      // Back online: a call that rang here may have ended meanwhile, and natter does not
-      // say so again. Saying it rings asks: an ended call is refused (not_found), and
-      // the refusal closes the screen.
+      // Back online: a call that rang here, or this tab's own call not yet connected, may
+      // have ended meanwhile, and natter does not say so again. Saying it rings asks: a
+      // live call ignores it, an ended one is refused (not_found), and the refusal closes
+      // the screen. (A connected call asks by its keepalive, which the client sends at once.)
       c.on('connected', () => {
         if (this.incoming) this.client.calls.ringing(this.incoming.invite.call_id);
+        if (this.current && this.current.phase !== 'connected') this.client.calls.ringing(this.current.callId);
       }),
     );
     // pagehide hangs up a call in progress; an incoming call is left to the ring timeout or another tab.
