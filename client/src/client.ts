@@ -142,7 +142,8 @@ export class NatterClient {
   private modSeqs: Record<string, number> = {};
   /**
    * Conversations no `synced` has given a mod_seq yet (begun, or joined, since the last
-   * sync): the lowest mod_seq their live frames carried, minus one. The next sync asks for
+   * sync): 0 if their first message came live, else the lowest mod_seq their live frames
+   * carried minus one (see `sawChange`). The next sync asks for
    * the changes after it; without it, that sync would only give the baseline, and every
    * edit, delete, reaction or call outcome made while away in them would be missed.
    */
@@ -420,9 +421,10 @@ export class NatterClient {
     if (modSeq > (this.modSeqs[key] ?? 0)) this.modSeqs[key] = modSeq;
   }
 
-  /** The change counter up to which the client has asked for a conversation's changes (undefined: none yet). */
+  /** The change counter the next sync asks a conversation's changes after (undefined: none yet). */
   heldModSeq(conversationId: number): number | undefined {
-    return this.modSeqs[String(conversationId)];
+    const key = String(conversationId);
+    return this.modSeqs[key] ?? this.unsyncedModSeqs.get(key);
   }
 
   /** The highest seq held of a conversation with nothing missing below it (undefined: unknown). */
@@ -591,12 +593,18 @@ export class NatterClient {
     this.syncing = this.sendFrame({ type: 'sync', since, changes_since: { ...Object.fromEntries(this.unsyncedModSeqs), ...this.modSeqs } });
   }
 
-  /** A live frame carried a change of `conversationId`: counted for a conversation no sync gave a baseline. */
-  private sawChange(conversationId: number, modSeq: number | undefined): void {
+  /**
+   * A live frame carried a change of `conversationId`: counted for a conversation no sync
+   * gave a baseline. Its first message (seq 1) means the conversation began since: every
+   * change of it is wanted (0). Else one below the lowest seen — an earlier change still on
+   * its way when the socket dropped could be missed (changes may arrive out of order).
+   */
+  private sawChange(conversationId: number, modSeq: number | undefined, seq?: number): void {
     const key = String(conversationId);
     if (typeof modSeq !== 'number' || modSeq < 1 || this.modSeqs[key] !== undefined) return;
+    const from = seq === 1 ? 0 : modSeq - 1;
     const low = this.unsyncedModSeqs.get(key);
-    if (low === undefined || modSeq - 1 < low) this.unsyncedModSeqs.set(key, modSeq - 1);
+    if (low === undefined || from < low) this.unsyncedModSeqs.set(key, from);
   }
 
   private handleFrame(frame: ServerFrame): void {
@@ -615,7 +623,7 @@ export class NatterClient {
         break;
       }
       case 'new_message':
-        this.sawChange(frame.message.conversation_id, frame.message.mod_seq);
+        this.sawChange(frame.message.conversation_id, frame.message.mod_seq, frame.message.seq);
         if (!this.acceptMessage(frame.message)) return;
         break;
       case 'synced':

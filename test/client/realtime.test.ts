@@ -358,6 +358,8 @@ describe('helpers', () => {
     const kept = await sendAndAck(b, c, 'as first written');
     const gone = await sendAndAck(b, c, 'to be deleted');
     await eventually(() => expect(a.heldSeq(c)).toBe(2));
+    // Its first message came live: every change of it is wanted (and told, for an app's cache).
+    expect(a.heldModSeq(c)).toBe(0);
     a.disconnect();
     await b.edit(c, kept.id, 'edited while a was away');
     await b.delete(c, gone.id, true);
@@ -373,11 +375,35 @@ describe('helpers', () => {
       ]),
     );
     // From then on the sync's baseline counts: a later reconnect asks from it, and gets nothing again.
+    const baseline = a.heldModSeq(c);
+    expect(baseline).toBeGreaterThan(kept.mod_seq);
     a.disconnect();
     updates.length = 0;
+    const synced = new Promise<any>((resolve) => a.on('synced', resolve));
     await a.connect();
-    await sleep(200);
+    expect((await synced).mod_seqs[String(c)]).toBe(baseline);
     expect(updates).toEqual([]);
+  });
+
+  test('a group joined after the last sync: an edit made while away comes with the next', async () => {
+    const [a, b, d] = await Promise.all([clients.signedUp(t.url), clients.signedUp(t.url), clients.signedUp(t.url)]);
+    await Promise.all([a.connect(), b.connect()]);
+    const created = await b.api.POST('/api/v1/conversations', { body: { type: 'group', name: 'Later', participant_ids: [d.user!.id] } });
+    const g = created.data!.conversation.id;
+    await sendAndAck(b, g, 'before a joined');
+    await b.api.POST('/api/v1/conversations/{id}/participants', { params: { path: { id: g } }, body: { user_ids: [a.user!.id] } });
+    const after = await sendAndAck(b, g, 'after a joined');
+    await eventually(() => expect(a.heldSeq(g)).toBe(after.seq));
+    // Its first message was not live: asked from one below the lowest change seen.
+    expect(a.heldModSeq(g)).toBeGreaterThan(0);
+    expect(a.heldModSeq(g)).toBeLessThan(after.mod_seq);
+    a.disconnect();
+    await b.edit(g, after.id, 'edited while a was away');
+    const updates: any[] = [];
+    a.on('message_updated', (f) => updates.push(f.message));
+    await a.connect();
+    // (The first change seen may come again: the app applies by mod_seq.)
+    await eventually(() => expect(updates.find((m) => m.id === after.id)?.content).toBe('edited while a was away'));
   });
 
   test('edit, react and delete: REST calls whose changes reach every member as frames', async () => {
