@@ -89,9 +89,10 @@ export class Calls {
       this.unsentEnds.delete(f.call_id);
       this.forget(f.call_id);
     });
-    // A refusal naming a call (unknown or ended: not_found, a call already going on, …): the call is over here.
+    // A refusal naming a call (unknown or ended: not_found, a call already going on, …): the
+    // call is over here. Not natter failing (internal): the call may well go on.
     host.on('error', (f) => {
-      if (f.call_id === undefined) return;
+      if (f.call_id === undefined || f.code === 'internal') return;
       this.unsentEnds.delete(f.call_id);
       this.forget(f.call_id);
     });

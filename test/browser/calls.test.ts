@@ -204,6 +204,8 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     await alice.page.getByRole('button', { name: 'Voice call' }).click();
     const ring = incoming(bob.page);
     await sees(ring);
+    // Her tab asks only about a call natter has shown it knows: one that rang.
+    await sees(status(alice.page).getByText('Ringing…'));
     await alice.context.setOffline(true);
     await sees(alice.page.getByText('You are offline'));
     await ring.getByRole('button', { name: 'Decline' }).click();

@@ -263,6 +263,8 @@ export class CallController {
   private placing: number | null = null;
   /** Our call lost a glare before the other one's invite came: that invite is answered when it comes. */
   private lostGlare: { conversationId: number; until: number } | null = null;
+  /** Calls asked about by `call_ringing` since the last connect (see `start`). */
+  private readonly probed = new Set<string>();
 
   constructor(
     private readonly client: NatterClient,
@@ -271,6 +273,11 @@ export class CallController {
   ) {}
 
   /** A call screen shows or one is being set up: the call buttons are off, and an invite is answered busy. */
+  /** Asks natter whether a call lives (see `start`): its refusal, if any, is told apart. */
+  private probe(callId: string): void {
+    if (callId && this.client.calls.ringing(callId)) this.probed.add(callId);
+  }
+
   get busy(): boolean {
     return this.current !== null || this.starting;
   }
@@ -291,10 +298,14 @@ export class CallController {
       // Back online: a call that rang here, or this tab's own call not yet connected, may
       // have ended meanwhile, and natter does not say so again. Saying it rings asks: a
       // live call ignores it, an ended one is refused (not_found), and the refusal closes
-      // the screen. (A connected call asks by its keepalive, which the client sends at once.)
+      // the screen. Only calls natter has shown it knows (it rang, or was answered): an
+      // invite sent just before the socket dropped may still be on its way. (A connected
+      // call asks by its keepalive, which the client sends at once.)
       c.on('connected', () => {
-        if (this.incoming) this.client.calls.ringing(this.incoming.invite.call_id);
-        if (this.current && this.current.phase !== 'connected') this.client.calls.ringing(this.current.callId);
+        this.probed.clear();
+        if (this.incoming) this.probe(this.incoming.invite.call_id);
+        const s = this.current;
+        if (s && (s.phase === 'ringing' || s.phase === 'connecting')) this.probe(s.callId);
       }),
     );
     // pagehide hangs up a call in progress; an incoming call is left to the ring timeout or another tab.
@@ -304,6 +315,8 @@ export class CallController {
     this.offs.push(
       c.on('error', (f) => {
         if (f.client_id) return;
+        // Only "it is over" answers a probe; any other refusal of it (natter failing) changes nothing.
+        if (f.call_id !== undefined && this.probed.delete(f.call_id) && f.code !== 'not_found') return;
         if (f.call_id !== undefined && this.incoming?.invite.call_id === f.call_id) {
           this.dropIncoming();
           return;
