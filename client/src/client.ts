@@ -412,13 +412,14 @@ export class NatterClient {
   }
 
   /**
-   * Tells the client the app holds `conversationId`'s changes up to `modSeq` (a `mod_seqs`
-   * value of `synced` or a message's `mod_seq`, kept in the app's cache): the next sync asks
-   * for the edits, deletes and reactions after it. With `hold`, what a reload needs.
+   * Tells the client the app holds `conversationId`'s changes up to `modSeq` (what
+   * `heldModSeq` said, kept in the app's cache; 0 for all): the next sync asks for the
+   * edits, deletes and reactions after it. With `hold`, what a reload needs.
    */
   holdModSeq(conversationId: number, modSeq: number): void {
     const key = String(conversationId);
-    if (modSeq > (this.modSeqs[key] ?? 0)) this.modSeqs[key] = modSeq;
+    const had = this.modSeqs[key];
+    if (Number.isInteger(modSeq) && modSeq >= 0 && (had === undefined || modSeq > had)) this.modSeqs[key] = modSeq;
   }
 
   /** The change counter the next sync asks a conversation's changes after (undefined: none yet). */

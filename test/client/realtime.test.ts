@@ -385,6 +385,30 @@ describe('helpers', () => {
     expect(updates).toEqual([]);
   });
 
+  test('a conversation begun live, kept across a reload: its heldModSeq (0) given back brings the edits made while closed', async () => {
+    const a = await clients.signedUp(t.url);
+    const b = await clients.signedUp(t.url);
+    await Promise.all([a.connect(), b.connect()]);
+    const c = await directBetween(b, a);
+    const kept = await sendAndAck(b, c, 'as first written');
+    await eventually(() => expect(a.heldSeq(c)).toBe(1));
+    const cache = { seq: a.heldSeq(c)!, modSeq: a.heldModSeq(c)! };
+    expect(cache.modSeq).toBe(0);
+    const email = a.user!.email;
+    a.close();
+    await b.edit(c, kept.id, 'edited while a was closed');
+
+    const reloaded = clients.make(t.url);
+    await reloaded.login({ email, password: 'password123' });
+    reloaded.hold(c, cache.seq);
+    reloaded.holdModSeq(c, cache.modSeq);
+    expect(reloaded.heldModSeq(c)).toBe(0);
+    const updates: any[] = [];
+    reloaded.on('message_updated', (f) => updates.push(f.message));
+    await reloaded.connect();
+    await eventually(() => expect(updates.map((m) => [m.id, m.content])).toEqual([[kept.id, 'edited while a was closed']]));
+  });
+
   test('a group joined after the last sync: an edit made while away comes with the next', async () => {
     const [a, b, d] = await Promise.all([clients.signedUp(t.url), clients.signedUp(t.url), clients.signedUp(t.url)]);
     await Promise.all([a.connect(), b.connect()]);
