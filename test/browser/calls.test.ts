@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import {
   browserSkipReason,
@@ -229,11 +229,18 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
     for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
   }, 90_000);
 
-  test('natter says the answer twice, back to back (as to a caller back online just as it answers): the call connects, not failed', async () => {
+  test('natter says the answer twice, back to back (as to a caller back online just as it answers), then fails on a frame: the call connects, and goes on', async () => {
     // Every call_answer natter sends Alice's tab arrives twice in a row. Routing applies to
     // pages loaded after it: her tab reloads (and again after, unrouted).
+    let route: WebSocketRoute | null = null;
+    let callId = '';
     await alice.page.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+      route = ws;
       const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        callId = /"type":"call_invite".*"call_id":"([^"]+)"/.exec(String(m))?.[1] ?? callId;
+        server.send(m);
+      });
       server.onMessage((m) => {
         ws.send(m);
         if (typeof m === 'string' && m.includes('"type":"call_answer"')) ws.send(m);
@@ -246,6 +253,10 @@ describe.skipIf(skip !== undefined)('calls in a real browser', () => {
       await alice.page.getByRole('button', { name: 'Voice call' }).click();
       await incoming(bob.page).getByRole('button', { name: 'Accept' }).click();
       for (const who of [alice, bob]) await sees(status(who.page).getByText('Connected'), 30_000);
+      // natter failing on a frame of the call (internal) says nothing of the call: it goes on.
+      route!.send(JSON.stringify({ type: 'error', error: 'Internal server error', code: 'internal', call_id: callId }));
+      await alice.page.waitForTimeout(1000);
+      await expect(callView(alice.page).getByRole('status').getByText('Connected').isVisible()).resolves.toBe(true);
       await callView(alice.page).getByRole('button', { name: 'Hang up' }).click();
       for (const who of [alice, bob]) await stopsSeeing(callView(who.page));
       await expect.poll(() => talked.count(), { timeout: 15_000 }).toBe(before + 1);

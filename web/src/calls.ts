@@ -263,8 +263,6 @@ export class CallController {
   private placing: number | null = null;
   /** Our call lost a glare before the other one's invite came: that invite is answered when it comes. */
   private lostGlare: { conversationId: number; until: number } | null = null;
-  /** Calls asked about by `call_ringing` since the last connect (see `start`). */
-  private readonly probed = new Set<string>();
 
   constructor(
     private readonly client: NatterClient,
@@ -273,11 +271,6 @@ export class CallController {
   ) {}
 
   /** A call screen shows or one is being set up: the call buttons are off, and an invite is answered busy. */
-  /** Asks natter whether a call lives (see `start`): its refusal, if any, is told apart. */
-  private probe(callId: string): void {
-    if (callId && this.client.calls.ringing(callId)) this.probed.add(callId);
-  }
-
   get busy(): boolean {
     return this.current !== null || this.starting;
   }
@@ -302,10 +295,9 @@ export class CallController {
       // invite sent just before the socket dropped may still be on its way. (A connected
       // call asks by its keepalive, which the client sends at once.)
       c.on('connected', () => {
-        this.probed.clear();
-        if (this.incoming) this.probe(this.incoming.invite.call_id);
+        if (this.incoming) this.client.calls.ringing(this.incoming.invite.call_id);
         const s = this.current;
-        if (s && (s.phase === 'ringing' || s.phase === 'connecting')) this.probe(s.callId);
+        if (s?.callId && (s.phase === 'ringing' || s.phase === 'connecting')) this.client.calls.ringing(s.callId);
       }),
     );
     // pagehide hangs up a call in progress; an incoming call is left to the ring timeout or another tab.
@@ -315,8 +307,17 @@ export class CallController {
     this.offs.push(
       c.on('error', (f) => {
         if (f.client_id) return;
-        // Only "it is over" answers a probe; any other refusal of it (natter failing) changes nothing.
-        if (f.call_id !== undefined && this.probed.delete(f.call_id) && f.code !== 'not_found') return;
+        // natter failing (internal) says nothing of a call that goes on (as in the SDK): the
+        // deadlines, a failed connection or a refused keepalive end one that is really gone.
+        // An invite it failed to place is given up (a hangup, in case it was placed after all).
+        if (f.code === 'internal') {
+          const s = this.current;
+          if (s && f.call_id !== undefined && f.call_id === s.callId && s.outgoing && s.phase === 'calling') {
+            this.error = 'The call could not be placed.';
+            s.hangup();
+          }
+          return;
+        }
         if (f.call_id !== undefined && this.incoming?.invite.call_id === f.call_id) {
           this.dropIncoming();
           return;
