@@ -143,9 +143,9 @@ export class NatterClient {
   /**
    * Conversations no `synced` has given a mod_seq yet (begun, or joined, since the last
    * sync): 0 if their first message came live, else the lowest mod_seq their live frames
-   * carried minus one (see `sawChange`). The next sync asks for
-   * the changes after it; without it, that sync would only give the baseline, and every
-   * edit, delete, reaction or call outcome made while away in them would be missed.
+   * carried minus one (see `sawChange`). The next sync asks for the changes after it;
+   * without it, that sync would only give the baseline, and every edit, delete, reaction
+   * or call outcome made while away in them would be missed.
    */
   private readonly unsyncedModSeqs = new Map<string, number>();
   private syncing = false;

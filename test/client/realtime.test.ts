@@ -349,13 +349,18 @@ describe('helpers', () => {
     expect(fresh).toEqual([]);
   });
 
-  test('a conversation begun after the last sync: its edits, deletes and reactions made while away come with the next', async () => {
+  /** Two connected clients; b begins a direct conversation after a's sync (which gave it no mod_seq), and writes its first message. */
+  async function begunLive() {
     const a = await clients.signedUp(t.url);
     const b = await clients.signedUp(t.url);
     await Promise.all([a.connect(), b.connect()]);
-    // Begun after a's sync: that sync gave it no mod_seq.
     const c = await directBetween(b, a);
     const kept = await sendAndAck(b, c, 'as first written');
+    return { a, b, c, kept };
+  }
+
+  test('a conversation begun after the last sync: its edits, deletes and reactions made while away come with the next', async () => {
+    const { a, b, c, kept } = await begunLive();
     const gone = await sendAndAck(b, c, 'to be deleted');
     await eventually(() => expect(a.heldSeq(c)).toBe(2));
     // Its first message came live: every change of it is wanted (and told, for an app's cache).
@@ -386,11 +391,7 @@ describe('helpers', () => {
   });
 
   test('a conversation begun live, kept across a reload: its heldModSeq (0) given back brings the edits made while closed', async () => {
-    const a = await clients.signedUp(t.url);
-    const b = await clients.signedUp(t.url);
-    await Promise.all([a.connect(), b.connect()]);
-    const c = await directBetween(b, a);
-    const kept = await sendAndAck(b, c, 'as first written');
+    const { a, b, c, kept } = await begunLive();
     await eventually(() => expect(a.heldSeq(c)).toBe(1));
     const cache = { seq: a.heldSeq(c)!, modSeq: a.heldModSeq(c)! };
     expect(cache.modSeq).toBe(0);
